@@ -1,0 +1,111 @@
+"""Every hyper-parameter in one object. Defaults reproduce the published method.
+
+The config is saved in the MODEL folder, so a model always runs with the settings it was
+trained with. Override fields from the command line with `--set name=value` (see `parse_overrides`).
+"""
+import dataclasses
+import json
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Config:
+    # Signal
+    sample_rate: int = 257            # Hz; every record is resampled to this rate
+    window: int = 4096                # samples per training window and inference window
+    overlap: int = 256                # overlap of consecutive inference windows
+    # Network
+    width: int = 64                   # channels of the stem and first stage (x2 per stage)
+    blocks: tuple = (2, 2, 2, 2)      # residual blocks per stage (ResNet-18 pattern)
+    stem_kernel: int = 15
+    kernel: int = 7
+    se_reduction: int = 16
+    dropout: float = 0.2
+    demographics_features: int = 10   # age/sex projection width
+    lead_gate: bool = False           # explicit squeeze-and-excite gate over the 12 input leads
+    mask_padding: bool = True         # padding never changes outputs (see model.py)
+    # Training
+    folds: int = 5
+    epochs: int = 70
+    batch_size: int = 64              # global batch, split over processes when distributed
+    lr: float = 3e-3
+    weight_decay: float = 1e-5
+    lr_milestones: tuple = (20, 40, 60)
+    lr_gamma: float = 0.1
+    seed: int = 2020
+    workers: int = -1                 # data loader processes; -1: 4 on CUDA, 0 on CPU
+    amp: bool = True                  # mixed precision on CUDA (never on CPU)
+    # Thresholds
+    threshold_step: float = 0.01      # grid of the per-class threshold search
+    checkpoint_threshold: float = 0.5  # label rule for choosing the best epoch
+
+    def __post_init__(self):
+        problems = []
+        if self.sample_rate <= 0:
+            problems.append("sample_rate must be positive")
+        if self.window < 64:
+            problems.append("window must be at least 64 samples")
+        if not 0 <= self.overlap < self.window:
+            problems.append("overlap must be in [0, window)")
+        if self.width < 4 or len(self.blocks) < 1 or min(self.blocks) < 1:
+            problems.append("width must be >= 4 and every stage needs a block")
+        if self.width * 2 ** (len(self.blocks) - 1) < self.se_reduction:
+            problems.append("se_reduction is larger than the widest stage")
+        if self.folds < 2:
+            problems.append("folds must be at least 2")
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
+            problems.append("epochs, batch_size and lr must be positive")
+        if not 0 < self.threshold_step < 1:
+            problems.append("threshold_step must be in (0, 1)")
+        if problems:
+            raise ValueError("invalid config: " + "; ".join(problems))
+
+    def to_dict(self):
+        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+                for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, values):
+        names = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(names))
+        if unknown:
+            raise ValueError(f"unknown config fields: {', '.join(unknown)}")
+        return cls(**{k: tuple(v) if isinstance(names[k].default, tuple) else v for k, v in values.items()})
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+def _convert(field_, text):
+    default = field_.default
+    if isinstance(default, bool):
+        if text.lower() in ("1", "true", "yes", "on"):
+            return True
+        if text.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"{field_.name} takes true or false, not {text!r}")
+    if isinstance(default, tuple):
+        return tuple(int(x) for x in text.split(",") if x.strip())
+    return type(default)(text)
+
+
+def parse_overrides(pairs, base=None):
+    """Apply `name=value` strings to a config (tuples as comma lists: `lr_milestones=8,12`)."""
+    base = base or Config()
+    fields = {f.name: f for f in dataclasses.fields(Config)}
+    changes = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        name = name.strip()
+        if not sep or name not in fields:
+            raise ValueError(f"cannot apply {pair!r}: expected name=value with a name among {', '.join(fields)}")
+        try:
+            changes[name] = _convert(fields[name], text.strip())
+        except ValueError as e:
+            raise ValueError(f"cannot apply {pair!r}: {e}") from None
+    return base.replace(**changes)
+
+
+def load_config_file(path):
+    with open(path) as f:
+        return Config.from_dict(json.load(f))

@@ -1,0 +1,59 @@
+"""Cross-validation folds: multi-label iterative stratification within each source.
+
+Iterative stratification (Sechidis, Tsoumakas and Vlahavas, ECML PKDD 2011) deals the records
+of the rarest label first, each to the fold that most lacks that label, so that every fold
+gets its share of every class, rare ones included. Ties go to the fold that most lacks the
+record's other labels, which keeps the common labels balanced too. As in the published method, it runs
+separately for each record source (name prefix), so every source is spread over all folds.
+"""
+import numpy as np
+
+from .records import name_prefix
+
+
+def iterative_stratification(labels, num_folds, rng):
+    """Fold number (0..num_folds-1) for each row of a (records, classes) 0/1 matrix."""
+    labels = np.asarray(labels, dtype=bool)
+    num_records = labels.shape[0]
+    folds = np.full(num_records, -1)
+    want_records = np.full(num_folds, num_records / num_folds)
+    want_labels = np.outer(labels.sum(axis=0), np.full(num_folds, 1.0 / num_folds))
+    remaining = labels.copy()
+    unassigned = np.ones(num_records, dtype=bool)
+
+    def deal(record, candidates):
+        # Among folds tied on need, prefer the one that most needs the record's other labels,
+        # then the one missing the most records, then chance.
+        for need in (lambda c: want_labels[labels[record]][:, c].sum(axis=0), lambda c: want_records[c]):
+            values = need(candidates)
+            candidates = candidates[values == values.max()]
+        fold = candidates[rng.integers(len(candidates))] if len(candidates) > 1 else candidates[0]
+        folds[record] = fold
+        want_records[fold] -= 1
+        want_labels[labels[record], fold] -= 1
+        remaining[record] = False
+        unassigned[record] = False
+
+    while remaining.any():
+        counts = remaining.sum(axis=0)
+        label = np.flatnonzero(counts == counts[counts > 0].min())
+        label = label[rng.integers(len(label))] if len(label) > 1 else label[0]
+        for record in rng.permutation(np.flatnonzero(remaining[:, label])):
+            need = want_labels[label]
+            deal(record, np.flatnonzero(need == need.max()))
+    for record in rng.permutation(np.flatnonzero(unassigned)):
+        deal(record, np.arange(num_folds))
+    return folds
+
+
+def assign_folds(record_names, labels, num_folds, seed):
+    """Fold number per record, stratified on `labels` separately within each source prefix."""
+    labels = np.asarray(labels)
+    sources = np.array([name_prefix(name) for name in record_names])
+    folds = np.empty(len(record_names), dtype=int)
+    for number, source in enumerate(sorted(set(sources))):
+        rows = np.flatnonzero(sources == source)
+        rng = np.random.default_rng([seed, number])
+        folds[rows] = iterative_stratification(labels[rows], num_folds, rng)
+    return folds
+

@@ -1,0 +1,137 @@
+"""Classifying records with the fold ensemble.
+
+Each record is classified on its inference views (the whole record, plus windows for long
+records; `preprocess.inference_views`). Views of many records are sorted by length and
+batched, so the network runs on full batches of nearly equal length; padding masks make
+the outputs independent of the batching. Each fold model averages the probabilities of a
+record's views; the models' thresholded labels are then combined by majority vote.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from . import labels as label_space
+from . import modelstore, preprocess
+from .model import SEResNet1d
+from .records import load_header, load_signal
+from .thresholds import apply_thresholds
+
+
+@dataclass
+class Prepared:
+    """A record ready for the network: (12, n) float32 signal at the model rate."""
+    name: str
+    signal: np.ndarray
+    demographics: np.ndarray
+
+
+def default_device():
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def default_batch_samples(device):
+    """Samples (views x length) per forward pass: ~32 windows on CPU, more on a GPU."""
+    return (256 if torch.device(device).type == "cuda" else 32) * 4096
+
+
+def prepare_record(header, signal, config):
+    """Header + millivolt signal (header lead order) -> `Prepared` at the model's rate."""
+    resampled, _ = preprocess.prepare_signal(signal, header.lead_names, header.sample_rate,
+                                             config.sample_rate, header.path)
+    return Prepared(header.name, resampled, preprocess.demographics(header.age, header.sex))
+
+
+def read_record(header_path, config):
+    header = load_header(header_path)
+    return prepare_record(header, load_signal(header), config)
+
+
+def _views(records, config):
+    """(record index, start, end) of every view, longest first."""
+    views = []
+    for r, record in enumerate(records):
+        views += [(r, s, e) for s, e in preprocess.inference_views(record.signal.shape[1], config.window, config.overlap)]
+    return sorted(views, key=lambda v: v[1] - v[2])
+
+
+def view_batches(records, config, batch_samples):
+    """Yield (x, demographics, valid, owners) batches covering every view of `records`.
+
+    Without padding masks, views shorter than the window are zero-padded to it (as the
+    published method does) and no valid spans are given."""
+    views = _views(records, config)
+    minimum = 0 if config.mask_padding else config.window
+    i = 0
+    while i < len(views):
+        width = max(views[i][2] - views[i][1], minimum)
+        count = max(1, min(len(views) - i, batch_samples // width))
+        batch = views[i:i + count]
+        x = np.zeros((count, len(preprocess.LEADS), width), dtype=np.float32)
+        ends = np.empty(count, dtype=np.int64)
+        for row, (r, s, e) in enumerate(batch):
+            x[row, :, :e - s] = records[r].signal[:, s:e]
+            ends[row] = e - s
+        valid = None
+        if config.mask_padding and ends.min() < width:
+            valid = (torch.zeros(count, dtype=torch.long), torch.from_numpy(ends))
+        demographics = np.stack([records[r].demographics for r, _, _ in batch])
+        yield torch.from_numpy(x), torch.from_numpy(demographics), valid, np.array([r for r, _, _ in batch])
+        i += count
+
+
+@torch.no_grad()
+def predict(models, records, config, device, batch_samples=None):
+    """Mean view probability per model and record: float32 array (models, records, classes)."""
+    batch_samples = batch_samples or default_batch_samples(device)
+    totals = np.zeros((len(models), len(records), label_space.NUM_CLASSES), dtype=np.float64)
+    counts = np.zeros(len(records))
+    for x, demographics, valid, owners in view_batches(records, config, batch_samples):
+        x, demographics = x.to(device, non_blocking=True), demographics.to(device, non_blocking=True)
+        if valid is not None:
+            valid = tuple(v.to(device) for v in valid)
+        for m, model in enumerate(models):
+            probabilities = torch.sigmoid(model(x, demographics, valid).float()).cpu().numpy()
+            np.add.at(totals[m], owners, probabilities)
+        np.add.at(counts, owners, 1)
+    return (totals / counts[None, :, None]).astype(np.float32)
+
+
+def combine(probabilities, thresholds):
+    """Ensemble decision from per-model probabilities (models, records, classes).
+
+    Each model labels a record with its thresholds (most probable class always on); the
+    labels are averaged over models, the class with the most votes is forced on, and a
+    majority (>= 0.5) decides. The probability is the models' mean."""
+    votes = np.mean([apply_thresholds(p, thresholds) for p in probabilities], axis=0)
+    votes[np.arange(votes.shape[0]), np.argmax(votes, axis=1)] = 1.0
+    return votes >= 0.5, probabilities.mean(axis=0)
+
+
+class Ensemble:
+    """The fold models of a MODEL folder, loaded once, with their thresholds."""
+
+    def __init__(self, config, states, thresholds, device=None):
+        self.config = config
+        self.device = torch.device(device) if device else default_device()
+        self.thresholds = np.asarray(thresholds, dtype=np.float64)
+        self.models = []
+        for state in states:
+            model = SEResNet1d(config)
+            try:
+                model.load_state_dict(state)
+            except RuntimeError as e:
+                raise modelstore.ModelFolderError(f"weights do not fit the saved config: {e}") from None
+            self.models.append(model.to(self.device).eval())
+
+    @classmethod
+    def from_folder(cls, folder, device=None):
+        return cls(*modelstore.load_model(folder), device=device)
+
+    def classify(self, records, batch_samples=None):
+        """(labels bool, probabilities float32), each (records, classes) in CLASSES order."""
+        if not records:
+            empty = np.zeros((0, label_space.NUM_CLASSES))
+            return empty.astype(bool), empty.astype(np.float32)
+        probabilities = predict(self.models, records, self.config, self.device, batch_samples)
+        return combine(probabilities, self.thresholds)

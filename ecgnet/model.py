@@ -1,0 +1,146 @@
+"""The network: a 1-d squeeze-and-excite ResNet-18 with age and sex inputs.
+
+Padding masks. Batches hold records of different lengths, zero-padded. With
+`mask_padding`, every layer re-zeroes the positions that lie outside a sample's valid span and
+the squeeze-and-excite and final poolings average over valid positions only. Since all
+convolutions pad with zeros, a padded record then gives exactly the outputs of the record
+alone (in eval mode), so inference never computes padding for nothing and never depends on
+how records were batched. Position i of a feature map with total stride S stands for input
+sample i * S; it is valid when that sample is.
+"""
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .labels import NUM_CLASSES
+from .preprocess import DEMOGRAPHICS, LEADS
+
+
+def _masked(x, mask):
+    return x if mask is None else x * mask
+
+
+def _masked_mean(x, mask):
+    if mask is None:
+        return x.mean(dim=-1)
+    return x.sum(dim=-1) / mask.sum(dim=-1).clamp(min=1)
+
+
+class SqueezeExcite(nn.Module):
+    """Scale each channel by a gate computed from all channels' mean activations."""
+
+    def __init__(self, channels, reduction):
+        super().__init__()
+        self.fc1 = nn.Linear(channels, channels // reduction, bias=False)
+        self.fc2 = nn.Linear(channels // reduction, channels, bias=False)
+
+    def forward(self, x, mask=None):
+        gate = torch.sigmoid(self.fc2(F.relu(self.fc1(_masked_mean(x, mask)))))
+        return x * gate.unsqueeze(-1)
+
+
+class LeadGate(nn.Module):
+    """Explicit adaptive lead weighting: a gate per input lead from every lead's log power."""
+
+    def __init__(self, leads):
+        super().__init__()
+        self.fc1 = nn.Linear(leads, leads)
+        self.fc2 = nn.Linear(leads, leads)
+
+    def forward(self, x, mask=None):
+        power = torch.log(_masked_mean(x * x, mask) + 1e-4)
+        gate = torch.sigmoid(self.fc2(F.relu(self.fc1(power))))
+        return x * gate.unsqueeze(-1)
+
+
+class BasicBlock(nn.Module):
+    """conv-BN-ReLU-dropout-conv-BN-SE, plus a (projected) shortcut, then ReLU."""
+
+    def __init__(self, in_channels, channels, stride, kernel, dropout, reduction):
+        super().__init__()
+        self.stride = stride
+        self.conv1 = nn.Conv1d(in_channels, channels, kernel, stride, kernel // 2, bias=False)
+        self.bn1 = nn.BatchNorm1d(channels)
+        self.dropout = nn.Dropout(dropout)
+        self.conv2 = nn.Conv1d(channels, channels, kernel, 1, kernel // 2, bias=False)
+        self.bn2 = nn.BatchNorm1d(channels)
+        self.se = SqueezeExcite(channels, reduction)
+        self.shortcut = None
+        if stride != 1 or in_channels != channels:
+            self.shortcut = nn.Sequential(nn.Conv1d(in_channels, channels, 1, stride, bias=False),
+                                          nn.BatchNorm1d(channels))
+
+    def forward(self, x, mask=None):
+        out = self.dropout(F.relu(_masked(self.bn1(self.conv1(x)), mask)))
+        out = self.se(_masked(self.bn2(self.conv2(out)), mask), mask)
+        identity = x if self.shortcut is None else _masked(self.shortcut(x), mask)
+        return F.relu(out + identity)
+
+
+class SEResNet1d(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.mask_padding = config.mask_padding
+        width = config.width
+        self.lead_gate = LeadGate(len(LEADS)) if config.lead_gate else None
+        self.stem = nn.Conv1d(len(LEADS), width, config.stem_kernel, 2, config.stem_kernel // 2, bias=False)
+        self.stem_bn = nn.BatchNorm1d(width)
+        self.blocks = nn.ModuleList()
+        self.block_strides = []
+        channels = width
+        for stage, count in enumerate(config.blocks):
+            out_channels = width * 2 ** stage
+            for i in range(count):
+                stride = 2 if stage > 0 and i == 0 else 1
+                self.blocks.append(BasicBlock(channels, out_channels, stride, config.kernel,
+                                              config.dropout, config.se_reduction))
+                self.block_strides.append(stride)
+                channels = out_channels
+        self.demographics = nn.Linear(len(DEMOGRAPHICS), config.demographics_features)
+        self.classifier = nn.Linear(channels + config.demographics_features, NUM_CLASSES)
+        for m in self.modules():
+            if isinstance(m, nn.Conv1d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm1d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    @staticmethod
+    def _mask(start, end, stride, length):
+        """(batch, 1, length) mask of positions whose input sample i * stride is valid."""
+        position = torch.arange(length, device=start.device) * stride
+        return ((position >= start[:, None]) & (position < end[:, None])).unsqueeze(1).float()
+
+    def forward(self, x, demographics, valid=None):
+        """Logits for a batch. x: (batch, 12, samples); demographics: (batch, 5);
+        valid: optional (start, end) long tensors of each sample's valid span (end exclusive).
+        Without `valid` (or without mask_padding) every position counts."""
+        if not self.mask_padding:
+            valid = None
+
+        masks = {}
+
+        def mask(stride, length):
+            if valid is None:
+                return None
+            if stride not in masks:
+                masks[stride] = self._mask(valid[0], valid[1], stride, length).to(x.dtype)
+            return masks[stride]
+
+        if self.lead_gate is not None:
+            x = self.lead_gate(x, mask(1, x.shape[-1]))
+        x = F.relu(_masked(self.stem_bn(self.stem(x)), mask(2, (x.shape[-1] + 1) // 2)))
+        # Inputs are >= 0, so zeroed padding never wins the max inside the valid span; the
+        # max does leak into padding next to it, which is zeroed again.
+        x = F.max_pool1d(x, 3, 2, 1)
+        x = _masked(x, mask(4, x.shape[-1]))
+        stride = 4
+        for block, block_stride in zip(self.blocks, self.block_strides):
+            stride *= block_stride
+            x = block(x, mask(stride, (x.shape[-1] + block_stride - 1) // block_stride))
+        pooled = _masked_mean(x, mask(stride, x.shape[-1]))
+        return self.classifier(torch.cat([self.demographics(demographics), pooled], dim=1))
+
+
+def count_parameters(model):
+    return sum(p.numel() for p in model.parameters())

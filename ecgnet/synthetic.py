@@ -1,0 +1,160 @@
+"""Synthetic 12-lead ECG records in the challenge's file format, for the demo and the tests.
+
+Each record is a train of beats built from Gaussian P, Q, R, S and T waves with per-lead
+amplitudes, plus baseline wander, mains hum and noise. The label set decides the rhythm
+(normal sinus, sinus bradycardia, sinus tachycardia or atrial fibrillation) and may add a
+first-degree AV block, a bundle branch block and premature ventricular beats, each with the
+shape a clinician would look for, so that a network has real features to learn. Records are
+written exactly like challenge records: a WFDB header and a MATLAB v4 `val` matrix of int16.
+"""
+import os
+
+import numpy as np
+import scipy.io
+
+from .preprocess import LEADS
+
+SINUS_RHYTHM, SINUS_BRADYCARDIA, SINUS_TACHYCARDIA, ATRIAL_FIBRILLATION = (
+    "426783006", "426177001", "427084000", "164889003")
+FIRST_DEGREE_AV_BLOCK, RBBB, LBBB, PVC = "270492004", "59118001", "164909002", "427172004"
+RHYTHMS = (SINUS_RHYTHM, SINUS_BRADYCARDIA, SINUS_TACHYCARDIA, ATRIAL_FIBRILLATION)
+HEART_RATE = {SINUS_RHYTHM: (62, 95), SINUS_BRADYCARDIA: (42, 56), SINUS_TACHYCARDIA: (108, 150),
+              ATRIAL_FIBRILLATION: (70, 130)}
+
+# Typical wave amplitudes (mV) per lead, in LEADS order.
+_P = np.array([0.10, 0.15, 0.05, -0.10, 0.04, 0.10, 0.06, 0.08, 0.08, 0.08, 0.08, 0.07])
+_R = np.array([0.80, 1.20, 0.50, -0.90, 0.30, 0.80, 0.30, 0.60, 1.00, 1.40, 1.30, 1.00])
+_S = np.array([-0.2, -0.2, -0.2, 0.20, -0.2, -0.2, -1.2, -1.5, -0.8, -0.4, -0.2, -0.1])
+_T = np.array([0.25, 0.30, 0.10, -0.25, 0.10, 0.20, 0.10, 0.30, 0.40, 0.40, 0.35, 0.30])
+_V1, _V2, _V5, _V6, _LEAD_I = 6, 7, 10, 11, 0
+
+
+def _gauss(t, center, width):
+    return np.exp(-0.5 * ((t - center) / width) ** 2)
+
+
+def _beat(fs, scale, qrs_width=0.025, pr=0.16, p_wave=True, rbbb=False, lbbb=False):
+    """One beat (12 x samples), R peak at 0.3 s into the template."""
+    t = np.arange(int(0.9 * fs)) / fs - 0.3
+    r, s, tw = _R * scale, _S * scale, _T * scale
+    beat = np.outer(r, _gauss(t, 0.0, qrs_width)) + np.outer(s, _gauss(t, 1.6 * qrs_width, qrs_width))
+    beat -= np.outer(0.1 * np.abs(r), _gauss(t, -1.6 * qrs_width, 0.6 * qrs_width))  # Q
+    if p_wave:
+        beat += np.outer(_P * scale, _gauss(t, -pr, 0.025))
+    t_amplitude = tw.copy()
+    if rbbb:  # late R' in V1-V2, slurred late S in I and V5-V6
+        late = np.zeros(12)
+        late[[_V1, _V2]] = 0.7
+        late[[_LEAD_I, _V5, _V6]] = -0.35
+        beat += np.outer(late * scale, _gauss(t, 0.07, 0.025))
+    if lbbb:  # deep broad S in V1-V2, notched broad R and inverted T in I and V5-V6
+        beat[[_V1, _V2]] -= np.outer([1.2, 1.2], _gauss(t, 0.04, 0.035))
+        notch = np.zeros(12)
+        notch[[_LEAD_I, _V5, _V6]] = 0.7
+        beat += np.outer(notch * scale, _gauss(t, 0.05, 0.03))
+        t_amplitude[[_LEAD_I, _V5, _V6]] *= -1
+    beat += np.outer(t_amplitude, _gauss(t, 0.28 + 2 * qrs_width, 0.06))
+    return beat
+
+
+def _pvc_beat(fs, scale, rng):
+    t = np.arange(int(0.9 * fs)) / fs - 0.3
+    polarity = rng.choice([-1.0, 1.0]) * np.sign(_R + 0.01)
+    beat = np.outer(1.6 * polarity * np.abs(_R) * scale, _gauss(t, 0.0, 0.06))
+    beat -= np.outer(0.5 * polarity * np.abs(_T) * scale, _gauss(t, 0.3, 0.08))
+    return beat
+
+
+def make_signal(labels, fs=500, seconds=10.0, rng=None):
+    """A (12, n) float32 millivolt signal showing the rhythm and findings in `labels`."""
+    rng = rng or np.random.default_rng()
+    labels = set(labels)
+    rhythm = next((r for r in RHYTHMS if r in labels), SINUS_RHYTHM)
+    n = int(round(seconds * fs))
+    scale = rng.uniform(0.7, 1.3, 12)
+    af = rhythm == ATRIAL_FIBRILLATION
+    width = 0.05 if (RBBB in labels or LBBB in labels) else 0.025
+    normal = _beat(fs, scale, width, pr=0.28 if FIRST_DEGREE_AV_BLOCK in labels else rng.uniform(0.13, 0.18),
+                   p_wave=not af, rbbb=RBBB in labels, lbbb=LBBB in labels)
+    premature = _pvc_beat(fs, scale, rng)
+    rr = 60.0 / rng.uniform(*HEART_RATE[rhythm])
+    signal = np.zeros((12, n + 3 * normal.shape[1]))
+    time, offset = rng.uniform(0, rr), int(0.3 * fs)
+    while time < seconds + 0.6:
+        beat = normal
+        if PVC in labels and rng.random() < 0.15:
+            time -= 0.35 * rr
+            beat = premature
+        start = int(time * fs) + normal.shape[1] - offset
+        signal[:, start:start + beat.shape[1]] += beat
+        time += rr * (rng.uniform(0.6, 1.4) if af else rng.uniform(0.97, 1.03)) * (1.35 if beat is premature else 1.0)
+    signal = signal[:, normal.shape[1]:normal.shape[1] + n]
+    t = np.arange(n) / fs
+    if af:
+        signal += 0.05 * np.sin(2 * np.pi * rng.uniform(5, 8) * t + rng.uniform(0, 6.3, (12, 1)))
+    signal += rng.uniform(0.05, 0.3) * np.sin(2 * np.pi * rng.uniform(0.1, 0.4) * t + rng.uniform(0, 6.3, (12, 1)))
+    signal += 0.01 * np.sin(2 * np.pi * 50 * t) + rng.normal(0, 0.015, (12, n))
+    return signal.astype(np.float32)
+
+
+def random_labels(rng):
+    """A plausible label set: one rhythm, maybe an AV block, a bundle branch block, PVCs."""
+    labels = [RHYTHMS[rng.choice(4, p=[0.4, 0.2, 0.2, 0.2])]]
+    conduction = rng.choice(4, p=[0.55, 0.15, 0.15, 0.15])
+    if conduction == 1 and labels[0] != ATRIAL_FIBRILLATION:
+        labels.append(FIRST_DEGREE_AV_BLOCK)
+    elif conduction == 2:
+        labels.append(RBBB)
+    elif conduction == 3:
+        labels.append(LBBB)
+    if rng.random() < 0.15:
+        labels.append(PVC)
+    return labels
+
+
+def write_record(folder, name, signal_mv, fs, age=None, sex=None, dx=(), gain=1000.0, lead_names=LEADS):
+    """Write NAME.hea and NAME.mat as the challenge does (int16 ADC values, gain per mV)."""
+    val = np.clip(np.round(np.asarray(signal_mv, dtype=np.float64) * gain), -32768, 32767).astype(np.int16)
+    scipy.io.savemat(os.path.join(folder, name + ".mat"), {"val": val}, format="4")
+    lines = [f"{name} {val.shape[0]} {fs} {val.shape[1]}"]
+    for lead, row in zip(lead_names, val):
+        checksum = int(row.astype(np.int64).sum() % 65536)
+        checksum = checksum - 65536 if checksum >= 32768 else checksum
+        lines.append(f"{name}.mat 16+24 {gain:g}/mV 16 0 {int(row[0]) if row.size else 0} {checksum} 0 {lead}")
+    lines += [f"#Age: {'NaN' if age is None else age}", f"#Sex: {sex or 'Unknown'}",
+              f"#Dx: {','.join(dx)}", "#Rx: Unknown", "#Hx: Unknown", "#Sx: Unknown"]
+    with open(os.path.join(folder, name + ".hea"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def make_dataset(folder, count, seed=0, fs=500, seconds=(8.0, 12.0), prefix="SYN", start=1):
+    """Write `count` random synthetic records into `folder`; returns their names."""
+    os.makedirs(folder, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    names = []
+    for number in range(start, start + count):
+        labels = random_labels(rng)
+        name = f"{prefix}{number:05d}"
+        duration = rng.uniform(*seconds) if isinstance(seconds, tuple) else seconds
+        write_record(folder, name, make_signal(labels, fs, duration, rng), fs,
+                     age=int(rng.integers(18, 90)), sex=rng.choice(["Male", "Female"]), dx=labels)
+        names.append(name)
+    return names
+
+
+def main(argv=None):
+    import argparse
+    parser = argparse.ArgumentParser(description="Write synthetic challenge records (NAME.hea + NAME.mat).")
+    parser.add_argument("folder")
+    parser.add_argument("count", type=int)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--prefix", default="SYN")
+    parser.add_argument("--start", type=int, default=1, help="number of the first record")
+    parser.add_argument("--rate", type=int, default=500, help="sampling rate (Hz)")
+    args = parser.parse_args(argv)
+    names = make_dataset(args.folder, args.count, args.seed, args.rate, prefix=args.prefix, start=args.start)
+    print(f"wrote {len(names)} synthetic records to {args.folder}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+import pytest
+
+from ecgnet.config import Config, parse_overrides
+
+
+def test_defaults_are_the_published_method():
+    c = Config()
+    assert (c.sample_rate, c.window, c.overlap, c.width, c.blocks) == (257, 4096, 256, 64, (2, 2, 2, 2))
+    assert (c.folds, c.epochs, c.batch_size, c.lr, c.weight_decay, c.lr_milestones) == (5, 70, 64, 3e-3, 1e-5, (20, 40, 60))
+
+
+def test_round_trip_and_overrides():
+    c = parse_overrides(["epochs=15", "lr_milestones=8,12", "lead_gate=true", "lr=0.001"])
+    assert (c.epochs, c.lr_milestones, c.lead_gate, c.lr) == (15, (8, 12), True, 0.001)
+    assert Config.from_dict(c.to_dict()) == c
+
+
+@pytest.mark.parametrize("pair", ["epochs", "nonsense=1", "lead_gate=maybe", "epochs=many"])
+def test_bad_overrides_are_refused(pair):
+    with pytest.raises(ValueError, match="cannot apply"):
+        parse_overrides([pair])
+
+
+def test_invalid_values_are_refused():
+    with pytest.raises(ValueError, match="overlap"):
+        Config(overlap=5000)
+    with pytest.raises(ValueError, match="unknown config fields"):
+        Config.from_dict({"epoch": 3})
