@@ -14,6 +14,7 @@ import sys
 
 from ecgnet import modelstore
 from ecgnet.config import load_config_file, parse_overrides
+from ecgnet.records import RecordError
 from ecgnet.training import TrainingError, train
 
 
@@ -40,7 +41,7 @@ def main(argv=None):
             folds = [int(k) - 1 for k in args.folds.split(",") if k.strip()]
         train(args.data, args.model, config=config, parallel_folds=args.parallel_folds, folds=folds,
               cache_folder=args.cache, device=args.device, workers=args.workers, jobs=args.jobs)
-    except (TrainingError, modelstore.ModelFolderError, ValueError, OSError) as e:
+    except (TrainingError, RecordError, modelstore.ModelFolderError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0

@@ -377,14 +377,19 @@ def train(data_folder, model_folder, config=None, parallel_folds=False, folds=No
     started = time.time()
     store = modelstore.ModelFolder(model_folder)
     if os.path.exists(store.manifest):
-        print(f"{store.manifest} exists: the model in {store.folder} is complete; nothing to do.")
+        if os.environ.get("RANK", "0") == "0":
+            print(f"{store.manifest} exists: the model in {store.folder} is complete; nothing to do.")
         return None
+    if not os.path.isdir(data_folder):
+        raise TrainingError(f"data folder {data_folder} does not exist")
     runtime = distributed.start(device)
     try:
-        os.makedirs(store.work, exist_ok=True)
-        config, resuming = resolve_config(store, config)
-        if runtime.is_main and not resuming:
-            modelstore.write_json(store.work_path("config.json"), config.to_dict())
+        if runtime.is_main:
+            os.makedirs(store.work, exist_ok=True)
+            config, resuming = resolve_config(store, config)
+            if not resuming:
+                modelstore.write_json(store.work_path("config.json"), config.to_dict())
+        config, resuming = runtime.broadcast((config, resuming) if runtime.is_main else None)
         log = Log(store.path("train.log"), f"[rank {runtime.rank}] " if runtime.world > 1 else "",
                   enabled=runtime.is_main or parallel_folds)
         if runtime.is_main:

@@ -1,0 +1,87 @@
+"""End to end on real sample records: train (tiny network, 2 folds), drive, evaluate."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from ecgnet import labels, modelstore
+from conftest import ROOT, SAMPLE, link_records, needs_sample, sample_names
+
+pytestmark = needs_sample
+
+
+def run(*args):
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def test_model_folder_is_complete(tiny_model):
+    model, _ = tiny_model
+    names = set(os.listdir(model))
+    assert {"model.json", "fold1.pt", "fold2.pt", "thresholds.csv", "oof_probabilities.csv",
+            "cv_report.json", "train.log"} <= names
+    assert not os.path.exists(os.path.join(model, "work", "cache"))  # deleted once complete
+    manifest = modelstore.read_manifest(model)
+    assert manifest["classes"] == list(labels.CLASSES) and len(manifest["thresholds"]) == 24
+    report = json.load(open(os.path.join(model, "cv_report.json")))
+    assert len(report["folds"]) == 2
+    assert sum(f["records"] for f in report["folds"]) == report["overall"]["records"] == 30
+    for part in [report["overall"], *report["folds"]]:
+        for key in ("before_thresholds", "after_thresholds"):
+            assert set(part[key]) == {"AUROC", "AUPRC", "Accuracy", "F-measure", "Fbeta-measure",
+                                      "Gbeta-measure", "Challenge metric"}
+    assert all(len(f["history"]) == 2 for f in report["folds"])
+    oof = np.loadtxt(os.path.join(model, "oof_probabilities.csv"), delimiter=",", skiprows=1, usecols=range(2, 26))
+    assert oof.shape == (30, 24) and (oof > 0).all() and (oof < 1).all()
+    log = open(os.path.join(model, "train.log")).read()
+    assert "excluded 0 without any scored label" in log and "out-of-fold challenge metric" in log
+
+
+def test_train_drive_evaluate_commands(tmp_path):
+    train_names = sample_names(per_prefix=4)
+    test_names = [n for n in sorted(p.stem for p in SAMPLE.glob("*.hea")) if n not in train_names][::12]
+    data = link_records(SAMPLE, tmp_path / "train", train_names)
+    test = link_records(SAMPLE, tmp_path / "test", test_names)
+    model, outputs = tmp_path / "model", tmp_path / "outputs"
+    trained = run("train_model.py", data, str(model), "--jobs", "1", "--set", "width=8", "--set", "blocks=1,1",
+                  "--set", "se_reduction=4", "--set", "folds=2", "--set", "epochs=1", "--set", "lr_milestones=1",
+                  "--set", "window=1024", "--set", "overlap=128")
+    assert trained.returncode == 0, trained.stderr
+    assert "fold 2/2 epoch 1/1" in trained.stdout and "model complete" in trained.stdout
+    driven = run("driver.py", str(model), test, str(outputs))
+    assert driven.returncode == 0, driven.stderr
+    for name in test_names:
+        lines = (outputs / f"{name}.csv").read_text().splitlines()
+        assert len(lines) == 4 and lines[0] == f"#{name}"
+        assert lines[1].split(",") == list(labels.CLASSES)
+        assert set(lines[2].split(",")) <= {"0", "1"} and "1" in lines[2].split(",")
+        assert all(0 <= float(p) <= 1 for p in lines[3].split(","))
+    scores = tmp_path / "scores.csv"
+    evaluated = run("evaluate_model.py", test, str(outputs), str(scores), "--json", str(tmp_path / "scores.json"))
+    assert evaluated.returncode == 0, evaluated.stderr
+    header, values = scores.read_text().split("\n")
+    assert header.split(",")[-1] == "Challenge metric" and len(values.split(",")) == 7
+    assert json.loads((tmp_path / "scores.json").read_text())["records"] == len(test_names)
+
+
+def test_training_refuses_other_settings_when_resuming(tiny_model, tmp_path):
+    model, data = tiny_model
+    result = run("train_model.py", data, model, "--set", "epochs=5")
+    assert result.returncode == 0 and "nothing to do" in result.stdout  # a complete model is left alone
+    partial = tmp_path / "partial"
+    (partial / "work").mkdir(parents=True)
+    (partial / "work" / "config.json").write_text(json.dumps({"epochs": 3}))
+    result = run("train_model.py", data, str(partial), "--set", "epochs=5")
+    assert result.returncode == 1 and "other settings (epochs)" in result.stderr
+
+
+def test_training_data_errors_are_clear(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run("train_model.py", str(empty), str(tmp_path / "model"))
+    assert result.returncode == 1 and "no records" in result.stderr and "Traceback" not in result.stderr
+    result = run("train_model.py", str(tmp_path / "missing"), str(tmp_path / "model2"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"data folder {tmp_path / 'missing'} does not exist" in result.stderr
+    assert not (tmp_path / "model2").exists()  # a mistyped path leaves nothing behind

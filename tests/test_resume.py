@@ -1,0 +1,53 @@
+"""Training killed mid-way and started again with the same command ends with the same model."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import torch
+
+from conftest import ROOT, SAMPLE, link_records, needs_sample, sample_names
+
+pytestmark = needs_sample
+
+COMMAND = ["--jobs", "1", "--set", "width=8", "--set", "blocks=1,1", "--set", "se_reduction=4", "--set", "folds=2",
+           "--set", "epochs=4", "--set", "lr_milestones=2", "--set", "batch_size=8", "--set", "window=1024",
+           "--set", "overlap=128"]
+
+
+def train(data, model, wait=True):
+    process = subprocess.Popen([sys.executable, "train_model.py", data, str(model), *COMMAND], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if wait:
+        output = process.communicate(timeout=600)[0]
+        assert process.returncode == 0, output
+        return output
+    return process
+
+
+def weights(model):
+    return [torch.load(model / f"fold{k}.pt", weights_only=True) for k in (1, 2)]
+
+
+def test_resumed_training_equals_uninterrupted_training(tmp_path):
+    data = link_records(SAMPLE, tmp_path / "data", sample_names(per_prefix=3))
+    train(data, tmp_path / "straight")
+    interrupted = tmp_path / "interrupted"
+    for checkpoint in ("fold1_checkpoint.pt", "fold2_checkpoint.pt"):  # kill once in each fold
+        process = train(data, interrupted, wait=False)
+        deadline = time.time() + 300
+        while not (interrupted / "work" / checkpoint).exists():
+            assert process.poll() is None and time.time() < deadline, process.stdout.read()
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert not (interrupted / "model.json").exists()
+    output = train(data, interrupted)
+    assert "fold 1: already trained" in output and "fold 2: resuming after epoch" in output
+    for a, b in zip(weights(tmp_path / "straight"), weights(interrupted)):
+        assert a.keys() == b.keys()
+        assert all(torch.equal(a[k], b[k]) for k in a)
+    log = (interrupted / "train.log").read_text()
+    assert log.count(f"training {interrupted} from") == 1 and log.count(f"resuming {interrupted} from") == 2
+    assert not os.path.exists(interrupted / "work" / "fold2_checkpoint.pt")
