@@ -13,7 +13,7 @@ import torch
 
 from . import labels as label_space
 from . import modelstore, preprocess
-from .model import SEResNet1d
+from .model import SEResNet1d, fuse_for_inference
 from .records import load_header, load_signal
 from .thresholds import apply_thresholds
 
@@ -31,8 +31,9 @@ def default_device():
 
 
 def default_batch_samples(device):
-    """Samples (views x length) per forward pass: ~32 windows on CPU, more on a GPU."""
-    return (256 if torch.device(device).type == "cuda" else 32) * 4096
+    """Samples (views x length) per forward pass. On a CPU larger batches are no faster and
+    cost memory; a GPU needs many more to keep busy."""
+    return (256 if torch.device(device).type == "cuda" else 16) * 4096
 
 
 def prepare_record(header, signal, config):
@@ -80,7 +81,7 @@ def view_batches(records, config, batch_samples):
         i += count
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def predict(models, records, config, device, batch_samples=None):
     """Mean view probability per model and record: float32 array (models, records, classes)."""
     batch_samples = batch_samples or default_batch_samples(device)
@@ -122,7 +123,7 @@ class Ensemble:
                 model.load_state_dict(state)
             except RuntimeError as e:
                 raise modelstore.ModelFolderError(f"weights do not fit the saved config: {e}") from None
-            self.models.append(model.to(self.device).eval())
+            self.models.append(fuse_for_inference(model).to(self.device))
 
     @classmethod
     def from_folder(cls, folder, device=None):

@@ -15,12 +15,12 @@
 #   SMOKE_STATE   state kept between runs: daemon data root (images, build cache), torch wheel,
 #                 hadolint venv (default /tmp/ecgnet-docker-smoke)
 #   SMOKE_IMAGE   tag of the image built (default ecgnet:smoke)
+#   SMOKE_WHEEL_PORT localhost port of the wheel server (default 8765; another if it is busy)
 #   DEBIAN_MIRROR mirror for debootstrap (default http://deb.debian.org/debian)
 #   REBUILD_BASE=1   remake the debootstrap base image even if the data root has it
 #   KEEP_WORK=1      keep the data/model/output folders of the run (path printed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-repo=$(pwd)
 stage_started=$(date +%s)
 
 data=${SAMPLE_DATA:-../shared/data/cinc2020_sample}
@@ -30,6 +30,7 @@ base=ecgnet-base:bookworm-minbase
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 n_train=12
 n_test=4
+# shellcheck disable=SC2054  # commas belong to the values (blocks=1,1)
 tiny=(--set width=8 --set blocks=1,1 --set se_reduction=4 --set folds=2 --set epochs=1
       --set lr_milestones=1 --set batch_size=8 --set window=1024 --set overlap=128)
 
@@ -62,15 +63,22 @@ stop_dockerd() {
   kill -KILL "$pid" 2>/dev/null || true
 }
 
+unmount_leftovers() {  # dockerd leaves its exec root's netns/default mounted when it stops
+  awk -v root="$state/" 'index($2, root) == 1 { print $2 }' /proc/self/mounts | sort -r \
+    | while read -r mount; do umount "$mount" 2>/dev/null || umount -l "$mount" 2>/dev/null || true; done
+}
+
 cleanup() {
   local status=$?
   set +e
   if [ -n "$http_pid" ]; then kill "$http_pid" 2>/dev/null; wait "$http_pid" 2>/dev/null; fi
   if [ -n "$dockerd_pid" ]; then
     if [ "$status" -ne 0 ] && [ -f "$state/dockerd.log" ]; then
-      echo "--- last lines of $state/dockerd.log:" >&2; tail -n 20 "$state/dockerd.log" >&2
+      echo "--- errors in $state/dockerd.log:" >&2
+      grep -E 'level=(error|fatal)' "$state/dockerd.log" | tail -n 10 >&2
     fi
     stop_dockerd "$dockerd_pid"
+    unmount_leftovers
   fi
   if [ "${KEEP_WORK:-0}" = 1 ] || [ "$status" -ne 0 ]; then
     log "run folders kept in $work"
@@ -105,7 +113,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
-  apt-get install -y -q --no-install-recommends $(printf '%s\n' "${missing[@]}" | sort -u)
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
   if [ "$made_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
 end "install tools"
@@ -132,6 +141,7 @@ if [ -f "$state/docker.pid" ]; then
   fi
   rm -f "$state/docker.pid"
 fi
+unmount_leftovers
 
 start_dockerd() {  # $1: storage driver; returns 0 once the daemon answers
   rm -f "$state/docker.sock"
@@ -193,19 +203,30 @@ mkdir -p "$wheels"
 # The host's pip takes the CPU build where its configuration offers one (find-links); PyPI's
 # default for this pin is the CUDA build, which would work but is several GB.
 python3 -m pip download --quiet --no-deps --dest "$wheels" "$torch_pin"
-torch_wheel=$(ls "$wheels"/torch-"${torch_pin#torch==}"*.whl 2>/dev/null | head -1)
+torch_wheel=$(find "$wheels" -maxdepth 1 -name "torch-${torch_pin#torch==}*.whl" | sort | head -1)
 [ -n "$torch_wheel" ] || fail "pip download $torch_pin left no wheel in $wheels"
 case "$torch_wheel" in
   *+cpu*) log "serving $(basename "$torch_wheel") to the build" ;;
   *) log "warning: $(basename "$torch_wheel") is not a +cpu build; the image will hold CUDA libraries" ;;
 esac
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# A fixed port keeps the build argument, hence the build cache, the same from run to run.
+port=$(python3 -c '
+import socket, sys
+for port in (int(sys.argv[1]), 0):
+    try:
+        s = socket.socket(); s.bind(("127.0.0.1", port)); print(s.getsockname()[1]); break
+    except OSError:
+        pass' "${SMOKE_WHEEL_PORT:-8765}")
 python3 -m http.server --bind 127.0.0.1 --directory "$wheels" "$port" >"$state/http.log" 2>&1 &
 http_pid=$!
+served=0
 for _ in $(seq 1 50); do
-  python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/')" 2>/dev/null && break
+  if python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/')" 2>/dev/null; then
+    served=1; break
+  fi
   sleep 0.2
 done
+[ "$served" = 1 ] || fail "the wheel server on 127.0.0.1:$port did not answer (log: $state/http.log)"
 build_cmd=(docker build --network host --build-arg "BASE_IMAGE=$base"
            --build-arg "PIP_FIND_LINKS=http://127.0.0.1:$port/" --tag "$image" .)
 log "${build_cmd[*]}"
@@ -239,25 +260,24 @@ owner=$(docker run --rm --network none "$image" sh -c 'echo "$(id -u):$(id -g)"'
 chown "$owner" "$work/model" "$work/test_outputs" "$work/scores"
 end "prepare records"
 
-run=(docker run --rm --network none
-     -v "$work/training_data:/physionet/training_data:ro"
-     -v "$work/test_data:/physionet/test_data:ro"
-     -v "$work/model:/physionet/model"
-     -v "$work/test_outputs:/physionet/test_outputs"
-     -v "$work/scores:/physionet/scores"
-     "$image")
-
-log "runs: ${run[*]} python ..."
+# The same mounts as README's commands: inputs read-only, only the folder a step writes read-write.
+run=(docker run --rm --network none)
+log "runs: ${run[*]} -v HOST_FOLDER:/physionet/FOLDER[:ro] $image python ..."
 begin "train in container"
-"${run[@]}" python train_model.py training_data model "${tiny[@]}" --jobs 1
+"${run[@]}" -v "$work/training_data:/physionet/training_data:ro" -v "$work/model:/physionet/model" \
+  "$image" python train_model.py training_data model "${tiny[@]}" --jobs 1
 end "train_model.py (${#train_names[@]} records)"
 
 begin "drive in container"
-"${run[@]}" python driver.py model test_data test_outputs
+"${run[@]}" -v "$work/model:/physionet/model:ro" -v "$work/test_data:/physionet/test_data:ro" \
+  -v "$work/test_outputs:/physionet/test_outputs" \
+  "$image" python driver.py model test_data test_outputs
 end "driver.py (${#test_names[@]} records)"
 
 begin "evaluate in container"
-"${run[@]}" python evaluate_model.py test_data test_outputs scores/scores.csv scores/class_scores.csv
+"${run[@]}" -v "$work/test_data:/physionet/test_data:ro" -v "$work/test_outputs:/physionet/test_outputs:ro" \
+  -v "$work/scores:/physionet/scores" \
+  "$image" python evaluate_model.py test_data test_outputs scores/scores.csv scores/class_scores.csv
 end "evaluate_model.py"
 
 # --- 7. Check the results on the host ---------------------------------------------------------
@@ -296,6 +316,9 @@ else:
         ok = False
     if not ok:
         problems.append(f"scores.csv row {lines[1]!r} is not 7 numbers")
+written = sorted(f[:-4] for f in os.listdir(os.path.join(work, "test_outputs")) if f.endswith(".csv"))
+if written != sorted(names):
+    problems.append(f"output files {written}, expected {sorted(names)}")
 if problems:
     sys.exit("docker-smoke: output check failed:\n  " + "\n  ".join(problems))
 print(f"docker-smoke: {len(names)} output files of 4 lines; scores.csv:")

@@ -1,10 +1,12 @@
+import copy
+
 import numpy as np
 import pytest
 import torch
 
 from ecgnet.config import Config
 from ecgnet.inference import Prepared, predict
-from ecgnet.model import SEResNet1d, count_parameters
+from ecgnet.model import SEResNet1d, count_parameters, fuse_for_inference
 
 from conftest import TINY
 
@@ -75,3 +77,29 @@ def test_predict_averages_the_views_of_a_long_record():
         expected = np.mean([torch.sigmoid(model(torch.from_numpy(signal[None, :, s:e]), torch.zeros(1, 5)))[0].numpy()
                             for s, e in views], axis=0)
     np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+def test_fused_batch_norm_gives_the_same_outputs():
+    torch.manual_seed(3)
+    model = SEResNet1d(TINY.replace(lead_gate=True))
+    model.train()
+    with torch.no_grad():  # give the batch norms non-trivial statistics
+        for _ in range(3):
+            model(torch.randn(8, 12, 700) * 3 + 1, torch.rand(8, 5))
+    model.eval()
+    x, demographics = torch.randn(4, 12, 900), torch.rand(4, 5)
+    x[1, :, 400:] = 0
+    valid = (torch.zeros(4, dtype=torch.long), torch.tensor([900, 400, 900, 900]))
+    with torch.no_grad():
+        expected = model(x, demographics, valid)
+        fused = fuse_for_inference(copy.deepcopy(model))
+        assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in fused.modules())
+        torch.testing.assert_close(fused(x, demographics, valid), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_training_mode_still_backpropagates_through_masks():
+    model = SEResNet1d(TINY)
+    x = torch.randn(3, 12, 600, requires_grad=True)
+    valid = (torch.tensor([0, 50, 0]), torch.tensor([600, 500, 300]))
+    model(x, torch.rand(3, 5), valid).sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
