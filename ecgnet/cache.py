@@ -60,8 +60,19 @@ class SignalCache:
         self.names = [r["name"] for r in self.records]
         self.offsets = np.array([r["offset"] for r in self.records], dtype=np.int64)
         self.lengths = np.array([r["length"] for r in self.records], dtype=np.int64)
-        path = os.path.join(folder, "signals.f32")
-        self._signals = np.memmap(path, dtype=np.float32, mode="r") if os.path.getsize(path) else np.zeros(0, np.float32)
+        self.path = os.path.join(folder, "signals.f32")
+        self._open()
+
+    def _open(self):
+        size = os.path.getsize(self.path)
+        self._signals = np.memmap(self.path, dtype=np.float32, mode="r") if size else np.zeros(0, np.float32)
+
+    def __getstate__(self):  # data-loader processes reopen the file rather than copy it
+        return {k: v for k, v in self.__dict__.items() if k != "_signals"}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._open()
 
     def __len__(self):
         return len(self.records)

@@ -22,8 +22,9 @@ class Config:
     se_reduction: int = 16
     dropout: float = 0.2
     demographics_features: int = 10   # age/sex projection width
-    lead_gate: bool = False           # explicit squeeze-and-excite gate over the 12 input leads
+    lead_gate: bool = True            # explicit squeeze-and-excite gate over the 12 input leads
     mask_padding: bool = True         # padding never changes outputs (see model.py)
+    prior_bias: bool = True           # start each class's output bias at its training frequency
     # Training
     folds: int = 5
     epochs: int = 70

@@ -113,6 +113,7 @@ class Ensemble:
     """The fold models of a MODEL folder, loaded once, with their thresholds."""
 
     def __init__(self, config, states, thresholds, device=None):
+        """`states`: an iterable of fold state dicts, consumed one at a time."""
         self.config = config
         self.device = torch.device(device) if device else default_device()
         self.thresholds = np.asarray(thresholds, dtype=np.float64)
@@ -120,14 +121,15 @@ class Ensemble:
         for state in states:
             model = SEResNet1d(config)
             try:
-                model.load_state_dict(state)
+                model.load_state_dict(state, assign=True)
             except RuntimeError as e:
                 raise modelstore.ModelFolderError(f"weights do not fit the saved config: {e}") from None
             self.models.append(fuse_for_inference(model).to(self.device))
 
     @classmethod
     def from_folder(cls, folder, device=None):
-        return cls(*modelstore.load_model(folder), device=device)
+        config, paths, thresholds = modelstore.load_model(folder)
+        return cls(config, (modelstore.load_tensors(p) for p in paths), thresholds, device=device)
 
     def classify(self, records, batch_samples=None):
         """(labels bool, probabilities float32), each (records, classes) in CLASSES order."""

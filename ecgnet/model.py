@@ -20,6 +20,7 @@ from .preprocess import DEMOGRAPHICS, LEADS
 def _masked(x, mask):
     if mask is None:
         return x
+    mask = mask.to(x.dtype)  # stay in the autocast dtype under mixed precision
     return x * mask if torch.is_grad_enabled() else x.mul_(mask)
 
 

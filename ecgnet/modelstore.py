@@ -136,7 +136,10 @@ def read_manifest(folder):
 
 
 def load_model(folder):
-    """(config, fold state dicts, thresholds) of a finished MODEL folder, every file checked."""
+    """(config, fold weight files, thresholds) of a finished MODEL folder, every file checked.
+
+    Load the weight files with `load_tensors`; they are returned as paths so that callers
+    can hold one fold's tensors at a time."""
     manifest = read_manifest(folder)
     store = ModelFolder(folder)
     try:
@@ -147,12 +150,12 @@ def load_model(folder):
         raise ModelFolderError(f"{store.manifest} is incomplete or invalid: {e}") from None
     if len(thresholds) != label_space.NUM_CLASSES or not weights:
         raise ModelFolderError(f"{store.manifest} needs {label_space.NUM_CLASSES} thresholds and at least one weight file")
-    states = []
+    paths = []
     for entry in weights:
         path = store.path(os.path.basename(entry["file"]))
         if not os.path.isfile(path):
             raise ModelFolderError(f"{path} is missing")
         if sha256(path) != entry.get("sha256"):
             raise ModelFolderError(f"{path} is damaged: its checksum differs from the one in model.json")
-        states.append(load_tensors(path))
-    return config, states, thresholds
+        paths.append(path)
+    return config, paths, thresholds

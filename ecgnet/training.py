@@ -162,7 +162,6 @@ class WindowBatches(torch.utils.data.Dataset):
     Each process takes its share (every world-th row) of every global batch."""
 
     def __init__(self, data, plan, window, rank=0, world=1):
-        self.cache_folder = None
         self.data = data
         self.plan = plan
         self.window = window
@@ -227,6 +226,50 @@ def _amp(config, device):
     return (lambda: torch.autocast("cuda", dtype=dtype)), scaler
 
 
+def new_model(config, frequency, device):
+    """A freshly initialised network; with `prior_bias`, each class's output starts at its
+    training frequency instead of 0.5, so the first steps learn features rather than the
+    (heavily skewed) class balance."""
+    model = SEResNet1d(config)
+    if config.prior_bias:
+        frequency = np.clip(frequency, 1e-3, 1 - 1e-3)
+        with torch.no_grad():
+            model.classifier.bias.copy_(torch.from_numpy(np.log(frequency / (1 - frequency))))
+    return model.to(device)
+
+
+def train_epoch(network, optimizer, batches, runtime, amp, progress):
+    """One pass over `batches`; returns this process's (summed loss per sample, samples)."""
+    autocast, scaler = amp
+    device = runtime.device
+    network.train()
+    total_loss = torch.zeros((), device=device)
+    seen, last_print = 0, time.time()
+    for step, (x, demographics, y, valid, global_size) in enumerate(batches):
+        x, demographics, y = (t.to(device, non_blocking=True) for t in (x, demographics, y))
+        valid = tuple(v.to(device, non_blocking=True) for v in valid)
+        with autocast():
+            logits = network(x, demographics, valid)
+        # Sum over this process's share, divided by the global batch: the average that DDP
+        # takes over processes is then exactly the mean over the global batch.
+        loss_sum = F.binary_cross_entropy_with_logits(logits.float(), y, reduction="sum")
+        loss = loss_sum * (runtime.world / (global_size * label_space.NUM_CLASSES))
+        optimizer.zero_grad(set_to_none=True)
+        if scaler:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
+        total_loss += loss_sum.detach() / label_space.NUM_CLASSES
+        seen += len(y)
+        if time.time() - last_print > 30:
+            last_print = time.time()
+            progress(step + 1, total_loss.item() / seen)
+    return total_loss.item(), seen
+
+
 def train_fold(fold, data, store, config, runtime, log, workers, eta):
     """Train one fold to its best epoch; writes foldK.pt and its out-of-fold result."""
     device = runtime.device
@@ -234,7 +277,7 @@ def train_fold(fold, data, store, config, runtime, log, workers, eta):
     val_idx = np.flatnonzero(data.folds == fold)
     lengths = data.lengths()
     torch.manual_seed(config.seed * 1000 + fold)
-    model = SEResNet1d(config).to(device)
+    model = new_model(config, data.labels[train_idx].mean(axis=0), device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     state = {"epoch": 0, "best_score": -math.inf, "best_epoch": -1, "history": []}
     best_model, best_probabilities = None, None
@@ -246,7 +289,7 @@ def train_fold(fold, data, store, config, runtime, log, workers, eta):
         state = {k: saved[k] for k in state}
         log(f"fold {fold + 1}: resuming after epoch {state['epoch']} (best {state['best_score']:.4f} at epoch {state['best_epoch']})")
     network = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None) if runtime.group else model
-    autocast, scaler = _amp(config, device)
+    amp = _amp(config, device)
     log(f"fold {fold + 1}/{config.folds}: {len(train_idx)} training, {len(val_idx)} validation records on {device}")
     for epoch in range(state["epoch"], config.epochs):
         started = time.time()
@@ -255,43 +298,20 @@ def train_fold(fold, data, store, config, runtime, log, workers, eta):
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(config, epoch)
         plan = epoch_plan(train_idx, lengths, config, rng, runtime.world)
-        network.train()
-        total_loss, seen, last_print = 0.0, 0, time.time()
-        for step, (x, demographics, y, valid, global_size) in enumerate(
-                _loader(WindowBatches(data, plan, config.window, runtime.rank, runtime.world), workers, device)):
-            x, demographics, y = (t.to(device, non_blocking=True) for t in (x, demographics, y))
-            valid = tuple(v.to(device, non_blocking=True) for v in valid)
-            with autocast():
-                logits = network(x, demographics, valid)
-            # Sum over this process's share, divided by the global batch: the average that
-            # DDP takes over processes is then exactly the mean over the global batch.
-            loss_sum = F.binary_cross_entropy_with_logits(logits.float(), y, reduction="sum")
-            loss = loss_sum * (runtime.world / (global_size * label_space.NUM_CLASSES))
-            optimizer.zero_grad(set_to_none=True)
-            if scaler:
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                loss.backward()
-                optimizer.step()
-            total_loss += loss_sum.item() / label_space.NUM_CLASSES
-            seen += len(y)
-            if time.time() - last_print > 30:
-                last_print = time.time()
-                log(f"fold {fold + 1} epoch {epoch + 1} step {step + 1}/{len(plan)} loss {total_loss / seen:.4f}")
+        batches = _loader(WindowBatches(data, plan, config.window, runtime.rank, runtime.world), workers, device)
+        loss, seen = train_epoch(network, optimizer, batches, runtime, amp, lambda step, loss: log(
+            f"fold {fold + 1} epoch {epoch + 1} step {step}/{len(plan)} loss {loss:.4f}"))
         probabilities = validate(model, data, val_idx, config, runtime)
         score = checkpoint_metric(probabilities, data.labels[val_idx], config)
-        steps = len(plan)
-        seen_all = sum(runtime.all_gather(seen))
-        mean_loss = sum(runtime.all_gather(total_loss)) / max(seen_all, 1)
+        seen = sum(runtime.all_gather(seen))
+        mean_loss = sum(runtime.all_gather(loss)) / max(seen, 1)
         if score > state["best_score"]:
             state.update(best_score=score, best_epoch=epoch + 1)
             best_model = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
             best_probabilities = probabilities
         seconds = time.time() - started
         state["history"].append({"epoch": epoch + 1, "loss": mean_loss, "val_challenge": score, "lr": learning_rate(config, epoch),
-                                 "steps": steps, "samples": seen_all, "seconds": seconds})
+                                 "steps": len(plan), "samples": seen, "seconds": seconds})
         state["epoch"] = epoch + 1
         if runtime.is_main:
             modelstore.save_tensors(store.checkpoint(fold), {

@@ -16,7 +16,7 @@ def test_default_network_has_the_published_size():
 
 
 def test_lead_gate_adds_a_small_gate():
-    extra = count_parameters(SEResNet1d(TINY.replace(lead_gate=True))) - count_parameters(SEResNet1d(TINY))
+    extra = count_parameters(SEResNet1d(TINY.replace(lead_gate=True))) - count_parameters(SEResNet1d(TINY.replace(lead_gate=False)))
     assert extra == 2 * (12 * 12 + 12)
 
 

@@ -10,9 +10,10 @@ from ecgnet.inference import Ensemble
 
 
 def test_a_complete_model_loads(copy_model):
-    config, states, thresholds = modelstore.load_model(copy_model)
-    assert len(states) == config.folds == 2 and len(thresholds) == 24
-    assert Ensemble(config, states, thresholds, "cpu").models[0].training is False
+    config, paths, thresholds = modelstore.load_model(copy_model)
+    assert len(paths) == config.folds == 2 and len(thresholds) == 24
+    ensemble = Ensemble(config, map(modelstore.load_tensors, paths), thresholds, "cpu")
+    assert len(ensemble.models) == 2 and ensemble.models[0].training is False
 
 
 def test_unfinished_folder_is_named(copy_model):
@@ -65,5 +66,5 @@ def test_weight_files_never_run_pickled_code(copy_model, tmp_path, monkeypatch):
     manifest["weights"][0]["sha256"] = modelstore.sha256(evil)
     (copy_model / "model.json").write_text(json.dumps(manifest))
     with pytest.raises(modelstore.ModelFolderError, match="fold1.pt is damaged or not a tensor file"):
-        modelstore.load_model(copy_model)
+        Ensemble.from_folder(copy_model, "cpu")
     assert not (tmp_path / "pwned").exists()

@@ -1,0 +1,55 @@
+"""The decoded-signal cache: exact signals, reuse, rebuild on change, failures reported."""
+import os
+import pickle
+
+import numpy as np
+
+from ecgnet import synthetic
+from ecgnet.cache import build_cache
+from ecgnet.inference import read_record
+from ecgnet.config import Config
+from ecgnet.records import find_records
+from ecgnet.training import train
+
+
+def test_cache_holds_the_prepared_signals_and_is_reused(tmp_path):
+    synthetic.make_dataset(tmp_path / "data", 6, seed=3, fs=500)
+    synthetic.make_dataset(tmp_path / "data", 2, seed=4, fs=1000, start=7)
+    headers = find_records(tmp_path / "data")
+    messages = []
+    cache = build_cache(headers, tmp_path / "cache", 257, jobs=2, log=messages.append)
+    assert len(cache) == 8 and not any("skipped" in m for m in messages)
+    for i, header in enumerate(headers):
+        np.testing.assert_array_equal(cache.signal(i), read_record(header, Config()).signal)
+    build_cache(headers, tmp_path / "cache", 257, log=messages.append)
+    assert messages[-1].startswith("cache: reusing")
+    os.utime(headers[0], ns=(1, 1))  # a changed source file invalidates the cache
+    build_cache(headers, tmp_path / "cache", 257, log=messages.append)
+    assert not messages[-1].startswith("cache: reusing")
+
+
+def test_unreadable_records_are_reported_and_marked(tmp_path):
+    synthetic.make_dataset(tmp_path / "data", 3, seed=5)
+    (tmp_path / "data" / "SYN00002.mat").write_bytes(b"MATLAB garbage")
+    (tmp_path / "data" / "SYN00003.hea").write_text("SYN00003 twelve 500 5000\n")
+    messages = []
+    cache = build_cache(find_records(tmp_path / "data"), tmp_path / "cache", 257, jobs=1, log=messages.append)
+    assert cache.names == ["SYN00001", "SYN00002"]
+    assert cache.records[0]["error"] is None and "SYN00002.mat" in cache.records[1]["error"]
+    skipped = [m for m in messages if m.startswith("skipped record")]
+    assert len(skipped) == 2 and "SYN00003.hea" in skipped[0] + skipped[1]
+
+
+def test_pickled_cache_reopens_the_file_instead_of_copying_it(tmp_path):
+    synthetic.make_dataset(tmp_path / "data", 4, seed=6)
+    cache = build_cache(find_records(tmp_path / "data"), tmp_path / "cache", 257, log=lambda m: None)
+    blob = pickle.dumps(cache)
+    assert len(blob) < 10_000 < cache.signal(0).nbytes * 4
+    np.testing.assert_array_equal(pickle.loads(blob).signal(3), cache.signal(3))
+
+
+def test_training_with_data_loader_processes(tmp_path):
+    synthetic.make_dataset(tmp_path / "data", 24, seed=7)
+    config = Config(width=8, blocks=(1,), se_reduction=4, folds=2, epochs=1, batch_size=8, window=512, overlap=64)
+    report = train(str(tmp_path / "data"), str(tmp_path / "model"), config=config, workers=2, jobs=1)
+    assert report["overall"]["records"] == 24
