@@ -18,6 +18,12 @@ from .records import load_header, load_signal
 from .thresholds import apply_thresholds
 
 
+# Batch widths are rounded up to a multiple of this (the network's total stride): padding
+# costs at most 31 samples a view, while far fewer distinct shapes keep the CPU convolution
+# library's cache of compiled kernels, and the memory it holds, small.
+WIDTH_STEP = 32
+
+
 @dataclass
 class Prepared:
     """A record ready for the network: (12, n) float32 signal at the model rate."""
@@ -65,7 +71,7 @@ def view_batches(records, config, batch_samples):
     minimum = 0 if config.mask_padding else config.window
     i = 0
     while i < len(views):
-        width = max(views[i][2] - views[i][1], minimum)
+        width = -(-max(views[i][2] - views[i][1], minimum) // WIDTH_STEP) * WIDTH_STEP
         count = max(1, min(len(views) - i, batch_samples // width))
         batch = views[i:i + count]
         x = np.zeros((count, len(preprocess.LEADS), width), dtype=np.float32)
