@@ -1,0 +1,76 @@
+#!/usr/bin/env python
+"""The original authors' inference loop, rebuilt as a speed and memory reference.
+
+    python benchmarks/reference_driver.py MODEL DATA OUTPUTS
+
+It does the work their driver did, the way it did it, so that benchmarks/run.py can compare
+against it in the same run on the same machine: every record read on its own, resampled to
+257 Hz by linear interpolation of the raw values, zero-padded to 4096 samples when shorter;
+then for each of the fold models (batch norm not folded, autograd left on) one batch-1
+forward of the whole record and one of each window, sigmoid outputs averaged; the class
+table re-read for every record. The network is this project's (of the same size and
+arithmetic), with the weights of MODEL.
+"""
+import csv
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import numpy as np  # noqa: E402
+import scipy.io  # noqa: E402
+import torch  # noqa: E402
+
+from ecgnet import modelstore, preprocess  # noqa: E402
+from ecgnet.model import SEResNet1d  # noqa: E402
+from ecgnet.records import parse_header  # noqa: E402
+
+
+def interpolate(data, from_rate, to_rate):
+    n = data.shape[1]
+    source = np.linspace(0, n, n) / from_rate
+    target_count = int(n / from_rate * to_rate)
+    target = np.linspace(0, target_count, target_count) / to_rate
+    return np.vstack([np.interp(target, source, row) for row in data])
+
+
+def main(model_folder, data_folder, output_folder):
+    config, paths, thresholds = modelstore.load_model(model_folder)
+    models = []
+    for path in paths:
+        model = SEResNet1d(config)
+        model.load_state_dict(modelstore.load_tensors(path))
+        models.append(model.eval())
+    os.makedirs(output_folder, exist_ok=True)
+    for name in sorted(os.listdir(data_folder)):
+        if not name.endswith(".mat"):
+            continue
+        stem = name[:-4]
+        with open(os.path.join(data_folder, stem + ".hea")) as f:
+            header = parse_header(f.read())
+        data = np.asarray(scipy.io.loadmat(os.path.join(data_folder, name))["val"], dtype=np.float64)
+        data = interpolate(data, header.sample_rate, config.sample_rate)
+        if data.shape[1] < config.window:
+            data = np.hstack([data, np.zeros((data.shape[0], config.window - data.shape[1]))])
+        x = torch.from_numpy(data.astype(np.float32)).unsqueeze(0)
+        demographics = torch.from_numpy(preprocess.demographics(header.age, header.sex)).unsqueeze(0)
+        views = preprocess.inference_views(x.shape[2], config.window, config.overlap)
+        labels, scores = 0, 0
+        for model in models:
+            probability = sum(torch.sigmoid(model(x[:, :, s:e], demographics)) for s, e in views) / len(views)
+            probability = probability.detach().numpy()[0]
+            label = probability >= np.asarray(thresholds)
+            label[np.argmax(probability)] = True
+            labels, scores = labels + label, scores + probability
+        votes = labels / len(models)
+        votes[np.argmax(votes)] = 1
+        with open(os.path.join(ROOT, "ecgnet", "data", "dx_mapping_scored.csv")) as f:
+            classes = sorted({row["SNOMED CT Code"] for row in csv.DictReader(f)} - {"59118001", "63593006", "17338001"})
+        with open(os.path.join(output_folder, stem + ".csv"), "w") as f:
+            f.write(f"#{stem}\n{','.join(classes)}\n{','.join(str(int(v >= 0.5)) for v in votes)}\n"
+                    f"{','.join(str(p) for p in scores / len(models))}\n")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:4])
