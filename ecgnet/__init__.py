@@ -1,8 +1,10 @@
 """ecgnet: an adaptive lead-weighted SE-ResNet for the PhysioNet/CinC Challenge 2020.
 
-One module per concern: `records` (reading), `labels` (class space), `preprocess` (signals to
-network input), `model` (the network), `config` (hyper-parameters), `folds`, `cache`,
-`training`, `thresholds`, `modelstore` (the MODEL folder), `inference` (ensemble and driver),
-`outputs` (output files), `metrics` and `scoring` (the official metric).
+Data flows one way through one module per concern: `records` (reading) -> `preprocess`
+(signals to network input) -> `model` (the network) -> `inference` (fold ensemble) ->
+`thresholds` -> `outputs` (output files) -> `scoring` and `metrics` (the official metric).
+Training adds `config`, `cache`, `folds`, `training`, `distributed` and `modelstore` (the
+MODEL folder); `labels` holds the class space, `runner` the driver's loop over a folder, and
+`synthetic` makes records for the demo and the tests.
 """
 __version__ = "1.0.0"

@@ -62,17 +62,26 @@ def _views(records, config):
     return sorted(views, key=lambda v: v[1] - v[2])
 
 
-def view_batches(records, config, batch_samples):
-    """Yield (x, demographics, valid, owners) batches covering every view of `records`.
+def _width(length, config):
+    """Width of the batch a view of `length` samples can go into.
 
-    Without padding masks, views shorter than the window are zero-padded to it (as the
-    published method does) and no valid spans are given."""
+    With padding masks any width >= length gives the same outputs. Without them (the
+    published method), a view shorter than the window is zero-padded to it and a longer one
+    must not be padded at all."""
+    if config.mask_padding:
+        return -(-length // WIDTH_STEP) * WIDTH_STEP
+    return max(length, config.window)
+
+
+def view_batches(records, config, batch_samples):
+    """Yield (x, demographics, valid, owners) batches covering every view of `records`."""
     views = _views(records, config)
-    minimum = 0 if config.mask_padding else config.window
     i = 0
     while i < len(views):
-        width = -(-max(views[i][2] - views[i][1], minimum) // WIDTH_STEP) * WIDTH_STEP
+        width = _width(views[i][2] - views[i][1], config)
         count = max(1, min(len(views) - i, batch_samples // width))
+        if not config.mask_padding:  # only views of exactly this width
+            count = next((k for k in range(1, count) if _width(views[i + k][2] - views[i + k][1], config) != width), count)
         batch = views[i:i + count]
         x = np.zeros((count, len(preprocess.LEADS), width), dtype=np.float32)
         ends = np.empty(count, dtype=np.int64)

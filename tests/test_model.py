@@ -53,14 +53,16 @@ def test_flat_and_zero_records_give_finite_outputs():
     assert out.shape == (2, 24) and torch.isfinite(out).all()
 
 
-def test_predict_does_not_depend_on_batching():
+@pytest.mark.parametrize("mask_padding", [True, False])
+def test_predict_does_not_depend_on_batching(mask_padding):
     torch.manual_seed(1)
-    model = SEResNet1d(TINY).eval()
+    config = TINY.replace(mask_padding=mask_padding)
+    model = SEResNet1d(config).eval()
     rng = np.random.default_rng(0)
     records = [Prepared(f"r{i}", rng.standard_normal((12, n)).astype(np.float32), rng.random(5).astype(np.float32))
                for i, n in enumerate([300, 1024, 3000, 5000, 700, 700, 1500])]
-    together = predict([model], records, TINY, "cpu", batch_samples=8 * 1024)
-    one_by_one = np.concatenate([predict([model], [r], TINY, "cpu", batch_samples=1024) for r in records], axis=1)
+    together = predict([model], records, config, "cpu", batch_samples=8 * 1024)
+    one_by_one = np.concatenate([predict([model], [r], config, "cpu", batch_samples=1024) for r in records], axis=1)
     np.testing.assert_allclose(together, one_by_one, atol=1e-5)
     assert together.shape == (1, len(records), 24)
 
