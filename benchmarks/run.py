@@ -132,39 +132,31 @@ def whole_driver(model_folder, data, log, label):
 
 
 def training(data, work, log, steps=6):
-    from ecgnet.cache import build_cache
-    from ecgnet.training import TrainingData, WindowBatches, epoch_plan
+    """The real training loop (`train_epoch`) on windows read from the cache, against the
+    same loop on the same batches already in memory."""
+    import contextlib
+    from ecgnet.distributed import Runtime
+    from ecgnet.training import WindowBatches, epoch_plan, new_model, prepare_data, train_epoch
     config = Config(batch_size=16)
-    cache = build_cache(find_records(data), os.path.join(work, "cache"), config.sample_rate, log=lambda m: None)
-    rows = [i for i, r in enumerate(cache.records) if not r["error"] and labels.encode(r["dx"]).any()]
-    tdata = TrainingData(cache, np.array(rows), [cache.names[i] for i in rows],
-                         np.array([labels.encode(cache.records[i]["dx"]) for i in rows]),
-                         np.array([cache.records[i]["demographics"] for i in rows], dtype=np.float32),
-                         np.zeros(len(rows), dtype=int))
-    plan = epoch_plan(np.arange(len(rows)), tdata.lengths(), config, np.random.default_rng(0))[:steps]
+    store = modelstore.ModelFolder(os.path.join(work, "training"))
+    os.makedirs(store.work)
+    runtime = Runtime()
+    tdata = prepare_data(data, store, config, runtime, log=lambda m: None)
+    plan = epoch_plan(np.arange(len(tdata.names)), tdata.lengths(), config, np.random.default_rng(0))[:steps]
     torch.manual_seed(0)
-    model = SEResNet1d(config)
+    model = new_model(config, tdata.labels.mean(axis=0), runtime.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
-
-    def step(x, d, y, v):
-        loss = loss_fn(model(x, d, v), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-
+    amp = (contextlib.nullcontext, None)
     batches = WindowBatches(tdata, plan, config.window)
-    step(*batches[0][:4])  # warm up
-    started = time.perf_counter()
-    for k in range(len(plan)):
-        x, d, y, v, _ = batches[k]  # reading windows from the memory-mapped cache
-        step(x, d, y, v)
-    real = time.perf_counter() - started
-    in_memory = [batches[k][:4] for k in range(len(plan))]
-    started = time.perf_counter()
-    for x, d, y, v in in_memory:
-        step(x, d, y, v)
-    alone = time.perf_counter() - started
+
+    def timed(source):
+        started = time.perf_counter()
+        train_epoch(model, optimizer, source, runtime, amp, progress=lambda step, loss: None)
+        return time.perf_counter() - started
+
+    timed([batches[0]])  # warm up
+    real = timed(batches)  # reading windows from the memory-mapped cache
+    alone = timed([batches[k] for k in range(len(plan))])
     samples = sum(len(p) for p in plan)
     result = {"samples_per_s": samples / real, "step_alone_samples_per_s": samples / alone,
               "loading_fraction": max(0.0, 1 - alone / real)}

@@ -5,7 +5,6 @@ are, while each chunk holds enough views to fill the network's batches. A record
 be read or classified never stops the run: its reason is reported with its name, an
 all-negative output file is still written, and the run ends with a summary.
 """
-import ctypes
 import os
 import sys
 import time
@@ -17,15 +16,6 @@ from . import labels as label_space
 from .inference import default_batch_samples, read_record
 from .outputs import write_output
 from .records import RecordError
-
-
-def release_free_memory():
-    """Hand memory freed by the last chunk back to the system (glibc keeps it otherwise), so
-    that peak memory stays near what is live. A no-op without glibc."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 @dataclass
@@ -73,7 +63,6 @@ def run_folder(ensemble, data_folder, output_folder, log=None, progress_seconds=
     classes = label_space.CLASSES
     negative = np.zeros(label_space.NUM_CLASSES)
     chunk_samples = 8 * default_batch_samples(ensemble.device)
-    release_free_memory()  # what loading the models freed
     started = last_report = time.time()
     for records, failed in _chunks(names, data_folder, ensemble.config, chunk_samples, report, log):
         for name in failed:
@@ -83,7 +72,6 @@ def run_folder(ensemble, data_folder, output_folder, log=None, progress_seconds=
             for record, (labels, probabilities) in zip(records, _classify_isolating_failures(ensemble, records, report, log)):
                 write_output(output_folder, record.name, classes, labels, probabilities)
                 report.written += 1
-        release_free_memory()
         if time.time() - last_report >= progress_seconds:
             last_report = time.time()
             rate = report.written / (last_report - started)

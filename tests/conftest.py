@@ -19,6 +19,16 @@ TINY = Config(width=8, blocks=(1, 1), se_reduction=4, folds=2, epochs=2, lr_mile
               batch_size=16, window=1024, overlap=128)
 
 
+def cli_settings(config):
+    """`train_model.py` arguments that give `config`: a `--set` for every non-default field."""
+    args = ["--jobs", "1"]
+    for name, value in config.to_dict().items():
+        if value != Config().to_dict()[name]:
+            text = ",".join(map(str, value)) if isinstance(value, list) else str(value).lower() if isinstance(value, bool) else str(value)
+            args += ["--set", f"{name}={text}"]
+    return args
+
+
 def link_records(source, target, names):
     """Symlink NAME.hea/.mat of `names` from `source` into `target`."""
     os.makedirs(target, exist_ok=True)

@@ -10,13 +10,11 @@ import torch
 
 from ecgnet import modelstore
 from ecgnet.inference import Ensemble
-from conftest import ROOT, SAMPLE, link_records, needs_sample, sample_names
+from conftest import ROOT, SAMPLE, TINY, cli_settings, link_records, needs_sample, sample_names
 
 pytestmark = needs_sample
 
-SETTINGS = ["--jobs", "1", "--set", "width=8", "--set", "blocks=1,1", "--set", "se_reduction=4", "--set", "folds=2",
-            "--set", "epochs=2", "--set", "lr_milestones=1", "--set", "batch_size=8", "--set", "window=1024",
-            "--set", "overlap=128"]
+SETTINGS = cli_settings(TINY.replace(batch_size=8))
 
 
 def command(data, model, processes, *extra):

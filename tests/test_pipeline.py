@@ -7,7 +7,7 @@ import sys
 import numpy as np
 
 from ecgnet import labels, modelstore
-from conftest import ROOT, SAMPLE, link_records, needs_sample, sample_names
+from conftest import ROOT, SAMPLE, TINY, cli_settings, link_records, needs_sample, sample_names
 
 pytestmark = needs_sample
 
@@ -44,9 +44,7 @@ def test_train_drive_evaluate_commands(tmp_path):
     data = link_records(SAMPLE, tmp_path / "train", train_names)
     test = link_records(SAMPLE, tmp_path / "test", test_names)
     model, outputs = tmp_path / "model", tmp_path / "outputs"
-    trained = run("train_model.py", data, str(model), "--jobs", "1", "--set", "width=8", "--set", "blocks=1,1",
-                  "--set", "se_reduction=4", "--set", "folds=2", "--set", "epochs=1", "--set", "lr_milestones=1",
-                  "--set", "window=1024", "--set", "overlap=128")
+    trained = run("train_model.py", data, str(model), *cli_settings(TINY.replace(epochs=1, batch_size=64)))
     assert trained.returncode == 0, trained.stderr
     assert "fold 2/2 epoch 1/1" in trained.stdout and "model complete" in trained.stdout
     driven = run("driver.py", str(model), test, str(outputs))

@@ -7,13 +7,11 @@ import time
 
 import torch
 
-from conftest import ROOT, SAMPLE, link_records, needs_sample, sample_names
+from conftest import ROOT, SAMPLE, TINY, cli_settings, link_records, needs_sample, sample_names
 
 pytestmark = needs_sample
 
-COMMAND = ["--jobs", "1", "--set", "width=8", "--set", "blocks=1,1", "--set", "se_reduction=4", "--set", "folds=2",
-           "--set", "epochs=4", "--set", "lr_milestones=2", "--set", "batch_size=8", "--set", "window=1024",
-           "--set", "overlap=128"]
+COMMAND = cli_settings(TINY.replace(epochs=4, lr_milestones=(2,), batch_size=8))
 
 
 def train(data, model, wait=True):
