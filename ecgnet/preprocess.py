@@ -1,6 +1,7 @@
 """From a record's millivolt signal to network input: lead order, resampling, demographics,
 training windows and inference views."""
 import math
+import warnings
 from fractions import Fraction
 
 import numpy as np
@@ -11,6 +12,16 @@ from .records import RecordError
 LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 _LEAD_INDEX = {name.lower(): i for i, name in enumerate(LEADS)}
 DEMOGRAPHICS = ("age/100", "age missing", "female", "male", "sex known")
+# Einthoven's and Goldberger's laws: each limb lead (rows, in LEADS order) as a combination of
+# I and II, e.g. III = II - I and aVR = -(I + II) / 2. Any two independent limb leads give all six.
+_LIMB_FROM_I_II = np.array([[1, 0], [0, 1], [-1, 1], [-0.5, -0.5], [1, -0.5], [-0.5, 1]], dtype=np.float32)
+
+
+class ReducedLeadsWarning(UserWarning):
+    """Records lack some of the 12 leads the network was trained on."""
+
+
+_warned_lead_sets = set()
 
 
 def order_leads(signal, lead_names, path="<record>"):
@@ -32,6 +43,37 @@ def order_leads(signal, lead_names, path="<record>"):
     return out, missing
 
 
+def complete_limb_leads(signal, missing):
+    """Fill the missing limb leads of a (12, n) signal in `LEADS` order from the limb leads present.
+
+    Every 2021 reduced-lead set (6: limb leads; 4: I, II, III, V2; 3: I, II, V2; 2: I, II) has
+    two independent limb leads, so all six are recovered as the recording device derives them
+    (on the sample records to about 1 uV). Returns (signal, leads still missing: the precordial
+    ones, which stay zero)."""
+    limb = range(len(_LIMB_FROM_I_II))
+    present = [i for i in limb if LEADS[i] not in missing]
+    absent = [i for i in limb if LEADS[i] in missing]
+    if not absent or len(present) < 2 or np.linalg.matrix_rank(_LIMB_FROM_I_II[present]) < 2:
+        return signal, missing
+    i_and_ii = np.linalg.pinv(_LIMB_FROM_I_II[present]) @ signal[present]
+    signal[absent] = _LIMB_FROM_I_II[absent] @ i_and_ii
+    return signal, tuple(lead for lead in missing if LEADS.index(lead) not in absent)
+
+
+def _warn_reduced_leads(missing, still_missing):
+    """Say once per lead set (per process) what the 12-lead network is given instead."""
+    if missing in _warned_lead_sets:
+        return
+    _warned_lead_sets.add(missing)
+    present = [lead for lead in LEADS if lead not in missing]
+    derived = [lead for lead in missing if lead not in still_missing]
+    done = [f"{', '.join(derived)} derived from the limb leads present"] if derived else []
+    done += [f"{', '.join(still_missing)} set to zero"] if still_missing else []
+    warnings.warn(f"records with leads {', '.join(present)}: the network was trained on 12 leads; "
+                  f"{'; '.join(done)}; outputs may be less reliable than with 12 leads",
+                  ReducedLeadsWarning, stacklevel=3)
+
+
 def resampling_ratio(from_rate, to_rate):
     """(up, down): the smallest integers with up / down = to_rate / from_rate (rates to 0.001 Hz)."""
     ratio = Fraction(round(to_rate * 1000), round(from_rate * 1000))
@@ -51,8 +93,13 @@ def resample(signal, from_rate, to_rate):
 
 
 def prepare_signal(signal, lead_names, from_rate, to_rate, path="<record>"):
-    """Millivolt signal in header lead order -> (12, n) float32 at `to_rate`, and missing leads."""
+    """Millivolt signal in header lead order -> (12, n) float32 at `to_rate`, and the leads the
+    record lacks. Missing limb leads are derived from the others (`complete_limb_leads`), missing
+    precordial leads are zero; a warning says so once per lead set."""
     ordered, missing = order_leads(signal, lead_names, path)
+    if missing:
+        ordered, still_missing = complete_limb_leads(ordered, missing)
+        _warn_reduced_leads(missing, still_missing)
     return resample(ordered, from_rate, to_rate), missing
 
 
