@@ -3,17 +3,18 @@
 
     python driver.py MODEL DATA OUTPUTS
 
-Loads MODEL once and writes OUTPUTS/NAME.csv for every NAME.mat in DATA (hidden files
-ignored): the record name, the 24 classes, their binary labels and probabilities. A record
-that cannot be read is reported by name and still gets an (all-negative) output file; the
-exit status is then 1. A model that cannot be loaded stops the run with status 2.
+Loads MODEL once and writes OUTPUTS/NAME.csv for every record in DATA, that is every
+NAME.hea (and every NAME.mat without one; hidden files ignored): the record name, the 24
+classes, their binary labels and probabilities. A record that fails is reported by name and
+still gets an (all-negative) output file where its name allows; the exit status is then 1.
+A model that cannot be loaded, or a DATA or OUTPUTS folder that cannot be used, stops the
+run with status 2.
 """
 import argparse
 import sys
 
-from ecgnet import modelstore
+from ecgnet.errors import EcgnetError, describe
 from ecgnet.inference import Ensemble
-from ecgnet.records import RecordError
 from ecgnet.runner import run_folder
 
 
@@ -27,11 +28,11 @@ def main(argv=None):
     try:
         ensemble = Ensemble.from_folder(args.model, args.device)
         report = run_folder(ensemble, args.data, args.outputs)
-    except (modelstore.ModelFolderError, RecordError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (EcgnetError, OSError) as e:
+        print(f"error: {describe(e)}", file=sys.stderr)
         return 2
     for name, reason in report.failures:
-        print(f"failed: {name}: {reason}", file=sys.stderr)
+        print(f"failed: {name if name.isprintable() else ascii(name)}: {reason}", file=sys.stderr)
     return 1 if report.failures else 0
 
 

@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from ecgnet import scoring
+from ecgnet.errors import EcgnetError, describe
 
 
 def main(argv=None):
@@ -22,10 +23,15 @@ def main(argv=None):
     parser.add_argument("--json", metavar="FILE", help="write every metric, per class and per source, as JSON")
     args = parser.parse_args(argv)
     try:
-        evaluation = scoring.evaluate_folders(args.labels, args.outputs)
-    except (scoring.ScoringError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        evaluate(args)
+    except (EcgnetError, OSError) as e:
+        print(f"error: {describe(e)}", file=sys.stderr)
         return 1
+    return 0
+
+
+def evaluate(args):
+    evaluation = scoring.evaluate_folders(args.labels, args.outputs)
     for path in evaluation.outputs.malformed:
         print(f"- The output file {path} has formatting errors, so all outputs are assumed to be "
               "negative for this recording.", file=sys.stderr)
@@ -40,7 +46,6 @@ def main(argv=None):
             f.write(scoring.class_scores_csv(evaluation.overall))
     if args.json:
         scoring.write_json(evaluation, args.json)
-    return 0
 
 
 if __name__ == "__main__":

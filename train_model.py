@@ -12,10 +12,20 @@ processes train together (or, with --parallel-folds, each trains its own folds).
 import argparse
 import sys
 
-from ecgnet import modelstore
 from ecgnet.config import load_config_file, parse_overrides
-from ecgnet.records import RecordError
-from ecgnet.training import TrainingError, train
+from ecgnet.errors import EcgnetError, describe
+from ecgnet.training import train
+
+
+def fold_numbers(text):
+    """`--folds 1,3` -> [0, 2]."""
+    try:
+        folds = [int(k) - 1 for k in text.split(",") if k.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected fold numbers such as 1,3, not {text!r}") from None
+    if not folds or min(folds) < 0:
+        raise argparse.ArgumentTypeError(f"expected fold numbers from 1, not {text!r}")
+    return folds
 
 
 def main(argv=None):
@@ -25,7 +35,7 @@ def main(argv=None):
     parser.add_argument("model", help="folder to write the model into")
     parser.add_argument("--config", metavar="FILE", help="JSON file of config fields")
     parser.add_argument("--set", metavar="NAME=VALUE", action="append", default=[], help="override one config field")
-    parser.add_argument("--folds", metavar="N,M", help="train only these folds (1-based) in this call")
+    parser.add_argument("--folds", metavar="N,M", type=fold_numbers, help="train only these folds (1-based) in this call")
     parser.add_argument("--parallel-folds", action="store_true", help="under torchrun: each process trains whole folds")
     parser.add_argument("--cache", metavar="DIR", help="keep the decoded-signal cache here (kept after training)")
     parser.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
@@ -36,13 +46,10 @@ def main(argv=None):
         config = None
         if args.config or args.set:
             config = parse_overrides(args.set, load_config_file(args.config) if args.config else None)
-        folds = None
-        if args.folds:
-            folds = [int(k) - 1 for k in args.folds.split(",") if k.strip()]
-        train(args.data, args.model, config=config, parallel_folds=args.parallel_folds, folds=folds,
+        train(args.data, args.model, config=config, parallel_folds=args.parallel_folds, folds=args.folds,
               cache_folder=args.cache, device=args.device, workers=args.workers, jobs=args.jobs)
-    except (TrainingError, RecordError, modelstore.ModelFolderError, ValueError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (EcgnetError, OSError) as e:
+        print(f"error: {describe(e)}", file=sys.stderr)
         return 1
     return 0
 

@@ -5,7 +5,10 @@ trained with. Override fields from the command line with `--set name=value` (see
 """
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
+
+from .errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -41,15 +44,21 @@ class Config:
     checkpoint_threshold: float = 0.5  # label rule for choosing the best epoch
 
     def __post_init__(self):
-        problems = []
+        problems = self._type_problems()
+        if problems:  # the range checks below need the right types
+            raise ConfigError("invalid config: " + "; ".join(problems))
         if self.sample_rate <= 0:
             problems.append("sample_rate must be positive")
-        if self.window < 64:
-            problems.append("window must be at least 64 samples")
+        if not 64 <= self.window <= 1 << 20:
+            problems.append("window must be 64 to 1048576 samples")
         if not 0 <= self.overlap < self.window:
             problems.append("overlap must be in [0, window)")
         if self.width < 4 or len(self.blocks) < 1 or min(self.blocks) < 1:
             problems.append("width must be >= 4 and every stage needs a block")
+        if (self.width > 4096 or len(self.blocks) > 8 or max(self.blocks, default=0) > 64
+                or max(self.kernel, self.stem_kernel) > 1024):
+            problems.append("the network is far larger than any use: width <= 4096, up to 8 stages of up to "
+                            "64 blocks, kernels <= 1024")
         if self.width * 2 ** (len(self.blocks) - 1) < self.se_reduction:
             problems.append("se_reduction is larger than the widest stage")
         if self.folds < 2:
@@ -58,8 +67,31 @@ class Config:
             problems.append("epochs, batch_size and lr must be positive")
         if not 0 < self.threshold_step < 1:
             problems.append("threshold_step must be in (0, 1)")
+        if min(self.stem_kernel, self.kernel, self.se_reduction, self.demographics_features) < 1:
+            problems.append("stem_kernel, kernel, se_reduction and demographics_features must be positive")
+        if not 0 <= self.dropout < 1 or not 0 <= self.checkpoint_threshold <= 1:
+            problems.append("dropout must be in [0, 1) and checkpoint_threshold in [0, 1]")
+        if self.weight_decay < 0 or self.lr_gamma <= 0 or self.workers < -1:
+            problems.append("weight_decay must be >= 0, lr_gamma > 0 and workers >= -1")
         if problems:
-            raise ValueError("invalid config: " + "; ".join(problems))
+            raise ConfigError("invalid config: " + "; ".join(problems))
+
+    def _type_problems(self):
+        """Fields whose value is not of their default's type (a float field takes an int)."""
+        problems = []
+        for f in dataclasses.fields(self):
+            value, default = getattr(self, f.name), f.default
+            if isinstance(default, tuple):
+                right = isinstance(value, tuple) and all(_is_int(v) for v in value)
+            elif isinstance(default, bool):
+                right = isinstance(value, bool)
+            elif isinstance(default, int):
+                right = _is_int(value)
+            else:
+                right = (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+            if not right:
+                problems.append(f"{f.name} must be {_KINDS[type(default)]}, not {value!r}")
+        return problems
 
     def to_dict(self):
         return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
@@ -67,14 +99,22 @@ class Config:
 
     @classmethod
     def from_dict(cls, values):
-        names = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - set(names))
+        if not isinstance(values, dict):
+            raise ConfigError(f"a config is a JSON object of fields, not {type(values).__name__}")
+        unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
-            raise ValueError(f"unknown config fields: {', '.join(unknown)}")
-        return cls(**{k: tuple(v) if isinstance(names[k].default, tuple) else v for k, v in values.items()})
+            raise ConfigError(f"unknown config fields: {', '.join(map(str, unknown))}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
+
+
+_KINDS = {bool: "true or false", int: "an integer", float: "a finite number", tuple: "a list of integers"}
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _convert(field_, text):
@@ -99,14 +139,20 @@ def parse_overrides(pairs, base=None):
         name, sep, text = pair.partition("=")
         name = name.strip()
         if not sep or name not in fields:
-            raise ValueError(f"cannot apply {pair!r}: expected name=value with a name among {', '.join(fields)}")
+            raise ConfigError(f"cannot apply {pair!r}: expected name=value with a name among {', '.join(fields)}")
         try:
             changes[name] = _convert(fields[name], text.strip())
         except ValueError as e:
-            raise ValueError(f"cannot apply {pair!r}: {e}") from None
+            raise ConfigError(f"cannot apply {pair!r}: {e}") from None
     return base.replace(**changes)
 
 
 def load_config_file(path):
-    with open(path) as f:
-        return Config.from_dict(json.load(f))
+    """The config in a JSON file of fields; ConfigError names the file when it cannot be."""
+    try:
+        with open(path) as f:
+            return Config.from_dict(json.load(f))
+    except OSError as e:
+        raise ConfigError(f"config file {path}: {e.strerror or e}") from None
+    except ValueError as e:  # JSON syntax, and ConfigError
+        raise ConfigError(f"config file {path}: {e}") from None

@@ -12,9 +12,9 @@ import numpy as np
 import torch
 
 from . import labels as label_space
-from . import modelstore, preprocess
+from . import modelstore, preprocess, reading
 from .model import SEResNet1d, fuse_for_inference
-from .records import load_header, load_signal
+from .records import RecordFiles
 from .thresholds import apply_thresholds
 
 
@@ -44,14 +44,18 @@ def default_batch_samples(device):
 
 def prepare_record(header, signal, config):
     """Header + millivolt signal (header lead order) -> `Prepared` at the model's rate."""
-    resampled, _ = preprocess.prepare_signal(signal, header.lead_names, header.sample_rate,
-                                             config.sample_rate, header.path)
-    return Prepared(header.name, resampled, preprocess.demographics(header.age, header.sex))
+    return Prepared(header.name, reading.prepare_signal(header, signal, config.sample_rate),
+                    preprocess.demographics(header.age, header.sex))
 
 
-def read_record(header_path, config):
-    header = load_header(header_path)
-    return prepare_record(header, load_signal(header), config)
+def read_record(files, config):
+    """The `Prepared` record of `files` (a `records.RecordFiles`, or the path of a NAME.hea
+    with its NAME.mat beside it), named after its files whatever its header says; any
+    failure is a RecordError (see `reading`)."""
+    if not isinstance(files, RecordFiles):
+        files = RecordFiles.of_header(files)
+    header, signal = reading.read_record(files, config.sample_rate)
+    return Prepared(files.name, signal, preprocess.demographics(header.age, header.sex))
 
 
 def _views(records, config):
@@ -135,16 +139,14 @@ class Ensemble:
         self.models = []
         for state in states:
             model = SEResNet1d(config)
-            try:
-                model.load_state_dict(state, assign=True)
-            except RuntimeError as e:
-                raise modelstore.ModelFolderError(f"weights do not fit the saved config: {e}") from None
+            model.load_state_dict(state, assign=True)
             self.models.append(fuse_for_inference(model).to(self.device))
 
     @classmethod
     def from_folder(cls, folder, device=None):
+        """The ensemble of a MODEL folder, every file checked (`modelstore.load_weights`)."""
         config, paths, thresholds = modelstore.load_model(folder)
-        return cls(config, (modelstore.load_tensors(p) for p in paths), thresholds, device=device)
+        return cls(config, (modelstore.load_weights(p, config) for p in paths), thresholds, device=device)
 
     def classify(self, records, batch_samples=None):
         """(labels bool, probabilities float32), each (records, classes) in CLASSES order."""

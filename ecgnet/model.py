@@ -88,7 +88,7 @@ class BasicBlock(nn.Module):
 
 
 class SEResNet1d(nn.Module):
-    def __init__(self, config):
+    def __init__(self, config, initialise=True):
         super().__init__()
         self.mask_padding = config.mask_padding
         width = config.width
@@ -108,6 +108,10 @@ class SEResNet1d(nn.Module):
                 channels = out_channels
         self.demographics = nn.Linear(len(DEMOGRAPHICS), config.demographics_features)
         self.classifier = nn.Linear(channels + config.demographics_features, NUM_CLASSES)
+        if initialise:
+            self._initialise()
+
+    def _initialise(self):
         for m in self.modules():
             if isinstance(m, nn.Conv1d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -160,6 +164,14 @@ def fuse_for_inference(model):
     for block in model.blocks:
         block.fuse_batch_norm()
     return model
+
+
+def state_shapes(config):
+    """{name: (shape, dtype)} of the network's state, found without allocating it (on the
+    meta device, skipping the initialisation that would load torch's compiler there)."""
+    with torch.device("meta"):
+        state = SEResNet1d(config, initialise=False).state_dict()
+    return {name: (tuple(t.shape), t.dtype) for name, t in state.items()}
 
 
 def count_parameters(model):

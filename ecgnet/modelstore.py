@@ -16,6 +16,8 @@
 import hashlib
 import json
 import os
+import pickle
+import re
 import time
 
 import torch
@@ -23,13 +25,12 @@ import torch
 from . import __version__
 from . import labels as label_space
 from .config import Config
+from .errors import ConfigError, ModelFolderError
+from .model import state_shapes
 
 FORMAT = "ecgnet-model"
 FORMAT_VERSION = 1
-
-
-class ModelFolderError(Exception):
-    """A MODEL folder that cannot be used; the message says which file and why."""
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def sha256(path):
@@ -52,8 +53,34 @@ def load_tensors(path):
         return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise ModelFolderError(f"{path} is missing") from None
+    except pickle.UnpicklingError:  # torch's message is ten lines of advice to load it unsafely
+        raise ModelFolderError(f"{path} is damaged or not a tensor file: it holds Python objects other "
+                               "than tensors, refused without running any of its code") from None
     except Exception as e:
-        raise ModelFolderError(f"{path} is damaged or not a tensor file ({type(e).__name__}: {e})") from None
+        first_line = (str(e).splitlines() or [""])[0][:200]
+        raise ModelFolderError(f"{path} is damaged or not a tensor file ({type(e).__name__}: {first_line})") from None
+
+
+def load_weights(path, config):
+    """A fold's weights (`load_tensors`), checked to be exactly the tensors, shapes and types
+    of the network `config` describes, and finite."""
+    state = load_tensors(path)
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ModelFolderError(f"{path} is not a weight file: it holds a {type(state).__name__}, "
+                               "expected a dictionary of named tensors")
+    expected = state_shapes(config)
+    problems = [f"{name} is missing" for name in expected if name not in state]
+    problems += [f"{name} is not a weight of this network" for name in state if name not in expected]
+    problems += [f"{name} is {tuple(state[name].shape)} {state[name].dtype}, expected {shape} {dtype}"
+                 for name, (shape, dtype) in expected.items()
+                 if name in state and (tuple(state[name].shape), state[name].dtype) != (shape, dtype)]
+    if problems:
+        raise ModelFolderError(f"{path}: weights do not fit the saved config: {'; '.join(problems[:3])}"
+                               + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""))
+    not_finite = [name for name, t in state.items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    if not_finite:
+        raise ModelFolderError(f"{path} holds weights that are not finite (NaN or infinite): {', '.join(not_finite[:3])}")
+    return state
 
 
 def write_json(path, obj):
@@ -115,7 +142,8 @@ def save_model(folder, config, thresholds, num_folds, training_summary):
 def read_manifest(folder):
     store = ModelFolder(folder)
     if not os.path.isdir(store.folder):
-        raise ModelFolderError(f"model folder {store.folder} does not exist")
+        problem = "is not a folder" if os.path.exists(store.folder) else "does not exist"
+        raise ModelFolderError(f"model folder {store.folder} {problem}")
     if not os.path.isfile(store.manifest):
         raise ModelFolderError(f"{store.folder} is not a finished ecgnet model: {store.manifest} is missing "
                                "(train into it with train_model.py, or resume an interrupted run)")
@@ -130,32 +158,65 @@ def read_manifest(folder):
     if version != FORMAT_VERSION:
         raise ModelFolderError(f"{store.manifest} has model format version {version}; this ecgnet "
                                f"({__version__}) reads version {FORMAT_VERSION}")
-    if tuple(manifest.get("classes", ())) != label_space.CLASSES:
+    if manifest.get("classes") != list(label_space.CLASSES):
         raise ModelFolderError(f"{store.manifest} was trained on other classes than this ecgnet scores")
     return manifest
+
+
+def _threshold(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1  # NaN fails too
+
+
+def _weight_entry_problem(entry):
+    if not isinstance(entry, dict) or not isinstance(entry.get("file"), str) or not isinstance(entry.get("sha256"), str):
+        return f"weight entry {json.dumps(entry)[:80]} needs a \"file\" name and a \"sha256\" checksum"
+    if entry["file"] != os.path.basename(entry["file"]) or entry["file"] in ("", ".", ".."):
+        return f"weight file {entry['file']!r} is not a plain file name in the model folder"
+    if not _SHA256.match(entry["sha256"]):
+        return f"checksum {entry['sha256'][:80]!r} of {entry['file']} is not a SHA-256 in hexadecimal"
+    return None
+
+
+def _manifest_fields(manifest, path):
+    """(config, thresholds, weight entries) of a manifest, every field checked."""
+    def invalid(problem):
+        return ModelFolderError(f"{path} is incomplete or invalid: {problem}")
+
+    missing = [key for key in ("config", "thresholds", "weights") if key not in manifest]
+    if missing:
+        raise invalid(f"it has no {', '.join(missing)}")
+    if not isinstance(manifest["config"], dict):
+        raise invalid("config is not an object")
+    try:
+        config = Config.from_dict(manifest["config"])
+    except ConfigError as e:
+        raise invalid(str(e)) from None
+    thresholds = manifest["thresholds"]
+    if not isinstance(thresholds, list) or len(thresholds) != label_space.NUM_CLASSES or not all(map(_threshold, thresholds)):
+        raise invalid(f"thresholds must be {label_space.NUM_CLASSES} numbers from 0 to 1")
+    weights = manifest["weights"]
+    if not isinstance(weights, list) or not weights:
+        raise invalid("weights must list at least one weight file")
+    problem = next(filter(None, map(_weight_entry_problem, weights)), None)
+    if problem:
+        raise invalid(problem)
+    return config, [float(t) for t in thresholds], weights
 
 
 def load_model(folder):
     """(config, fold weight files, thresholds) of a finished MODEL folder, every file checked.
 
-    Load the weight files with `load_tensors`; they are returned as paths so that callers
+    Load the weight files with `load_weights`; they are returned as paths so that callers
     can hold one fold's tensors at a time."""
     manifest = read_manifest(folder)
     store = ModelFolder(folder)
-    try:
-        config = Config.from_dict(manifest["config"])
-        thresholds = [float(t) for t in manifest["thresholds"]]
-        weights = manifest["weights"]
-    except (KeyError, TypeError, ValueError) as e:
-        raise ModelFolderError(f"{store.manifest} is incomplete or invalid: {e}") from None
-    if len(thresholds) != label_space.NUM_CLASSES or not weights:
-        raise ModelFolderError(f"{store.manifest} needs {label_space.NUM_CLASSES} thresholds and at least one weight file")
+    config, thresholds, weights = _manifest_fields(manifest, store.manifest)
     paths = []
     for entry in weights:
-        path = store.path(os.path.basename(entry["file"]))
+        path = store.path(entry["file"])
         if not os.path.isfile(path):
             raise ModelFolderError(f"{path} is missing")
-        if sha256(path) != entry.get("sha256"):
+        if sha256(path) != entry["sha256"]:
             raise ModelFolderError(f"{path} is damaged: its checksum differs from the one in model.json")
         paths.append(path)
     return config, paths, thresholds

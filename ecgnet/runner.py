@@ -1,9 +1,12 @@
 """The driver's work: classify every record of a folder and write one output file per record.
 
-Records are read and classified in chunks, so memory stays flat however many records there
-are, while each chunk holds enough views to fill the network's batches. A record that cannot
-be read or classified never stops the run: its reason is reported with its name, an
-all-negative output file is still written, and the run ends with a summary.
+Every record of the folder counts: each NAME.hea, and each NAME.mat without a header
+(`records.list_records`). Records are read and classified in chunks, so memory stays flat
+however many records there are, while each chunk holds enough views to fill the network's
+batches. A record that fails, whether it cannot be read (`reading`), its classification
+fails or is not finite, or its output file cannot be written, never stops the run: its
+reason is reported with its name, an all-negative output file is still written where its
+name allows, and the run ends with a summary.
 """
 import os
 import sys
@@ -13,9 +16,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import labels as label_space
+from .errors import OutputError, RecordError, describe
 from .inference import default_batch_samples, read_record
 from .outputs import write_output
-from .records import RecordError
+from .records import list_records
+
+NEGATIVE = np.zeros(label_space.NUM_CLASSES)
 
 
 @dataclass
@@ -25,78 +31,103 @@ class DriverReport:
 
 
 def find_recordings(folder):
-    """Record names of the `.mat` files of a folder (hidden files ignored), sorted."""
-    if not os.path.isdir(folder):
-        raise RecordError(folder, "data folder does not exist")
-    return sorted(os.path.splitext(n)[0] for n in os.listdir(folder)
-                  if n.lower().endswith(".mat") and not n.startswith(".")
-                  and os.path.isfile(os.path.join(folder, n)))
+    """The records of a data folder (`records.RecordFiles`); a folder without any is an error."""
+    found = list_records(folder)
+    if not found:
+        raise RecordError(folder, "holds no records (no NAME.hea or NAME.mat files)")
+    return found
 
 
-def _chunks(names, data_folder, config, chunk_samples, report, log):
-    """Yield lists of prepared records whose total length is about `chunk_samples`."""
+def prepare_output_folder(folder):
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise OutputError(f"output folder {folder} is a file, not a folder")
+    os.makedirs(folder, exist_ok=True)
+
+
+def _chunks(found, config, chunk_samples, fail):
+    """Yield lists of prepared records whose total length is about `chunk_samples`; records
+    that cannot be read go to `fail` instead."""
     chunk, samples = [], 0
-    for name in names:
+    for files in found:
         try:
-            record = read_record(os.path.join(data_folder, name + ".hea"), config)
-            record.name = name  # outputs are named after the file, whatever the header says
+            record = read_record(files, config)
         except RecordError as e:
-            report.failures.append((name, str(e)))
-            log(f"failed: {name}: {e}")
-            yield [], [name]
+            fail(files.name, str(e))
             continue
         chunk.append(record)
         samples += record.signal.shape[1]
         if samples >= chunk_samples:
-            yield chunk, []
+            yield chunk
             chunk, samples = [], 0
     if chunk:
-        yield chunk, []
+        yield chunk
+
+
+class _Run:
+    """One driver run's output folder, report and log."""
+
+    def __init__(self, output_folder, log):
+        self.output_folder = output_folder
+        self.log = log
+        self.report = DriverReport()
+
+    def finish(self, name, labels, probabilities, failure=None):
+        """Write a record's output file (all negative if it failed) and report a failure."""
+        try:
+            write_output(self.output_folder, name, label_space.CLASSES, labels, probabilities)
+            self.report.written += 1
+        except (OutputError, OSError) as e:
+            failure = failure or f"cannot write its output file: {describe(e)}"
+        if failure:
+            self.report.failures.append((name, failure))
+            self.log(f"failed: {name if name.isprintable() else ascii(name)}: {failure}")
+
+    def fail(self, name, reason):
+        self.finish(name, NEGATIVE, NEGATIVE, reason)
+
+    def classified(self, records, results):
+        for record, (labels, probabilities, failure) in zip(records, results):
+            if failure is None and not np.isfinite(probabilities).all():
+                failure = "the network's outputs for it are not finite"
+            if failure:
+                labels, probabilities = NEGATIVE, NEGATIVE
+            self.finish(record.name, labels, probabilities, failure)
 
 
 def run_folder(ensemble, data_folder, output_folder, log=None, progress_seconds=10.0):
-    """Classify every recording of `data_folder` into `output_folder`; returns a DriverReport."""
+    """Classify every record of `data_folder` into `output_folder`; returns a DriverReport."""
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
-    names = find_recordings(data_folder)
-    os.makedirs(output_folder, exist_ok=True)
-    report = DriverReport()
-    classes = label_space.CLASSES
-    negative = np.zeros(label_space.NUM_CLASSES)
+    found = find_recordings(data_folder)
+    prepare_output_folder(output_folder)
+    run = _Run(output_folder, log)
     chunk_samples = 8 * default_batch_samples(ensemble.device)
     started = last_report = time.time()
-    for records, failed in _chunks(names, data_folder, ensemble.config, chunk_samples, report, log):
-        for name in failed:
-            write_output(output_folder, name, classes, negative, negative)
-            report.written += 1
-        if records:
-            for record, (labels, probabilities) in zip(records, _classify_isolating_failures(ensemble, records, report, log)):
-                write_output(output_folder, record.name, classes, labels, probabilities)
-                report.written += 1
+    for records in _chunks(found, ensemble.config, chunk_samples, run.fail):
+        run.classified(records, _classify_isolating_failures(ensemble, records, log))
         if time.time() - last_report >= progress_seconds:
             last_report = time.time()
-            rate = report.written / (last_report - started)
-            log(f"driver: {report.written}/{len(names)} records ({rate:.1f} records/s, {len(report.failures)} failed)")
-    log(f"driver: wrote {report.written} output files for {len(names)} recordings in "
-        f"{time.time() - started:.1f} s; {len(report.failures)} failed")
-    return report
+            done = run.report.written + len(run.report.failures)
+            log(f"driver: {done}/{len(found)} records ({done / (last_report - started):.1f} records/s, "
+                f"{len(run.report.failures)} failed)")
+    log(f"driver: wrote {run.report.written} output files for {len(found)} recordings in "
+        f"{time.time() - started:.1f} s; {len(run.report.failures)} failed")
+    return run.report
 
 
-def _classify_isolating_failures(ensemble, records, report, log):
-    """Per-record (labels, probabilities); if a chunk fails, retry record by record so that
-    only the records that really fail get all-negative outputs."""
+def _classify_isolating_failures(ensemble, records, log):
+    """Per-record (labels, probabilities, failure or None); if a chunk fails, it is logged and
+    retried record by record, so that only the records that really fail are failures."""
     try:
         labels, probabilities = ensemble.classify(records)
-        return list(zip(labels, probabilities))
-    except Exception:  # noqa: BLE001 - isolate the failing records below
-        pass
+        return [(l, p, None) for l, p in zip(labels, probabilities)]
+    except Exception as e:  # noqa: BLE001 - isolate the failing records below
+        log(f"driver: a chunk of {len(records)} records failed ({type(e).__name__}: {e}); "
+            "classifying them one by one")
     results = []
-    negative = np.zeros(label_space.NUM_CLASSES)
     for record in records:
         try:
             labels, probabilities = ensemble.classify([record])
-            results.append((labels[0], probabilities[0]))
+            results.append((labels[0], probabilities[0], None))
         except Exception as e:  # noqa: BLE001 - any failure of one record must not stop the run
-            report.failures.append((record.name, f"{type(e).__name__}: {e}"))
-            log(f"failed: {record.name}: {type(e).__name__}: {e}")
-            results.append((negative, negative))
+            results.append((NEGATIVE, NEGATIVE, f"{type(e).__name__}: {e}"))
     return results

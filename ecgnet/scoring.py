@@ -16,30 +16,26 @@ import numpy as np
 
 from . import labels as label_space
 from . import metrics
-from .records import name_prefix
+from .errors import ScoringError
+from .records import find_records, name_prefix
 
 TRUE_WORDS = frozenset(("1", "True", "true", "T", "t"))
 SOURCES = {"A": "CPSC2018", "Q": "CPSC-Extra", "I": "St Petersburg INCART", "S": "PTB",
-           "HR": "PTB-XL", "E": "Georgia"}
+           "HR": "PTB-XL", "E": "Georgia", "JS": "Chapman-Shaoxing/Ningbo"}
 OTHER_SOURCE = "other"
-
-
-class ScoringError(Exception):
-    """Inputs the scorer cannot score; the message names the file."""
 
 
 def find_label_output_pairs(label_folder, output_folder):
     """(label_files, output_files) as the official scorer pairs them, sorted by name."""
     label_files, output_files = [], []
-    for name in sorted(os.listdir(label_folder)):
-        path = os.path.join(label_folder, name)
-        if os.path.isfile(path) and name.lower().endswith(".hea") and not name.startswith("."):
-            output_name = os.path.splitext(name)[0] + ".csv"
-            output_path = os.path.join(output_folder, output_name)
-            if not os.path.isfile(output_path):
-                raise ScoringError(f"Output file {output_name} not found for label file {name}.")
-            label_files.append(path)
-            output_files.append(output_path)
+    for path in find_records(label_folder):
+        name = os.path.basename(path)
+        output_name = os.path.splitext(name)[0] + ".csv"
+        output_path = os.path.join(output_folder, output_name)
+        if not os.path.isfile(output_path):
+            raise ScoringError(f"Output file {output_name} not found for label file {name}.")
+        label_files.append(path)
+        output_files.append(output_path)
     if not label_files:
         raise ScoringError(f"No label or output files found in {label_folder}.")
     return label_files, output_files
@@ -120,7 +116,7 @@ def read_outputs(output_files):
 
 
 def source_of(record_name):
-    """Source key of a record from its name prefix: A, Q, I, S, HR, E or `other`."""
+    """Source key of a record from its name prefix: A, Q, I, S, HR, E, JS or `other`."""
     prefix = name_prefix(record_name)
     return prefix if prefix in SOURCES else OTHER_SOURCE
 

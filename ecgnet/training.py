@@ -30,15 +30,12 @@ from . import distributed, metrics, modelstore, preprocess
 from . import labels as label_space
 from .cache import SignalCache, build_cache
 from .config import Config
+from .errors import TrainingError
 from .folds import assign_folds
 from .inference import Prepared, default_batch_samples, predict
 from .model import SEResNet1d
-from .records import find_records
+from .records import list_records
 from .thresholds import apply_thresholds, search_thresholds
-
-
-class TrainingError(Exception):
-    """A training run that cannot go on; the message says why and what to do."""
 
 
 class Log:
@@ -101,16 +98,16 @@ def prepare_data(data_folder, store, config, runtime, log, cache_folder=None, jo
     """Cache the records, keep those with a scored label, and assign folds."""
     cache_folder = cache_folder or store.cache
     if runtime.is_main:
-        headers = find_records(data_folder)
-        if not headers:
-            raise TrainingError(f"no records (NAME.hea files) found in {data_folder}")
-        log(f"data: {len(headers)} records in {data_folder}")
-        cache = build_cache(headers, cache_folder, config.sample_rate, jobs=jobs, log=log)
+        found = list_records(data_folder)
+        if not found:
+            raise TrainingError(f"no records (NAME.hea and NAME.mat files) found in {data_folder}")
+        log(f"data: {len(found)} records in {data_folder}")
+        cache = build_cache(found, cache_folder, config.sample_rate, jobs=jobs, log=log)
     runtime.barrier()
     if not runtime.is_main:
         cache = SignalCache(cache_folder)
     counts = label_space.LabelCounts()
-    rows, labels, demographics, unreadable = [], [], [], 0
+    rows, labels, demographics, unreadable = [], [], [], len(cache.skipped)
     for i, record in enumerate(cache.records):
         if record["error"]:
             unreadable += 1
@@ -120,7 +117,7 @@ def prepare_data(data_folder, store, config, runtime, log, cache_folder=None, jo
             rows.append(i)
             labels.append(y)
             demographics.append(record["demographics"])
-    excluded = len(cache.records) - unreadable - len(rows)
+    excluded = len(cache.records) + len(cache.skipped) - unreadable - len(rows)
     log(f"data: {len(rows)} records for training; excluded {excluded} without any scored label "
         f"and {unreadable} unreadable; {counts.summary()}")
     if len(rows) < config.folds:
@@ -270,6 +267,18 @@ def train_epoch(network, optimizer, batches, runtime, amp, progress):
     return total_loss.item(), seen
 
 
+def check_finite(fold, epochs_done, loss, model, probabilities, checkpoint):
+    """Refuse an epoch whose loss, weights or validation outputs are not finite. It is refused
+    before anything of it is saved: the checkpoint of the epoch before stays as it was."""
+    weights_finite = all(torch.isfinite(t).all() for t in model.state_dict().values() if t.is_floating_point())
+    problems = [what for what, finite in (("the loss", math.isfinite(loss)), ("the weights", weights_finite),
+                                          ("the validation outputs", np.isfinite(probabilities).all())) if not finite]
+    if problems:
+        kept = f"the checkpoint of epoch {epochs_done} is kept in {checkpoint}" if epochs_done else "nothing was saved"
+        raise TrainingError(f"fold {fold + 1} epoch {epochs_done + 1}: {' and '.join(problems)} became NaN or infinite; "
+                            f"training stopped and {kept}. A lower lr may help.")
+
+
 def train_fold(fold, data, store, config, runtime, log, workers, eta):
     """Train one fold to its best epoch; writes foldK.pt and its out-of-fold result."""
     device = runtime.device
@@ -302,9 +311,10 @@ def train_fold(fold, data, store, config, runtime, log, workers, eta):
         loss, seen = train_epoch(network, optimizer, batches, runtime, amp, lambda step, loss: log(
             f"fold {fold + 1} epoch {epoch + 1} step {step}/{len(plan)} loss {loss:.4f}"))
         probabilities = validate(model, data, val_idx, config, runtime)
-        score = checkpoint_metric(probabilities, data.labels[val_idx], config)
         seen = sum(runtime.all_gather(seen))
         mean_loss = sum(runtime.all_gather(loss)) / max(seen, 1)
+        check_finite(fold, state["epoch"], mean_loss, model, probabilities, store.checkpoint(fold))
+        score = checkpoint_metric(probabilities, data.labels[val_idx], config)
         if score > state["best_score"]:
             state.update(best_score=score, best_epoch=epoch + 1)
             best_model = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
@@ -401,7 +411,8 @@ def train(data_folder, model_folder, config=None, parallel_folds=False, folds=No
             print(f"{store.manifest} exists: the model in {store.folder} is complete; nothing to do.")
         return None
     if not os.path.isdir(data_folder):
-        raise TrainingError(f"data folder {data_folder} does not exist")
+        problem = "is a file, not a folder" if os.path.exists(data_folder) else "does not exist"
+        raise TrainingError(f"data folder {data_folder} {problem}")
     runtime = distributed.start(device)
     try:
         if runtime.is_main:

@@ -8,23 +8,23 @@ from ecgnet import synthetic
 from ecgnet.cache import build_cache
 from ecgnet.inference import read_record
 from ecgnet.config import Config
-from ecgnet.records import find_records
+from ecgnet.records import list_records
 from ecgnet.training import train
 
 
 def test_cache_holds_the_prepared_signals_and_is_reused(tmp_path):
     synthetic.make_dataset(tmp_path / "data", 6, seed=3, fs=500)
     synthetic.make_dataset(tmp_path / "data", 2, seed=4, fs=1000, start=7)
-    headers = find_records(tmp_path / "data")
+    found = list_records(tmp_path / "data")
     messages = []
-    cache = build_cache(headers, tmp_path / "cache", 257, jobs=2, log=messages.append)
+    cache = build_cache(found, tmp_path / "cache", 257, jobs=2, log=messages.append)
     assert len(cache) == 8 and not any("skipped" in m for m in messages)
-    for i, header in enumerate(headers):
-        np.testing.assert_array_equal(cache.signal(i), read_record(header, Config()).signal)
-    build_cache(headers, tmp_path / "cache", 257, log=messages.append)
+    for i, files in enumerate(found):
+        np.testing.assert_array_equal(cache.signal(i), read_record(files, Config()).signal)
+    build_cache(found, tmp_path / "cache", 257, log=messages.append)
     assert messages[-1].startswith("cache: reusing")
-    os.utime(headers[0], ns=(1, 1))  # a changed source file invalidates the cache
-    build_cache(headers, tmp_path / "cache", 257, log=messages.append)
+    os.utime(found[0].header, ns=(1, 1))  # a changed source file invalidates the cache
+    build_cache(found, tmp_path / "cache", 257, log=messages.append)
     assert not messages[-1].startswith("cache: reusing")
 
 
@@ -33,8 +33,9 @@ def test_unreadable_records_are_reported_and_marked(tmp_path):
     (tmp_path / "data" / "SYN00002.mat").write_bytes(b"MATLAB garbage")
     (tmp_path / "data" / "SYN00003.hea").write_text("SYN00003 twelve 500 5000\n")
     messages = []
-    cache = build_cache(find_records(tmp_path / "data"), tmp_path / "cache", 257, jobs=1, log=messages.append)
+    cache = build_cache(list_records(tmp_path / "data"), tmp_path / "cache", 257, jobs=1, log=messages.append)
     assert cache.names == ["SYN00001", "SYN00002"]
+    assert [r["name"] for r in cache.skipped] == ["SYN00003"]
     assert cache.records[0]["error"] is None and "SYN00002.mat" in cache.records[1]["error"]
     skipped = [m for m in messages if m.startswith("skipped record")]
     assert len(skipped) == 2 and "SYN00003.hea" in skipped[0] + skipped[1]
@@ -42,7 +43,7 @@ def test_unreadable_records_are_reported_and_marked(tmp_path):
 
 def test_pickled_cache_reopens_the_file_instead_of_copying_it(tmp_path):
     synthetic.make_dataset(tmp_path / "data", 4, seed=6)
-    cache = build_cache(find_records(tmp_path / "data"), tmp_path / "cache", 257, log=lambda m: None)
+    cache = build_cache(list_records(tmp_path / "data"), tmp_path / "cache", 257, log=lambda m: None)
     blob = pickle.dumps(cache)
     assert len(blob) < 10_000 < cache.signal(0).nbytes * 4
     np.testing.assert_array_equal(pickle.loads(blob).signal(3), cache.signal(3))

@@ -426,8 +426,8 @@ def test_random_folders_match_reference(tmp_path, seed):
     names, labels, binary, scalar, _ = ref_evaluate_folders(labels_dir, outputs_dir)
     groups = {}
     for i, name in enumerate(names):
-        prefix = "HR" if name.startswith("HR") else name[0]
-        groups.setdefault(prefix if prefix in ("A", "Q", "I", "S", "HR", "E") else "other", []).append(i)
+        prefix = name[:2] if name[:2] in ("HR", "JS") else name[0]
+        groups.setdefault(prefix if prefix in ("A", "Q", "I", "S", "HR", "E", "JS") else "other", []).append(i)
     assert set(evaluation.by_source) == set(groups)
     for source, rows in groups.items():
         reference.assert_same_results(evaluation.by_source[source],
@@ -437,7 +437,7 @@ def test_random_folders_match_reference(tmp_path, seed):
 def test_source_of():
     assert [scoring.source_of(n) for n in
             ["A0001", "Q0001", "I0001", "S0001", "HR00001", "E00001", "JS00001", "X1", "0001", "a0001", "H0001"]] == \
-        ["A", "Q", "I", "S", "HR", "E", "other", "other", "other", "other", "other"]
+        ["A", "Q", "I", "S", "HR", "E", "JS", "other", "other", "other", "other"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -516,10 +516,11 @@ def test_cli_writes_official_files_and_json(tmp_path):
             assert (row[name] is None) if math.isnan(want) else reference.same(row[name], want), (name, k)
     groups = {"A": ["A0001", "A0002", "A0003"], "Q": ["Q0001", "Q0002"], "I": ["I0001"],
               "S": ["S0001", "S0002"], "HR": ["HR00001", "HR00002"], "E": ["E00001", "E00002", "E00003"],
-              "other": ["JS00001", "X0001"]}
+              "JS": ["JS00001"], "other": ["X0001"]}
     assert set(data["sources"]) == set(groups)
     assert data["sources"]["HR"]["name"] == "PTB-XL" and data["sources"]["E"]["name"] == "Georgia"
     assert data["sources"]["A"]["name"] == "CPSC2018" and data["sources"]["other"]["name"] == "other sources"
+    assert data["sources"]["JS"]["name"] == "Chapman-Shaoxing/Ningbo"
     for source, members in groups.items():
         rows = [ref_names.index(n) for n in members]
         want = reference.reference_evaluate(labels[rows], binary[rows], scalar[rows])

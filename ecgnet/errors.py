@@ -1,0 +1,46 @@
+"""The project's errors: problems with the user's records, model folder, settings or folders.
+
+Each is an `EcgnetError` whose message says what is wrong and where, in plain words. The
+command-line entry points catch `EcgnetError` (and `OSError`, for paths the user gave) and
+print that message; anything else is a programming error and shows its traceback.
+"""
+
+
+class EcgnetError(Exception):
+    """A problem with what the user gave; the message says what is wrong and where."""
+
+
+class RecordError(EcgnetError):
+    """A record that cannot be read. `path` is the offending file, `problem` what is wrong."""
+
+    def __init__(self, path, problem):
+        super().__init__(f"{path}: {problem}")
+        self.path = str(path)
+        self.problem = problem
+
+
+class ModelFolderError(EcgnetError):
+    """A MODEL folder that cannot be used; the message says which file and why."""
+
+
+class TrainingError(EcgnetError):
+    """A training run that cannot go on; the message says why and what to do."""
+
+
+class ScoringError(EcgnetError):
+    """Inputs the scorer cannot score; the message names the file."""
+
+
+class ConfigError(EcgnetError, ValueError):
+    """Settings that are invalid. Also a ValueError, as bad settings were before."""
+
+
+class OutputError(EcgnetError):
+    """An output folder or file that cannot be written."""
+
+
+def describe(error):
+    """`error`'s message in plain words: an OSError as 'PATH: reason', not '[Errno N] ...'."""
+    if isinstance(error, OSError) and error.strerror:
+        return f"{error.filename}: {error.strerror}" if error.filename else error.strerror
+    return str(error)
