@@ -1,0 +1,75 @@
+"""Log output of every command: one format, rank-aware under torchrun, and MODEL/train.log.
+
+Modules log through `logging.getLogger(__name__)` (all below the `ecgnet` logger). Entry points
+call `configure()` once; it is idempotent, so library entry points (team_code's functions) call
+it too and a user's own logging set-up is left alone where it already handles `ecgnet`.
+
+    12:03:41 fold 1/5 epoch 3/70 loss 0.0912 ...            one process
+    12:03:41 [rank 1] fold 2/5 epoch 3/70 loss 0.0907 ...   under torchrun (WORLD_SIZE > 1)
+
+Under torchrun only rank 0 logs below WARNING, unless `all_ranks` (each process trains its own
+folds with --parallel-folds, so each has its own progress to report).
+"""
+import contextlib
+import logging
+import os
+import sys
+
+ROOT = "ecgnet"
+_FORMAT = "%(asctime)s %(rank)s%(message)s"
+_DATE_FORMAT = "%H:%M:%S"
+
+
+def _rank():
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
+class _RankFilter(logging.Filter):
+    """Adds `rank` (the prefix) to every record; drops other ranks' info unless `all_ranks`."""
+
+    def __init__(self):
+        super().__init__()
+        self.all_ranks = False
+
+    def filter(self, record):
+        rank, world = _rank()
+        record.rank = f"[rank {rank}] " if world > 1 else ""
+        return rank == 0 or self.all_ranks or record.levelno >= logging.WARNING
+
+
+_filter = _RankFilter()
+
+
+def _formatter():
+    return logging.Formatter(_FORMAT, _DATE_FORMAT)
+
+
+def configure(level=logging.INFO, all_ranks=None, stream=None):
+    """Send `ecgnet` log records to `stream` (default stderr) in the one format. Calling it again
+    changes only `level` and `all_ranks` (when given)."""
+    logger = logging.getLogger(ROOT)
+    logger.setLevel(level)
+    if all_ranks is not None:
+        _filter.all_ranks = all_ranks
+    if not any(getattr(h, "_ecgnet", False) for h in logger.handlers):
+        handler = logging.StreamHandler(stream or sys.stderr)
+        handler._ecgnet = True
+        handler.setFormatter(_formatter())
+        handler.addFilter(_filter)
+        logger.addHandler(handler)
+    return logger
+
+
+@contextlib.contextmanager
+def to_file(path):
+    """Also append `ecgnet` log records to `path` (MODEL/train.log) while the block runs."""
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(_formatter())
+    handler.addFilter(_filter)
+    logger = logging.getLogger(ROOT)
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
