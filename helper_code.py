@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """The 2021 challenge's helper functions (python-classifier-2021 `helper_code.py`), over
-`ecgnet.records`: the same names, arguments, return types and results, plus `load_signals`.
+`ecgnet.folders`, `ecgnet.headers` and `ecgnet.matfiles`: the same names, arguments, return
+types and results, plus `load_signals`.
 
 Headers are text, as `load_header` returns them. The organisers may replace this file with
 theirs: nothing in `ecgnet`, team_code.py or the scripts imports it. Deliberate differences from the official file,
@@ -12,13 +13,17 @@ each noted where it applies:
   is `E00001`;
 - empty `#Dx` items are dropped; `load_outputs` strips the newline off the record name.
 """
+
 import os
 
 import numpy as np
 
 # Underscored, so that `from helper_code import *` exports the official names (and np, os, as
 # the official file does) and nothing else.
-from ecgnet import records as _records
+from ecgnet import folders as _folders
+from ecgnet import headers as _headers
+from ecgnet import matfiles as _matfiles
+from ecgnet.errors import RecordError as _RecordError
 from ecgnet.preprocess import LEADS as _TWELVE_LEADS
 
 
@@ -51,7 +56,7 @@ def find_challenge_files(data_directory: str):
     have a `NAME.mat` beside them, sorted by name. A folder that cannot be listed raises
     RecordError."""
     header_files, recording_files = [], []
-    for header_file in _records.find_records(data_directory):
+    for header_file in _folders.find_records(data_directory):
         root, extension = os.path.splitext(header_file)
         if extension == ".hea" and os.path.isfile(root + ".mat"):
             header_files.append(header_file)
@@ -66,7 +71,7 @@ def load_header(header_file: str) -> str:
 
 
 def _parse(header, path="<header>"):
-    return _records.parse_header(header, path)
+    return _headers.parse_header(header, path)
 
 
 def load_recording(recording_file: str, header: str = None, leads=None, key: str = "val") -> np.ndarray:
@@ -79,8 +84,8 @@ def load_recording(recording_file: str, header: str = None, leads=None, key: str
     if key != "val":
         raise ValueError(f"challenge recordings keep their samples in 'val', not {key!r}")
     header_file = os.path.splitext(recording_file)[0] + ".hea"
-    parsed = _records.load_header(header_file) if header is None else _parse(header, header_file)
-    recording = _records.load_adc(parsed, recording_file)
+    parsed = _headers.load_header(header_file) if header is None else _parse(header, header_file)
+    recording = _matfiles.load_adc(parsed, recording_file)
     if header and leads:
         recording = choose_leads(recording, header, leads)
     return recording
@@ -140,8 +145,13 @@ def get_num_samples(header: str):
 def _per_lead(header, leads, attribute):
     parsed = _parse(header)
     names = parsed.lead_names
-    return np.array([getattr(parsed.leads[names.index(lead)], attribute) if lead in names else 0.0
-                     for lead in (names if leads is None else leads)], dtype=np.float64)
+    return np.array(
+        [
+            getattr(parsed.leads[names.index(lead)], attribute) if lead in names else 0.0
+            for lead in (names if leads is None else leads)
+        ],
+        dtype=np.float64,
+    )
 
 
 def get_adc_gains(header: str, leads=None) -> np.ndarray:
@@ -177,8 +187,9 @@ def load_outputs(output_file: str):
     with open(output_file, encoding="utf-8", errors="replace") as f:
         lines = f.read().splitlines()
     if len(lines) < 4:
-        raise _records.RecordError(output_file, f"output file has {len(lines)} lines, expected 4 "
-                                                "(record, classes, labels, probabilities)")
+        raise _RecordError(
+            output_file, f"output file has {len(lines)} lines, expected 4 (record, classes, labels, probabilities)"
+        )
     recording_id = lines[0][1:].strip() or None
     classes, labels, probabilities = (tuple(cell.strip() for cell in line.split(",")) for line in lines[1:4])
     probabilities = tuple(float(p) if is_finite_number(p) else float("nan") for p in probabilities)
@@ -188,5 +199,5 @@ def load_outputs(output_file: str):
 def load_signals(header_file: str):
     """Not in the official file: (float32 millivolts, lead names) of a record, leads in header
     order, computed with each lead's gain, baseline and units."""
-    header = _records.load_header(header_file)
-    return _records.load_signal(header), header.lead_names
+    header = _headers.load_header(header_file)
+    return _matfiles.load_signal(header), header.lead_names

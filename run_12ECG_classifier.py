@@ -8,6 +8,7 @@
 
 Implemented once, in team_code.py (which also holds the 2021 names).
 """
+
 from team_code import load_12ECG_model, run_12ECG_classifier
 
 __all__ = ["load_12ECG_model", "run_12ECG_classifier"]

@@ -13,14 +13,17 @@ file of config fields (as `train_model.py --config FILE`): the organisers' scrip
 
 This module does not import helper_code, so the organisers may replace helper_code.py with theirs.
 """
+
 import os
 
 import numpy as np
 
 from ecgnet import labels as label_space
 from ecgnet.config import load_config_file
-from ecgnet.inference import Ensemble, prepare_record
-from ecgnet.records import parse_header, to_millivolts
+from ecgnet.headers import parse_header
+from ecgnet.inference import Ensemble
+from ecgnet.matfiles import to_millivolts
+from ecgnet.records import make_record
 from ecgnet.training import train
 
 CONFIG_VARIABLE = "ECGNET_CONFIG"
@@ -48,7 +51,7 @@ def _header_text(header):
 def _classify(model, header, recording):
     parsed = parse_header(_header_text(header))
     signal = to_millivolts(np.asarray(recording, dtype=np.float64), parsed)
-    labels, probabilities = model.classify([prepare_record(parsed, signal, model.config)])
+    labels, probabilities = model.classify([make_record(parsed, signal, model.config.sample_rate)])
     return list(label_space.CLASSES), labels[0].astype(int), probabilities[0]
 
 

@@ -8,6 +8,7 @@
 Implemented once, in team_code.py: published settings, or the JSON config file named by the
 environment variable ECGNET_CONFIG.
 """
+
 from team_code import train_12ECG_classifier
 
 __all__ = ["train_12ECG_classifier"]

@@ -1,60 +1,83 @@
-"""Decoded, resampled training records in one memory-mapped file.
+"""Decoded, resampled training records in memory-mapped files.
 
 Reading and resampling a record costs far more than cutting a window out of it, and training
 reads every record once per epoch per fold. The cache does that work once, in parallel, and
-every fold, epoch and process then reads windows straight from `signals.f32` (float32, each
-record's 12 x n samples stored contiguously). `index.json` holds each record's name, offset,
-length, demographics, labels and the size and time of its source files, and the records left
-out with why; a cache whose index does not match the data folder and settings is rebuilt.
+every fold, epoch and process then reads windows straight from the cache. Each decoding
+process reads its share of the records with `records.read_record`, the one read path (each
+header parsed once), and appends their signals to a segment file of its own,
+`signals-K.f32` (float32, each record's 12 x n samples contiguous). `index.json`, written
+last, holds each readable record's name, segment, offset, length, demographics and labels,
+the records that cannot be read with why, and the size and time of every source file; a
+cache whose index does not match the data folder and settings is rebuilt.
 """
+
 import ctypes
+import glob
 import json
+import logging
 import os
 import signal
 import sys
 import time
+from collections.abc import Sequence
 
 import numpy as np
 from joblib import cpu_count
+
 # joblib's process pool: its workers start without re-running the main script (and so
 # without importing torch), unlike multiprocessing's spawn and forkserver.
 from joblib.externals.loky import ProcessPoolExecutor
 
-from . import preprocess, reading
-from .records import RecordError
+from .errors import RecordError
+from .files import atomic_write
+from .folders import RecordFiles
+from .preprocess import NUM_LEADS
+from .records import read_record
 
-CACHE_VERSION = 2
-LEADS = len(preprocess.LEADS)
+log = logging.getLogger(__name__)
+
+CACHE_VERSION = 3
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_MAX_SEGMENTS = 64  # shares of the records, dealt round-robin so that each costs about the same
 
 
-def _fingerprint(files):
+def _fingerprint(files: RecordFiles) -> list[list[int]]:
     stats = [os.stat(p) for p in (files.header, files.mat) if p and os.path.exists(p)]
     return [[s.st_size, s.st_mtime_ns] for s in stats]
 
 
-def _expected_length(header, sample_rate):
-    up, down = preprocess.resampling_ratio(header.sample_rate, sample_rate)
-    return -(-header.num_samples * up // down)
+def _segment_path(folder: str, segment: int) -> str:
+    return os.path.join(folder, f"signals-{segment}.f32")
 
 
-def _fill(signals_path, jobs, sample_rate):
-    """Decode and resample records into their slots of the memory map; return failures."""
-    signals = np.memmap(signals_path, dtype=np.float32, mode="r+")
-    failures = []
-    for position, files, offset, length in jobs:
-        try:
-            header, signal = reading.read_record(files, sample_rate)
-            if signal.shape[1] != length:
-                raise RecordError(header.mat_path, f"resampled to {signal.shape[1]} samples, expected {length}")
-            signals[offset:offset + signal.size] = signal.ravel()
-        except RecordError as e:
-            failures.append((position, str(e)))
-    signals.flush()
-    return failures
+def _fill(folder: str, segment: int, share: list[tuple[int, RecordFiles]], sample_rate: int) -> list[dict]:
+    """Read the records of `share` ((position, files) pairs) into segment file `segment`;
+    returns an index entry per record, `error` set where it cannot be read."""
+    entries, offset = [], 0
+    with open(_segment_path(folder, segment), "wb") as f:
+        for position, files in share:
+            try:
+                record = read_record(files, sample_rate)
+            except RecordError as e:
+                entries.append({"position": position, "name": files.name, "error": str(e)})
+                continue
+            f.write(record.signal.tobytes())
+            entries.append(
+                {
+                    "position": position,
+                    "name": files.name,
+                    "segment": segment,
+                    "offset": offset,
+                    "length": record.signal.shape[1],
+                    "demographics": record.demographics.tolist(),
+                    "dx": list(record.dx),
+                }
+            )
+            offset += record.signal.size
+    return entries
 
 
-def _end_with_parent(parent):
+def _end_with_parent(parent: int) -> None:
     """Worker start: have the kernel end this worker when the training process ends, even by
     SIGKILL (Linux), rather than leave it idle for minutes."""
     if sys.platform.startswith("linux"):
@@ -63,92 +86,93 @@ def _end_with_parent(parent):
         os._exit(1)
 
 
-def _run_parallel(chunks, signals_path, sample_rate, jobs):
-    """`_fill` every chunk, in `jobs` processes (-1: one per core), which end with the call."""
-    workers = min(len(chunks), jobs if jobs > 0 else max(1, cpu_count() + 1 + jobs))
+def _run_parallel(folder: str, shares: list[list], sample_rate: int, jobs: int) -> list[dict]:
+    """`_fill` every share, in `jobs` processes (-1: one per core), which end with the call;
+    returns the index entries of all records, in the order of their positions."""
+    workers = min(len(shares), jobs if jobs > 0 else max(1, cpu_count() + 1 + jobs))
+    segments = range(len(shares))
     if workers <= 1:
-        return [_fill(signals_path, chunk, sample_rate) for chunk in chunks]
-    with ProcessPoolExecutor(max_workers=workers, initializer=_end_with_parent, initargs=(os.getpid(),)) as pool:
-        return list(pool.map(_fill, [signals_path] * len(chunks), chunks, [sample_rate] * len(chunks)))
+        parts = [_fill(folder, k, share, sample_rate) for k, share in zip(segments, shares)]
+    else:
+        with ProcessPoolExecutor(max_workers=workers, initializer=_end_with_parent, initargs=(os.getpid(),)) as pool:
+            parts = list(pool.map(_fill, [folder] * len(shares), segments, shares, [sample_rate] * len(shares)))
+    entries = sorted((entry for part in parts for entry in part), key=lambda entry: entry["position"])
+    for entry in entries:
+        del entry["position"]  # the order is the position
+    return entries
 
 
 class SignalCache:
-    """Read side of a cache: `signal(i)` is record i's (12, n) float32 view."""
+    """Read side of a cache: `signal(i)` is readable record i's (12, n) float32 view."""
 
-    def __init__(self, folder):
-        with open(os.path.join(folder, "index.json")) as f:
-            self.index = json.load(f)
-        self.records = self.index["records"]
-        self.skipped = self.index["skipped"]  # [{"name", "error"}] of records without a usable header
+    def __init__(self, folder: str | os.PathLike):
+        self.folder = str(folder)
+        with open(os.path.join(self.folder, "index.json")) as f:
+            index = json.load(f)
+        self.segment_count = index["segments"]
+        self.records = index["records"]  # readable records, in name order
+        self.failures = index["failures"]  # [{"name", "error"}] of the records that cannot be read
         self.names = [r["name"] for r in self.records]
+        self.segments = np.array([r["segment"] for r in self.records], dtype=np.int64)
         self.offsets = np.array([r["offset"] for r in self.records], dtype=np.int64)
         self.lengths = np.array([r["length"] for r in self.records], dtype=np.int64)
-        self.path = os.path.join(folder, "signals.f32")
         self._open()
 
-    def _open(self):
-        size = os.path.getsize(self.path)
-        self._signals = np.memmap(self.path, dtype=np.float32, mode="r") if size else np.zeros(0, np.float32)
+    def _open(self) -> None:
+        self._files = []
+        for k in range(self.segment_count):
+            path = _segment_path(self.folder, k)
+            empty = os.path.getsize(path) == 0  # np.memmap refuses an empty file
+            self._files.append(np.zeros(0, np.float32) if empty else np.memmap(path, dtype=np.float32, mode="r"))
 
-    def __getstate__(self):  # data-loader processes reopen the file rather than copy it
-        return {k: v for k, v in self.__dict__.items() if k != "_signals"}
+    def __getstate__(self) -> dict:  # data-loader processes reopen the files rather than copy them
+        return {k: v for k, v in self.__dict__.items() if k != "_files"}
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._open()
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.records)
 
-    def signal(self, i):
-        return self._signals[self.offsets[i]:self.offsets[i] + LEADS * self.lengths[i]].reshape(LEADS, -1)
+    def signal(self, i: int) -> np.ndarray:
+        start = self.offsets[i]
+        return self._files[self.segments[i]][start : start + NUM_LEADS * self.lengths[i]].reshape(NUM_LEADS, -1)
 
 
-def build_cache(record_files, folder, sample_rate, jobs=-1, log=print):
-    """Make (or reuse) the cache of `record_files` (`records.RecordFiles`) in `folder`.
+def build_cache(
+    record_files: Sequence[RecordFiles], folder: str | os.PathLike, sample_rate: int, jobs: int = -1
+) -> SignalCache:
+    """Make (or reuse) the cache of `record_files` (`folders.RecordFiles`) in `folder`.
 
-    Records whose header cannot be read are left out of the index and listed as skipped;
-    records whose signal cannot be read are kept with `error` set; both are reported through
-    `log` by name."""
+    Records that cannot be read are listed in the index's `failures` and logged by name."""
+    folder = str(folder)
     os.makedirs(folder, exist_ok=True)
-    key = {"version": CACHE_VERSION, "sample_rate": sample_rate,
-           "sources": {files.name: _fingerprint(files) for files in record_files}}
+    key = {
+        "version": CACHE_VERSION,
+        "sample_rate": sample_rate,
+        "sources": {files.name: _fingerprint(files) for files in record_files},
+    }
     index_path = os.path.join(folder, "index.json")
     if os.path.exists(index_path):
         with open(index_path) as f:
             if json.load(f).get("key") == key:
-                log(f"cache: reusing {folder}")
+                log.info(f"cache: reusing {folder}")
                 return SignalCache(folder)
+        os.remove(index_path)  # the old index must not outlive the segments it describes
+    for path in glob.glob(os.path.join(folder, "signals*.f32")):
+        os.remove(path)
     started = time.time()
-    records, skipped, work = [], [], []
-    offset = 0
-    for files in record_files:
-        try:
-            header = reading.read_header(files)
-            if header.num_samples is None:
-                raise RecordError(files.header, "header does not give the number of samples")
-        except RecordError as e:
-            log(f"skipped record: {e}")
-            skipped.append({"name": files.name, "error": str(e)})
-            continue
-        length = _expected_length(header, sample_rate)
-        records.append({"name": files.name, "path": files.header, "offset": offset, "length": length,
-                        "demographics": preprocess.demographics(header.age, header.sex).tolist(),
-                        "dx": list(header.dx), "error": None})
-        work.append((len(records) - 1, files, offset, length))
-        offset += LEADS * length
-    signals_path = os.path.join(folder, "signals.f32")
-    with open(signals_path, "wb") as f:
-        f.truncate(offset * 4)
-    chunks = [work[i::max(1, min(len(work), 64))] for i in range(min(len(work), 64))]
-    log(f"cache: decoding and resampling {len(work)} records to {sample_rate} Hz "
-        f"({offset * 4 / 2**30:.2f} GiB) into {folder}")
-    for failures in _run_parallel(chunks, signals_path, sample_rate, jobs):
-        for position, message in failures:
-            records[position]["error"] = message
-            log(f"skipped record: {message}")
-    with open(index_path + ".tmp", "w") as f:
-        json.dump({"key": key, "records": records, "skipped": skipped}, f)
-    os.replace(index_path + ".tmp", index_path)
-    log(f"cache: {len(records)} records in {time.time() - started:.1f} s")
+    count = min(len(record_files), _MAX_SEGMENTS)
+    numbered = list(enumerate(record_files))
+    shares = [numbered[k::count] for k in range(count)]
+    log.info(f"cache: decoding and resampling {len(record_files)} records to {sample_rate} Hz into {folder}")
+    entries = _run_parallel(folder, shares, sample_rate, jobs)
+    records = [e for e in entries if "error" not in e]
+    failures = [e for e in entries if "error" in e]
+    for failure in failures:
+        log.warning(f"skipped record: {failure['error']}")
+    atomic_write(index_path, json.dumps({"key": key, "segments": count, "records": records, "failures": failures}))
+    size = sum(NUM_LEADS * r["length"] for r in records) * 4
+    log.info(f"cache: {len(records)} records ({size / 2**30:.2f} GiB) in {time.time() - started:.1f} s")
     return SignalCache(folder)

@@ -3,9 +3,12 @@
 The config is saved in the MODEL folder, so a model always runs with the settings it was
 trained with. Override fields from the command line with `--set name=value` (see `parse_overrides`).
 """
+
 import dataclasses
 import json
 import math
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .errors import ConfigError
@@ -14,34 +17,36 @@ from .errors import ConfigError
 @dataclass(frozen=True)
 class Config:
     # Signal
-    sample_rate: int = 257            # Hz; every record is resampled to this rate
-    window: int = 4096                # samples per training window and inference window
-    overlap: int = 256                # overlap of consecutive inference windows
+    sample_rate: int = 257  # Hz; every record is resampled to this rate
+    window: int = 4096  # samples per training window and inference window
+    overlap: int = 256  # overlap of consecutive inference windows
     # Network
-    width: int = 64                   # channels of the stem and first stage (x2 per stage)
-    blocks: tuple = (2, 2, 2, 2)      # residual blocks per stage (ResNet-18 pattern)
+    width: int = 64  # channels of the stem and first stage (x2 per stage)
+    blocks: tuple = (2, 2, 2, 2)  # residual blocks per stage (ResNet-18 pattern)
     stem_kernel: int = 15
     kernel: int = 7
     se_reduction: int = 16
     dropout: float = 0.2
-    demographics_features: int = 10   # age/sex projection width
-    lead_gate: bool = True            # explicit squeeze-and-excite gate over the 12 input leads
-    mask_padding: bool = True         # padding never changes outputs (see model.py)
-    prior_bias: bool = True           # start each class's output bias at its training frequency
+    demographics_features: int = 10  # age/sex projection width
+    lead_gate: bool = True  # explicit squeeze-and-excite gate over the 12 input leads
+    mask_padding: bool = True  # padding never changes outputs (see model.py)
+    prior_bias: bool = True  # start each class's output bias at its training frequency
     # Training
     folds: int = 5
     epochs: int = 70
-    batch_size: int = 64              # global batch, split over processes when distributed
+    batch_size: int = 64  # global batch, split over processes when distributed
     lr: float = 3e-3
     weight_decay: float = 1e-5
     lr_milestones: tuple = (20, 40, 60)
     lr_gamma: float = 0.1
     seed: int = 2020
-    workers: int = -1                 # data loader processes; -1: 4 on CUDA, 0 on CPU
-    amp: bool = True                  # mixed precision on CUDA (never on CPU)
+    workers: int = -1  # data loader processes; -1: 4 on CUDA, 0 on CPU
+    amp: bool = True  # mixed precision on CUDA (never on CPU)
     # Thresholds
-    threshold_step: float = 0.01      # grid of the per-class threshold search
-    checkpoint_threshold: float = 0.5  # label rule for choosing the best epoch
+    threshold_step: float = 0.01  # grid of the per-class threshold search
+    # One threshold for every class, before the per-class search: it labels the validation
+    # records each epoch is chosen by, starts the search, and gives the "before" figures.
+    uniform_threshold: float = 0.5
 
     def __post_init__(self):
         problems = self._type_problems()
@@ -55,10 +60,16 @@ class Config:
             problems.append("overlap must be in [0, window)")
         if self.width < 4 or len(self.blocks) < 1 or min(self.blocks) < 1:
             problems.append("width must be >= 4 and every stage needs a block")
-        if (self.width > 4096 or len(self.blocks) > 8 or max(self.blocks, default=0) > 64
-                or max(self.kernel, self.stem_kernel) > 1024):
-            problems.append("the network is far larger than any use: width <= 4096, up to 8 stages of up to "
-                            "64 blocks, kernels <= 1024")
+        if (
+            self.width > 4096
+            or len(self.blocks) > 8
+            or max(self.blocks, default=0) > 64
+            or max(self.kernel, self.stem_kernel) > 1024
+        ):
+            problems.append(
+                "the network is far larger than any use: width <= 4096, up to 8 stages of up to "
+                "64 blocks, kernels <= 1024"
+            )
         if self.width * 2 ** (len(self.blocks) - 1) < self.se_reduction:
             problems.append("se_reduction is larger than the widest stage")
         if self.folds < 2:
@@ -69,14 +80,14 @@ class Config:
             problems.append("threshold_step must be in (0, 1)")
         if min(self.stem_kernel, self.kernel, self.se_reduction, self.demographics_features) < 1:
             problems.append("stem_kernel, kernel, se_reduction and demographics_features must be positive")
-        if not 0 <= self.dropout < 1 or not 0 <= self.checkpoint_threshold <= 1:
-            problems.append("dropout must be in [0, 1) and checkpoint_threshold in [0, 1]")
+        if not 0 <= self.dropout < 1 or not 0 <= self.uniform_threshold <= 1:
+            problems.append("dropout must be in [0, 1) and uniform_threshold in [0, 1]")
         if self.weight_decay < 0 or self.lr_gamma <= 0 or self.workers < -1:
             problems.append("weight_decay must be >= 0, lr_gamma > 0 and workers >= -1")
         if problems:
             raise ConfigError("invalid config: " + "; ".join(problems))
 
-    def _type_problems(self):
+    def _type_problems(self) -> list[str]:
         """Fields whose value is not of their default's type (a float field takes an int)."""
         problems = []
         for f in dataclasses.fields(self):
@@ -93,23 +104,28 @@ class Config:
                 problems.append(f"{f.name} must be {_KINDS[type(default)]}, not {value!r}")
         return problems
 
-    def to_dict(self):
-        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
-                for f in dataclasses.fields(self)}
+    def to_dict(self) -> dict:
+        return {
+            f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in dataclasses.fields(self)
+        }
 
     @classmethod
-    def from_dict(cls, values):
+    def from_dict(cls, values: dict) -> "Config":
+        """The config of a dict of fields, as `to_dict` writes them (older names read too)."""
         if not isinstance(values, dict):
             raise ConfigError(f"a config is a JSON object of fields, not {type(values).__name__}")
+        values = {_RENAMED.get(k, k): v for k, v in values.items()}
         unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
             raise ConfigError(f"unknown config fields: {', '.join(map(str, unknown))}")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
-    def replace(self, **changes):
+    def replace(self, **changes) -> "Config":
         return dataclasses.replace(self, **changes)
 
 
+# Fields' earlier names, read in model folders and config files written before the rename.
+_RENAMED = {"checkpoint_threshold": "uniform_threshold"}
 _KINDS = {bool: "true or false", int: "an integer", float: "a finite number", tuple: "a list of integers"}
 
 
@@ -130,14 +146,14 @@ def _convert(field_, text):
     return type(default)(text)
 
 
-def parse_overrides(pairs, base=None):
+def parse_overrides(pairs: Sequence[str], base: Config | None = None) -> Config:
     """Apply `name=value` strings to a config (tuples as comma lists: `lr_milestones=8,12`)."""
     base = base or Config()
     fields = {f.name: f for f in dataclasses.fields(Config)}
     changes = {}
     for pair in pairs:
         name, sep, text = pair.partition("=")
-        name = name.strip()
+        name = _RENAMED.get(name.strip(), name.strip())
         if not sep or name not in fields:
             raise ConfigError(f"cannot apply {pair!r}: expected name=value with a name among {', '.join(fields)}")
         try:
@@ -147,7 +163,7 @@ def parse_overrides(pairs, base=None):
     return base.replace(**changes)
 
 
-def load_config_file(path):
+def load_config_file(path: str | os.PathLike) -> Config:
     """The config in a JSON file of fields; ConfigError names the file when it cannot be."""
     try:
         with open(path) as f:

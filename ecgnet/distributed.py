@@ -4,52 +4,55 @@ Under torchrun (WORLD_SIZE > 1) every process joins one torch.distributed group:
 each process has a GPU, gloo on CPU. Rank 0 is the main process, the only one that writes
 the MODEL folder.
 """
+
 import datetime
 import os
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
+
+T = TypeVar("T")
 
 
 @dataclass
 class Runtime:
     rank: int = 0
     world: int = 1
-    local_rank: int = 0
     device: torch.device = torch.device("cpu")
-    group: bool = False  # a process group is initialised
+    in_group: bool = False  # this process joined a torch.distributed process group
 
     @property
-    def is_main(self):
+    def is_main(self) -> bool:
         return self.rank == 0
 
-    def barrier(self):
-        if self.group:
+    def barrier(self) -> None:
+        if self.in_group:
             dist.barrier()
 
-    def all_gather(self, obj):
+    def all_gather(self, obj: T) -> list[T]:
         """Every process's `obj`, in rank order (a list of one without a group)."""
-        if not self.group:
+        if not self.in_group:
             return [obj]
         gathered = [None] * self.world
         dist.all_gather_object(gathered, obj)
         return gathered
 
-    def broadcast(self, obj):
+    def broadcast(self, obj: T) -> T:
         """Rank 0's `obj` on every process."""
-        if not self.group:
+        if not self.in_group:
             return obj
         box = [obj]
         dist.broadcast_object_list(box, src=0)
         return box[0]
 
-    def single(self):
+    def single(self) -> "Runtime":
         """This process alone on its device (for training a whole fold per process)."""
-        return Runtime(0, 1, 0, self.device, False)
+        return Runtime(0, 1, self.device, False)
 
 
-def start(device=None):
+def start(device: torch.device | str | None = None) -> Runtime:
     """The Runtime of this process, joining the torchrun group when there is one."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
@@ -67,9 +70,9 @@ def start(device=None):
         return Runtime(device=device)
     backend = "nccl" if device.type == "cuda" else "gloo"
     dist.init_process_group(backend, timeout=datetime.timedelta(hours=24))
-    return Runtime(rank, world, local_rank, device, True)
+    return Runtime(rank, world, device, True)
 
 
-def stop(runtime):
-    if runtime.group and dist.is_initialized():
+def stop(runtime: Runtime) -> None:
+    if runtime.in_group and dist.is_initialized():
         dist.destroy_process_group()

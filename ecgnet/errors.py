@@ -13,7 +13,7 @@ class EcgnetError(Exception):
 class RecordError(EcgnetError):
     """A record that cannot be read. `path` is the offending file, `problem` what is wrong."""
 
-    def __init__(self, path, problem):
+    def __init__(self, path: object, problem: str):
         super().__init__(f"{path}: {problem}")
         self.path = str(path)
         self.problem = problem
@@ -39,8 +39,19 @@ class OutputError(EcgnetError):
     """An output folder or file that cannot be written."""
 
 
-def describe(error):
+def describe(error: BaseException) -> str:
     """`error`'s message in plain words: an OSError as 'PATH: reason', not '[Errno N] ...'."""
     if isinstance(error, OSError) and error.strerror:
         return f"{error.filename}: {error.strerror}" if error.filename else error.strerror
     return str(error)
+
+
+def quote(text: str, limit: int = 40) -> str:
+    """`text` of an untrusted file for an error message: quoted, escaped, and cut short."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def first_line(error: BaseException, limit: int = 200) -> str:
+    """The first line of `error`'s message, cut short: libraries' messages can be pages long."""
+    text = (str(error).splitlines() or [""])[0]
+    return text if len(text) <= limit else text[:limit] + "..."

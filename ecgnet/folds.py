@@ -6,12 +6,15 @@ gets its share of every class, rare ones included. Ties go to the fold that most
 record's other labels, which keeps the common labels balanced too. As in the published method, it runs
 separately for each record source (name prefix), so every source is spread over all folds.
 """
+
+from collections.abc import Sequence
+
 import numpy as np
 
-from .records import name_prefix
+from .folders import name_prefix
 
 
-def iterative_stratification(labels, num_folds, rng):
+def iterative_stratification(labels: np.ndarray, num_folds: int, rng: np.random.Generator) -> np.ndarray:
     """Fold number (0..num_folds-1) for each row of a (records, classes) 0/1 matrix."""
     labels = np.asarray(labels, dtype=bool)
     num_records = labels.shape[0]
@@ -46,7 +49,7 @@ def iterative_stratification(labels, num_folds, rng):
     return folds
 
 
-def assign_folds(record_names, labels, num_folds, seed):
+def assign_folds(record_names: Sequence[str], labels: np.ndarray, num_folds: int, seed: int) -> np.ndarray:
     """Fold number per record, stratified on `labels` separately within each source prefix."""
     labels = np.asarray(labels)
     sources = np.array([name_prefix(name) for name in record_names])
@@ -56,4 +59,3 @@ def assign_folds(record_names, labels, num_folds, seed):
         rng = np.random.default_rng([seed, number])
         folds[rows] = iterative_stratification(labels[rows], num_folds, rng)
     return folds
-

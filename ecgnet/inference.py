@@ -1,4 +1,4 @@
-"""Classifying records with the fold ensemble.
+"""Classifying records (`records.Record`) with the fold ensemble.
 
 Each record is classified on its inference views (the whole record, plus windows for long
 records; `preprocess.inference_views`). Views of many records are sorted by length and
@@ -6,16 +6,21 @@ batched, so the network runs on full batches of nearly equal length; padding mas
 the outputs independent of the batching. Each fold model averages the probabilities of a
 record's views; the models' thresholded labels are then combined by majority vote.
 """
-from dataclasses import dataclass
+
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 
 from . import labels as label_space
-from . import modelstore, preprocess, reading
+from . import modelstore, preprocess
+from .config import Config
 from .model import SEResNet1d, fuse_for_inference
-from .records import RecordFiles
+from .records import Record
 from .thresholds import apply_thresholds
+
+# A batch of views: (signals, demographics, valid spans or None, the record each view is of).
+Batch = tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None, np.ndarray]
 
 
 # Batch widths are rounded up to a multiple of this (the network's total stride): padding
@@ -24,49 +29,26 @@ from .thresholds import apply_thresholds
 WIDTH_STEP = 32
 
 
-@dataclass
-class Prepared:
-    """A record ready for the network: (12, n) float32 signal at the model rate."""
-    name: str
-    signal: np.ndarray
-    demographics: np.ndarray
-
-
-def default_device():
+def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def default_batch_samples(device):
+def default_batch_samples(device: torch.device | str) -> int:
     """Samples (views x length) per forward pass. On a CPU larger batches are no faster and
     cost memory; a GPU needs many more to keep busy."""
     return (256 if torch.device(device).type == "cuda" else 16) * 4096
 
 
-def prepare_record(header, signal, config):
-    """Header + millivolt signal (header lead order) -> `Prepared` at the model's rate."""
-    return Prepared(header.name, reading.prepare_signal(header, signal, config.sample_rate),
-                    preprocess.demographics(header.age, header.sex))
-
-
-def read_record(files, config):
-    """The `Prepared` record of `files` (a `records.RecordFiles`, or the path of a NAME.hea
-    with its NAME.mat beside it), named after its files whatever its header says; any
-    failure is a RecordError (see `reading`)."""
-    if not isinstance(files, RecordFiles):
-        files = RecordFiles.of_header(files)
-    header, signal = reading.read_record(files, config.sample_rate)
-    return Prepared(files.name, signal, preprocess.demographics(header.age, header.sex))
-
-
-def _views(records, config):
+def _views(records: Sequence[Record], config: Config) -> list[tuple[int, int, int]]:
     """(record index, start, end) of every view, longest first."""
     views = []
     for r, record in enumerate(records):
-        views += [(r, s, e) for s, e in preprocess.inference_views(record.signal.shape[1], config.window, config.overlap)]
+        spans = preprocess.inference_views(record.signal.shape[1], config.window, config.overlap)
+        views += [(r, start, end) for start, end in spans]
     return sorted(views, key=lambda v: v[1] - v[2])
 
 
-def _width(length, config):
+def _width(length: int, config: Config) -> int:
     """Width of the batch a view of `length` samples can go into.
 
     With padding masks any width >= length gives the same outputs. Without them (the
@@ -77,7 +59,7 @@ def _width(length, config):
     return max(length, config.window)
 
 
-def view_batches(records, config, batch_samples):
+def view_batches(records: Sequence[Record], config: Config, batch_samples: int) -> Iterator[Batch]:
     """Yield (x, demographics, valid, owners) batches covering every view of `records`."""
     views = _views(records, config)
     i = 0
@@ -85,12 +67,14 @@ def view_batches(records, config, batch_samples):
         width = _width(views[i][2] - views[i][1], config)
         count = max(1, min(len(views) - i, batch_samples // width))
         if not config.mask_padding:  # only views of exactly this width
-            count = next((k for k in range(1, count) if _width(views[i + k][2] - views[i + k][1], config) != width), count)
-        batch = views[i:i + count]
-        x = np.zeros((count, len(preprocess.LEADS), width), dtype=np.float32)
+            count = next(
+                (k for k in range(1, count) if _width(views[i + k][2] - views[i + k][1], config) != width), count
+            )
+        batch = views[i : i + count]
+        x = np.zeros((count, preprocess.NUM_LEADS, width), dtype=np.float32)
         ends = np.empty(count, dtype=np.int64)
         for row, (r, s, e) in enumerate(batch):
-            x[row, :, :e - s] = records[r].signal[:, s:e]
+            x[row, :, : e - s] = records[r].signal[:, s:e]
             ends[row] = e - s
         valid = None
         if config.mask_padding and ends.min() < width:
@@ -101,7 +85,13 @@ def view_batches(records, config, batch_samples):
 
 
 @torch.inference_mode()
-def predict(models, records, config, device, batch_samples=None):
+def predict(
+    models: Sequence[torch.nn.Module],
+    records: Sequence[Record],
+    config: Config,
+    device: torch.device | str,
+    batch_samples: int | None = None,
+) -> np.ndarray:
     """Mean view probability per model and record: float32 array (models, records, classes)."""
     batch_samples = batch_samples or default_batch_samples(device)
     totals = np.zeros((len(models), len(records), label_space.NUM_CLASSES), dtype=np.float64)
@@ -117,7 +107,7 @@ def predict(models, records, config, device, batch_samples=None):
     return (totals / counts[None, :, None]).astype(np.float32)
 
 
-def combine(probabilities, thresholds):
+def combine(probabilities: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Ensemble decision from per-model probabilities (models, records, classes).
 
     Each model labels a record with its thresholds (most probable class always on); the
@@ -131,7 +121,13 @@ def combine(probabilities, thresholds):
 class Ensemble:
     """The fold models of a MODEL folder, loaded once, with their thresholds."""
 
-    def __init__(self, config, states, thresholds, device=None):
+    def __init__(
+        self,
+        config: Config,
+        states: Iterable[dict[str, torch.Tensor]],
+        thresholds: Sequence[float],
+        device: torch.device | str | None = None,
+    ):
         """`states`: an iterable of fold state dicts, consumed one at a time."""
         self.config = config
         self.device = torch.device(device) if device else default_device()
@@ -143,12 +139,12 @@ class Ensemble:
             self.models.append(fuse_for_inference(model).to(self.device))
 
     @classmethod
-    def from_folder(cls, folder, device=None):
+    def from_folder(cls, folder: str, device: torch.device | str | None = None) -> "Ensemble":
         """The ensemble of a MODEL folder, every file checked (`modelstore.load_weights`)."""
         config, paths, thresholds = modelstore.load_model(folder)
         return cls(config, (modelstore.load_weights(p, config) for p in paths), thresholds, device=device)
 
-    def classify(self, records, batch_samples=None):
+    def classify(self, records: Sequence[Record], batch_samples: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(labels bool, probabilities float32), each (records, classes) in CLASSES order."""
         if not records:
             empty = np.zeros((0, label_space.NUM_CLASSES))

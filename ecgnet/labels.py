@@ -6,8 +6,10 @@ code of the pair, which leaves 24 classes. Their order is fixed: the order of th
 `weights.csv` with the second code of each pair removed. Every array in this project with a
 class axis uses this order (`CLASSES`).
 """
+
 import csv
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -22,7 +24,7 @@ EQUIVALENT_CLASSES = (
 REPRESENTATIVE = {code: pair[0] for pair in EQUIVALENT_CLASSES for code in pair}
 
 
-def canonical_code(code):
+def canonical_code(code: str) -> str:
     """The class a SNOMED CT code is scored as (the pair's first code for equivalent pairs)."""
     return REPRESENTATIVE.get(code, code)
 
@@ -31,7 +33,7 @@ def _data_text(name):
     return resources.files("ecgnet").joinpath("data", name).read_text()
 
 
-def read_weight_table(text):
+def read_weight_table(text: str) -> tuple[list[str], np.ndarray]:
     """Parse a weights.csv text into (codes, matrix) exactly as the official scorer reads it:
     cells stripped, non-numeric cells become NaN, rows must have the header's length."""
     rows = [[cell.strip() for cell in line.split(",")] for line in text.splitlines()]
@@ -51,14 +53,16 @@ def read_weight_table(text):
     return codes, values
 
 
-def collapse_equivalent(codes, values):
+def collapse_equivalent(codes: list[str], values: np.ndarray) -> tuple[list[str], np.ndarray]:
     """Merge equivalent codes: keep the first occurrence of each class, in table order."""
     merged = [canonical_code(c) for c in codes]
     keep = [i for i, c in enumerate(merged) if c not in merged[:i]]
     for i, c in enumerate(merged):
         j = merged.index(c)
-        if i != j and not (np.array_equal(values[i], values[j], equal_nan=True)
-                           and np.array_equal(values[:, i], values[:, j], equal_nan=True)):
+        if i != j and not (
+            np.array_equal(values[i], values[j], equal_nan=True)
+            and np.array_equal(values[:, i], values[:, j], equal_nan=True)
+        ):
             raise ValueError(f"equivalent codes {codes[j]} and {codes[i]} have different weights")
     return [merged[i] for i in keep], values[np.ix_(keep, keep)]
 
@@ -76,28 +80,30 @@ NORMAL_INDEX = CLASS_INDEX[NORMAL_CLASS]
 _SCORED = _load_mapping("dx_mapping_scored.csv")
 _UNSCORED = _load_mapping("dx_mapping_unscored.csv")
 ABBREVIATIONS = tuple(_SCORED[c]["Abbreviation"] for c in CLASSES)
-SCORED_CODES = frozenset(_SCORED)  # the 27 codes, equivalents included
 KNOWN_UNSCORED_CODES = frozenset(_UNSCORED)
 
 
 @dataclass
 class LabelCounts:
     """Codes seen while encoding that are not scored, so users can see what was ignored."""
-    unscored: Counter = field(default_factory=Counter)  # listed in dx_mapping_unscored.csv
-    unknown: Counter = field(default_factory=Counter)   # in neither official mapping
 
-    def add(self, code):
+    unscored: Counter = field(default_factory=Counter)  # listed in dx_mapping_unscored.csv
+    unknown: Counter = field(default_factory=Counter)  # in neither official mapping
+
+    def add(self, code: str) -> None:
         if code in KNOWN_UNSCORED_CODES:
             self.unscored[code] += 1
         else:
             self.unknown[code] += 1
 
-    def summary(self):
-        return (f"{sum(self.unscored.values())} unscored codes ({len(self.unscored)} distinct), "
-                f"{sum(self.unknown.values())} unknown codes ({len(self.unknown)} distinct) ignored")
+    def summary(self) -> str:
+        return (
+            f"{sum(self.unscored.values())} unscored codes ({len(self.unscored)} distinct), "
+            f"{sum(self.unknown.values())} unknown codes ({len(self.unknown)} distinct) ignored"
+        )
 
 
-def encode(codes, counts=None):
+def encode(codes: Iterable[str], counts: LabelCounts | None = None) -> np.ndarray:
     """Multi-hot vector (float32, CLASSES order) of a record's SNOMED CT codes.
 
     Equivalent codes are merged; empty items are skipped; unscored and unknown codes are

@@ -10,6 +10,7 @@ it too and a user's own logging set-up is left alone where it already handles `e
 Under torchrun only rank 0 logs below WARNING, unless `all_ranks` (each process trains its own
 folds with --parallel-folds, so each has its own progress to report).
 """
+
 import contextlib
 import logging
 import os
@@ -40,6 +41,22 @@ class _RankFilter(logging.Filter):
 _filter = _RankFilter()
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is when a record is emitted, not when configured (test
+    runners and callers swap it)."""
+
+    def __init__(self):
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _):
+        pass
+
+
 def _formatter():
     return logging.Formatter(_FORMAT, _DATE_FORMAT)
 
@@ -52,7 +69,7 @@ def configure(level=logging.INFO, all_ranks=None, stream=None):
     if all_ranks is not None:
         _filter.all_ranks = all_ranks
     if not any(getattr(h, "_ecgnet", False) for h in logger.handlers):
-        handler = logging.StreamHandler(stream or sys.stderr)
+        handler = logging.StreamHandler(stream) if stream else _StderrHandler()
         handler._ecgnet = True
         handler.setFormatter(_formatter())
         handler.addFilter(_filter)

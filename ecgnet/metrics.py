@@ -4,6 +4,7 @@ Inputs are arrays over (records, classes): `labels` and `binary` are boolean, `s
 float. Per-class values that the official scorer leaves undefined are NaN and are skipped by
 the macro averages (nanmean), as there.
 """
+
 import warnings
 
 import numpy as np
@@ -71,6 +72,16 @@ def class_f_measure(labels, binary):
     return _divide(2 * tp, 2 * tp + fp + fn)
 
 
+def sensitivity_specificity(labels, binary):
+    """Per-class sensitivity TP / (TP + FN) and specificity TN / (TN + FP), NaN where a class
+    has no positives (sensitivity) or no negatives (specificity), and their macro averages over
+    the classes where each is defined: (sensitivity, specificity, macro_sens, macro_spec)."""
+    tp, fp, fn, tn = confusion_counts(np.asarray(labels, dtype=bool), np.asarray(binary, dtype=bool))
+    sensitivity = _divide(tp, tp + fn)
+    specificity = _divide(tn, tn + fp)
+    return sensitivity, specificity, _nanmean(sensitivity), _nanmean(specificity)
+
+
 def beta_measures(labels, binary, beta=2):
     """Macro F-beta and G-beta; each record counts 1 / (its number of labels, at least 1)."""
     per_record = 1.0 / np.maximum(labels.sum(axis=1), 1)
@@ -90,6 +101,15 @@ def challenge_score(labels, binary, weights):
     return float(np.nansum(weights * confusion))
 
 
+def challenge_confusion(labels, binary):
+    """The matrix A of `challenge_score` (true class x predicted class): each record adds
+    1 / |labels OR outputs| to A[j, k] for every true class j and predicted class k."""
+    labels = np.asarray(labels, dtype=np.float64)
+    binary = np.asarray(binary, dtype=np.float64)
+    normalization = np.maximum(np.sum(np.maximum(labels, binary), axis=1), 1)
+    return (labels / normalization[:, None]).T @ binary
+
+
 def challenge_metric(labels, binary, weights=None, normal_index=None):
     """The normalised challenge metric: 1 for the true labels, 0 for normal-only outputs.
     0 when those two references score the same (as the official scorer)."""
@@ -106,15 +126,18 @@ def challenge_metric(labels, binary, weights=None, normal_index=None):
     return float(observed - baseline) / float(correct - baseline)
 
 
-METRIC_NAMES = ("AUROC", "AUPRC", "Accuracy", "F-measure", "Fbeta-measure", "Gbeta-measure",
-                "Challenge metric")
+METRIC_NAMES = ("AUROC", "AUPRC", "Accuracy", "F-measure", "Fbeta-measure", "Gbeta-measure", "Challenge metric")
+# Not in the official scorer's files (SCORES_CSV keeps METRIC_NAMES): evaluate() and --json add them.
+EXTRA_METRIC_NAMES = ("Sensitivity", "Specificity")
+ALL_METRIC_NAMES = METRIC_NAMES + EXTRA_METRIC_NAMES
 
 
 def evaluate(labels, binary, scalar, weights=None, normal_index=None):
     """Every metric of the official scorer, plus a per-class table.
 
-    Returns a dict: the seven metrics under their official names, and `classes`, a dict of
-    per-class arrays (AUROC, AUPRC, F-measure, positives, predicted and true positives), and
+    Returns a dict: the seven metrics under their official names, macro `Sensitivity` and
+    `Specificity` (EXTRA_METRIC_NAMES), and `classes`, a dict of per-class arrays (AUROC, AUPRC,
+    F-measure, sensitivity, specificity, positives, predicted and true positives), and
     `records`, the number of records."""
     labels = np.asarray(labels, dtype=bool)
     binary = np.asarray(binary, dtype=bool)
@@ -124,6 +147,7 @@ def evaluate(labels, binary, scalar, weights=None, normal_index=None):
     auroc, auprc = class_auc(labels, scalar)
     f_measure = class_f_measure(labels, binary)
     f_beta, g_beta = beta_measures(labels, binary)
+    sensitivity, specificity, macro_sensitivity, macro_specificity = sensitivity_specificity(labels, binary)
     return {
         "AUROC": _nanmean(auroc),
         "AUPRC": _nanmean(auprc),
@@ -132,10 +156,14 @@ def evaluate(labels, binary, scalar, weights=None, normal_index=None):
         "Fbeta-measure": f_beta,
         "Gbeta-measure": g_beta,
         "Challenge metric": challenge_metric(labels, binary, weights, normal_index),
+        "Sensitivity": macro_sensitivity,
+        "Specificity": macro_specificity,
         "classes": {
             "AUROC": auroc,
             "AUPRC": auprc,
             "F-measure": f_measure,
+            "sensitivity": sensitivity,
+            "specificity": specificity,
             "positives": labels.sum(axis=0),
             "predicted positives": binary.sum(axis=0),
             "true positives": (labels & binary).sum(axis=0),

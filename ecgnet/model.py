@@ -7,24 +7,30 @@ convolutions pad with zeros, a padded record then gives exactly the outputs of t
 alone (in eval mode), so inference never computes padding for nothing and never depends on
 how records were batched. Position i of a feature map with total stride S stands for input
 sample i * S; it is valid when that sample is.
+
+In-place arithmetic. `fuse_for_inference` sets `inplace`: masks and gates then overwrite the
+feature maps they scale instead of allocating new ones (faster, less memory). Only a network
+that never computes gradients may do so, since autograd needs the maps it would overwrite.
 """
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from .config import Config
 from .labels import NUM_CLASSES
 from .preprocess import DEMOGRAPHICS, LEADS
 
 
-def _masked(x, mask):
+def _masked(x: torch.Tensor, mask: torch.Tensor | None, inplace: bool) -> torch.Tensor:
     if mask is None:
         return x
     mask = mask.to(x.dtype)  # stay in the autocast dtype under mixed precision
-    return x * mask if torch.is_grad_enabled() else x.mul_(mask)
+    return x.mul_(mask) if inplace else x * mask
 
 
-def _masked_mean(x, mask):
+def _masked_mean(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     if mask is None:
         return x.mean(dim=-1)
     return x.sum(dim=-1) / mask.sum(dim=-1).clamp(min=1)
@@ -33,25 +39,25 @@ def _masked_mean(x, mask):
 class SqueezeExcite(nn.Module):
     """Scale each channel by a gate computed from all channels' mean activations."""
 
-    def __init__(self, channels, reduction):
+    def __init__(self, channels: int, reduction: int):
         super().__init__()
         self.fc1 = nn.Linear(channels, channels // reduction, bias=False)
         self.fc2 = nn.Linear(channels // reduction, channels, bias=False)
 
-    def forward(self, x, mask=None):
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, inplace: bool = False) -> torch.Tensor:
         gate = torch.sigmoid(self.fc2(F.relu(self.fc1(_masked_mean(x, mask))))).unsqueeze(-1)
-        return x * gate if torch.is_grad_enabled() else x.mul_(gate)
+        return x.mul_(gate) if inplace else x * gate
 
 
 class LeadGate(nn.Module):
     """Explicit adaptive lead weighting: a gate per input lead from every lead's log power."""
 
-    def __init__(self, leads):
+    def __init__(self, leads: int):
         super().__init__()
         self.fc1 = nn.Linear(leads, leads)
         self.fc2 = nn.Linear(leads, leads)
 
-    def forward(self, x, mask=None):
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         power = torch.log(_masked_mean(x * x, mask) + 1e-4)
         gate = torch.sigmoid(self.fc2(F.relu(self.fc1(power))))
         return x * gate.unsqueeze(-1)
@@ -60,9 +66,9 @@ class LeadGate(nn.Module):
 class BasicBlock(nn.Module):
     """conv-BN-ReLU-dropout-conv-BN-SE, plus a (projected) shortcut, then ReLU."""
 
-    def __init__(self, in_channels, channels, stride, kernel, dropout, reduction):
+    def __init__(self, in_channels: int, channels: int, stride: int, kernel: int, dropout: float, reduction: int):
         super().__init__()
-        self.stride = stride
+        self.stride = stride  # of its first convolution: the block's output has 1/stride of its input's positions
         self.conv1 = nn.Conv1d(in_channels, channels, kernel, stride, kernel // 2, bias=False)
         self.bn1 = nn.BatchNorm1d(channels)
         self.dropout = nn.Dropout(dropout)
@@ -71,16 +77,17 @@ class BasicBlock(nn.Module):
         self.se = SqueezeExcite(channels, reduction)
         self.shortcut = None
         if stride != 1 or in_channels != channels:
-            self.shortcut = nn.Sequential(nn.Conv1d(in_channels, channels, 1, stride, bias=False),
-                                          nn.BatchNorm1d(channels))
+            self.shortcut = nn.Sequential(
+                nn.Conv1d(in_channels, channels, 1, stride, bias=False), nn.BatchNorm1d(channels)
+            )
 
-    def forward(self, x, mask=None):
-        out = self.dropout(F.relu(_masked(self.bn1(self.conv1(x)), mask), inplace=True))
-        out = self.se(_masked(self.bn2(self.conv2(out)), mask), mask)
-        identity = x if self.shortcut is None else _masked(self.shortcut(x), mask)
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, inplace: bool = False) -> torch.Tensor:
+        out = self.dropout(F.relu(_masked(self.bn1(self.conv1(x)), mask, inplace), inplace=True))
+        out = self.se(_masked(self.bn2(self.conv2(out)), mask, inplace), mask, inplace)
+        identity = x if self.shortcut is None else _masked(self.shortcut(x), mask, inplace)
         return F.relu(out.add_(identity), inplace=True)
 
-    def fuse_batch_norm(self):
+    def fuse_batch_norm(self) -> None:
         self.conv1, self.bn1 = fuse_conv_bn_eval(self.conv1, self.bn1), nn.Identity()
         self.conv2, self.bn2 = fuse_conv_bn_eval(self.conv2, self.bn2), nn.Identity()
         if self.shortcut is not None:
@@ -88,30 +95,30 @@ class BasicBlock(nn.Module):
 
 
 class SEResNet1d(nn.Module):
-    def __init__(self, config, initialise=True):
+    def __init__(self, config: Config, initialise: bool = True):
         super().__init__()
         self.mask_padding = config.mask_padding
+        self.inplace = False  # see the module's docstring; set by fuse_for_inference
         width = config.width
         self.lead_gate = LeadGate(len(LEADS)) if config.lead_gate else None
         self.stem = nn.Conv1d(len(LEADS), width, config.stem_kernel, 2, config.stem_kernel // 2, bias=False)
         self.stem_bn = nn.BatchNorm1d(width)
         self.blocks = nn.ModuleList()
-        self.block_strides = []
         channels = width
         for stage, count in enumerate(config.blocks):
-            out_channels = width * 2 ** stage
+            out_channels = width * 2**stage
             for i in range(count):
                 stride = 2 if stage > 0 and i == 0 else 1
-                self.blocks.append(BasicBlock(channels, out_channels, stride, config.kernel,
-                                              config.dropout, config.se_reduction))
-                self.block_strides.append(stride)
+                self.blocks.append(
+                    BasicBlock(channels, out_channels, stride, config.kernel, config.dropout, config.se_reduction)
+                )
                 channels = out_channels
         self.demographics = nn.Linear(len(DEMOGRAPHICS), config.demographics_features)
         self.classifier = nn.Linear(channels + config.demographics_features, NUM_CLASSES)
         if initialise:
             self._initialise()
 
-    def _initialise(self):
+    def _initialise(self) -> None:
         for m in self.modules():
             if isinstance(m, nn.Conv1d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -120,12 +127,14 @@ class SEResNet1d(nn.Module):
                 nn.init.zeros_(m.bias)
 
     @staticmethod
-    def _mask(start, end, stride, length):
+    def _mask(start: torch.Tensor, end: torch.Tensor, stride: int, length: int) -> torch.Tensor:
         """(batch, 1, length) mask of positions whose input sample i * stride is valid."""
         position = torch.arange(length, device=start.device) * stride
         return ((position >= start[:, None]) & (position < end[:, None])).unsqueeze(1).float()
 
-    def forward(self, x, demographics, valid=None):
+    def forward(
+        self, x: torch.Tensor, demographics: torch.Tensor, valid: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> torch.Tensor:
         """Logits for a batch. x: (batch, 12, samples); demographics: (batch, 5);
         valid: optional (start, end) long tensors of each sample's valid span (end exclusive).
         Without `valid` (or without mask_padding) every position counts."""
@@ -143,36 +152,35 @@ class SEResNet1d(nn.Module):
 
         if self.lead_gate is not None:
             x = self.lead_gate(x, mask(1, x.shape[-1]))
-        x = F.relu(_masked(self.stem_bn(self.stem(x)), mask(2, (x.shape[-1] + 1) // 2)), inplace=True)
+        inplace = self.inplace
+        x = F.relu(_masked(self.stem_bn(self.stem(x)), mask(2, (x.shape[-1] + 1) // 2), inplace), inplace=True)
         # Inputs are >= 0, so zeroed padding never wins the max inside the valid span; the
         # max does leak into padding next to it, which is zeroed again.
         x = F.max_pool1d(x, 3, 2, 1)
-        x = _masked(x, mask(4, x.shape[-1]))
+        x = _masked(x, mask(4, x.shape[-1]), inplace)
         stride = 4
-        for block, block_stride in zip(self.blocks, self.block_strides):
-            stride *= block_stride
-            x = block(x, mask(stride, (x.shape[-1] + block_stride - 1) // block_stride))
+        for block in self.blocks:
+            stride *= block.stride
+            x = block(x, mask(stride, (x.shape[-1] + block.stride - 1) // block.stride), inplace)
         pooled = _masked_mean(x, mask(stride, x.shape[-1]))
         return self.classifier(torch.cat([self.demographics(demographics), pooled], dim=1))
 
 
-def fuse_for_inference(model):
-    """Fold every batch norm into the convolution before it (eval mode only): the same
-    outputs with one pass less over each feature map."""
+def fuse_for_inference(model: SEResNet1d) -> SEResNet1d:
+    """For inference only: fold every batch norm into the convolution before it (the same
+    outputs with one pass less over each feature map) and compute in place (see the module's
+    docstring). Leaves the model in eval mode; it can no longer be trained."""
     model.eval()
+    model.inplace = True
     model.stem, model.stem_bn = fuse_conv_bn_eval(model.stem, model.stem_bn), nn.Identity()
     for block in model.blocks:
         block.fuse_batch_norm()
     return model
 
 
-def state_shapes(config):
+def state_shapes(config: Config) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
     """{name: (shape, dtype)} of the network's state, found without allocating it (on the
     meta device, skipping the initialisation that would load torch's compiler there)."""
     with torch.device("meta"):
         state = SEResNet1d(config, initialise=False).state_dict()
     return {name: (tuple(t.shape), t.dtype) for name, t in state.items()}
-
-
-def count_parameters(model):
-    return sum(p.numel() for p in model.parameters())

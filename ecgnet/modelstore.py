@@ -10,22 +10,31 @@
       oof_probabilities.csv  out-of-fold probabilities of every training record
       cv_report.json         every metric per fold and overall, before and after thresholds
       train.log              the training log
-      work/                  resumable training state: config.json, folds.json, per-fold
-                             checkpoints and results, and the signal cache
+      report/                the cross-validation report (report.html and its plots), unless
+                             training ran with --no-report or without matplotlib
+      work/                  resumable training state: config.json, label_overrides.json,
+                             folds.json, per-fold checkpoints and results, and the signal cache
+
+Every file is written whole or not at all (`files.atomic_file`).
 """
+
 import hashlib
+import io
 import json
 import os
 import pickle
 import re
 import time
+from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from . import __version__
 from . import labels as label_space
 from .config import Config
-from .errors import ConfigError, ModelFolderError
+from .errors import ConfigError, ModelFolderError, first_line
+from .files import atomic_file, atomic_write
 from .model import state_shapes
 
 FORMAT = "ecgnet-model"
@@ -33,7 +42,7 @@ FORMAT_VERSION = 1
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
-def sha256(path):
+def sha256(path: str | os.PathLike) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -41,112 +50,187 @@ def sha256(path):
     return digest.hexdigest()
 
 
-def save_tensors(path, obj):
-    """torch.save through a temporary file, so a crash never leaves a half-written file."""
-    torch.save(obj, path + ".tmp")
-    os.replace(path + ".tmp", path)
+def save_tensors(path: str, obj: object) -> None:
+    """torch.save of tensors, primitives and containers of them, written whole or not at all."""
+    with atomic_file(path, binary=True) as f:
+        torch.save(obj, f)
 
 
-def load_tensors(path):
+def load_tensors(path: str) -> object:
     """Load a file written by `save_tensors` without executing pickled code."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise ModelFolderError(f"{path} is missing") from None
     except pickle.UnpicklingError:  # torch's message is ten lines of advice to load it unsafely
-        raise ModelFolderError(f"{path} is damaged or not a tensor file: it holds Python objects other "
-                               "than tensors, refused without running any of its code") from None
+        raise ModelFolderError(
+            f"{path} is damaged or not a tensor file: it holds Python objects other "
+            "than tensors, refused without running any of its code"
+        ) from None
     except Exception as e:
-        first_line = (str(e).splitlines() or [""])[0][:200]
-        raise ModelFolderError(f"{path} is damaged or not a tensor file ({type(e).__name__}: {first_line})") from None
+        raise ModelFolderError(
+            f"{path} is damaged or not a tensor file ({type(e).__name__}: {first_line(e)})"
+        ) from None
 
 
-def load_weights(path, config):
+def load_weights(path: str, config: Config) -> dict[str, torch.Tensor]:
     """A fold's weights (`load_tensors`), checked to be exactly the tensors, shapes and types
     of the network `config` describes, and finite."""
     state = load_tensors(path)
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ModelFolderError(f"{path} is not a weight file: it holds a {type(state).__name__}, "
-                               "expected a dictionary of named tensors")
+        raise ModelFolderError(
+            f"{path} is not a weight file: it holds a {type(state).__name__}, expected a dictionary of named tensors"
+        )
     expected = state_shapes(config)
     problems = [f"{name} is missing" for name in expected if name not in state]
     problems += [f"{name} is not a weight of this network" for name in state if name not in expected]
-    problems += [f"{name} is {tuple(state[name].shape)} {state[name].dtype}, expected {shape} {dtype}"
-                 for name, (shape, dtype) in expected.items()
-                 if name in state and (tuple(state[name].shape), state[name].dtype) != (shape, dtype)]
+    problems += [
+        f"{name} is {tuple(state[name].shape)} {state[name].dtype}, expected {shape} {dtype}"
+        for name, (shape, dtype) in expected.items()
+        if name in state and (tuple(state[name].shape), state[name].dtype) != (shape, dtype)
+    ]
     if problems:
-        raise ModelFolderError(f"{path}: weights do not fit the saved config: {'; '.join(problems[:3])}"
-                               + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""))
+        raise ModelFolderError(
+            f"{path}: weights do not fit the saved config: {'; '.join(problems[:3])}"
+            + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else "")
+        )
     not_finite = [name for name, t in state.items() if t.is_floating_point() and not torch.isfinite(t).all()]
     if not_finite:
-        raise ModelFolderError(f"{path} holds weights that are not finite (NaN or infinite): {', '.join(not_finite[:3])}")
+        raise ModelFolderError(
+            f"{path} holds weights that are not finite (NaN or infinite): {', '.join(not_finite[:3])}"
+        )
     return state
 
 
-def write_json(path, obj):
-    with open(path + ".tmp", "w") as f:
-        json.dump(obj, f, indent=2)
-        f.write("\n")
-    os.replace(path + ".tmp", path)
+def write_json(path: str, obj: object) -> None:
+    atomic_write(path, json.dumps(obj, indent=2) + "\n")
 
 
 class ModelFolder:
-    """Paths of a MODEL folder's files."""
+    """The paths of a MODEL folder's files, and the writing and reading of those that are
+    not weights: the training run's config and folds (resume checks them), thresholds.csv,
+    oof_probabilities.csv and cv_report.json."""
 
-    def __init__(self, folder):
+    def __init__(self, folder: str | os.PathLike):
         self.folder = str(folder)
         self.work = os.path.join(self.folder, "work")
 
-    def path(self, name):
+    def path(self, name: str) -> str:
         return os.path.join(self.folder, name)
 
-    def work_path(self, name):
+    def work_path(self, name: str) -> str:
         return os.path.join(self.work, name)
 
     @property
-    def manifest(self):
+    def manifest(self) -> str:
         return self.path("model.json")
 
-    def weights(self, fold):
+    @property
+    def log(self) -> str:
+        return self.path("train.log")
+
+    def weights(self, fold: int) -> str:
         return self.path(f"fold{fold + 1}.pt")
 
-    def checkpoint(self, fold):
+    def checkpoint(self, fold: int) -> str:
         return self.work_path(f"fold{fold + 1}_checkpoint.pt")
 
-    def fold_result(self, fold):
+    def fold_result(self, fold: int) -> str:
         return self.work_path(f"fold{fold + 1}_result.pt")
 
     @property
-    def cache(self):
+    def cache(self) -> str:
         return self.work_path("cache")
 
+    def read_run_config(self) -> Config | None:
+        """The config a training run in this folder started with, or None before one started."""
+        path = self.work_path("config.json")
+        if not os.path.exists(path):
+            return None
+        with open(path) as f:
+            return Config.from_dict(json.load(f))
 
-def save_model(folder, config, thresholds, num_folds, training_summary):
+    def write_run_config(self, config: Config) -> None:
+        write_json(self.work_path("config.json"), config.to_dict())
+
+    def read_run_overrides(self) -> dict | None:
+        """The label overrides a training run in this folder started with ({"file", "sha256"},
+        or {"file": None, "sha256": None} for none), or None where the run did not record them
+        (before one started, or a run of an ecgnet without label overrides: it had none)."""
+        path = self.work_path("label_overrides.json")
+        if not os.path.exists(path):
+            return None
+        with open(path) as f:
+            return json.load(f)
+
+    def write_run_overrides(self, record: dict) -> None:
+        write_json(self.work_path("label_overrides.json"), record)
+
+    def read_folds(self) -> tuple[list[str], list[int]] | None:
+        """(record names, fold of each) the training run started with, or None."""
+        path = self.work_path("folds.json")
+        if not os.path.exists(path):
+            return None
+        with open(path) as f:
+            saved = json.load(f)
+        return saved["names"], saved["folds"]
+
+    def write_folds(self, names: Sequence[str], folds: np.ndarray) -> None:
+        write_json(self.work_path("folds.json"), {"names": list(names), "folds": folds.tolist()})
+
+    def write_thresholds(self, thresholds: np.ndarray) -> None:
+        """thresholds.csv: class code, abbreviation and threshold, in CLASSES order."""
+        rows = [
+            f"{code},{abbreviation},{t:.2f}\n"
+            for code, abbreviation, t in zip(label_space.CLASSES, label_space.ABBREVIATIONS, thresholds)
+        ]
+        atomic_write(self.path("thresholds.csv"), "class,abbreviation,threshold\n" + "".join(rows))
+
+    def write_oof_probabilities(self, names: Sequence[str], folds: np.ndarray, probabilities: np.ndarray) -> None:
+        """oof_probabilities.csv: each training record's fold (from 1) and out-of-fold probabilities."""
+        text = io.StringIO()
+        text.write("record,fold," + ",".join(label_space.CLASSES) + "\n")
+        for name, fold, row in zip(names, folds, probabilities):
+            text.write(f"{name},{fold + 1}," + ",".join(f"{p:.6f}" for p in row) + "\n")
+        atomic_write(self.path("oof_probabilities.csv"), text.getvalue())
+
+    def write_cv_report(self, report: dict) -> None:
+        write_json(self.path("cv_report.json"), report)
+
+
+def save_model(
+    folder: str, config: Config, thresholds: Sequence[float], num_folds: int, training_summary: dict
+) -> None:
     """Write model.json over the fold weight files already in `folder`."""
     store = ModelFolder(folder)
     files = [os.path.basename(store.weights(k)) for k in range(num_folds)]
-    write_json(store.manifest, {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "ecgnet_version": __version__,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "classes": list(label_space.CLASSES),
-        "abbreviations": list(label_space.ABBREVIATIONS),
-        "config": config.to_dict(),
-        "thresholds": [float(t) for t in thresholds],
-        "weights": [{"file": name, "sha256": sha256(store.path(name))} for name in files],
-        "training": training_summary,
-    })
+    write_json(
+        store.manifest,
+        {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "ecgnet_version": __version__,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "classes": list(label_space.CLASSES),
+            "abbreviations": list(label_space.ABBREVIATIONS),
+            "config": config.to_dict(),
+            "thresholds": [float(t) for t in thresholds],
+            "weights": [{"file": name, "sha256": sha256(store.path(name))} for name in files],
+            "training": training_summary,
+        },
+    )
 
 
-def read_manifest(folder):
+def read_manifest(folder: str | os.PathLike) -> dict:
     store = ModelFolder(folder)
     if not os.path.isdir(store.folder):
         problem = "is not a folder" if os.path.exists(store.folder) else "does not exist"
         raise ModelFolderError(f"model folder {store.folder} {problem}")
     if not os.path.isfile(store.manifest):
-        raise ModelFolderError(f"{store.folder} is not a finished ecgnet model: {store.manifest} is missing "
-                               "(train into it with train_model.py, or resume an interrupted run)")
+        raise ModelFolderError(
+            f"{store.folder} is not a finished ecgnet model: {store.manifest} is missing "
+            "(train into it with train_model.py, or resume an interrupted run)"
+        )
     try:
         with open(store.manifest) as f:
             manifest = json.load(f)
@@ -156,8 +240,10 @@ def read_manifest(folder):
         raise ModelFolderError(f"{store.manifest} is not an ecgnet model description")
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
-        raise ModelFolderError(f"{store.manifest} has model format version {version}; this ecgnet "
-                               f"({__version__}) reads version {FORMAT_VERSION}")
+        raise ModelFolderError(
+            f"{store.manifest} has model format version {version}; this ecgnet "
+            f"({__version__}) reads version {FORMAT_VERSION}"
+        )
     if manifest.get("classes") != list(label_space.CLASSES):
         raise ModelFolderError(f"{store.manifest} was trained on other classes than this ecgnet scores")
     return manifest
@@ -168,8 +254,8 @@ def _threshold(value):
 
 
 def _weight_entry_problem(entry):
-    if not isinstance(entry, dict) or not isinstance(entry.get("file"), str) or not isinstance(entry.get("sha256"), str):
-        return f"weight entry {json.dumps(entry)[:80]} needs a \"file\" name and a \"sha256\" checksum"
+    if not (isinstance(entry, dict) and isinstance(entry.get("file"), str) and isinstance(entry.get("sha256"), str)):
+        return f'weight entry {json.dumps(entry)[:80]} needs a "file" name and a "sha256" checksum'
     if entry["file"] != os.path.basename(entry["file"]) or entry["file"] in ("", ".", ".."):
         return f"weight file {entry['file']!r} is not a plain file name in the model folder"
     if not _SHA256.match(entry["sha256"]):
@@ -179,6 +265,7 @@ def _weight_entry_problem(entry):
 
 def _manifest_fields(manifest, path):
     """(config, thresholds, weight entries) of a manifest, every field checked."""
+
     def invalid(problem):
         return ModelFolderError(f"{path} is incomplete or invalid: {problem}")
 
@@ -192,7 +279,11 @@ def _manifest_fields(manifest, path):
     except ConfigError as e:
         raise invalid(str(e)) from None
     thresholds = manifest["thresholds"]
-    if not isinstance(thresholds, list) or len(thresholds) != label_space.NUM_CLASSES or not all(map(_threshold, thresholds)):
+    if (
+        not isinstance(thresholds, list)
+        or len(thresholds) != label_space.NUM_CLASSES
+        or not all(map(_threshold, thresholds))
+    ):
         raise invalid(f"thresholds must be {label_space.NUM_CLASSES} numbers from 0 to 1")
     weights = manifest["weights"]
     if not isinstance(weights, list) or not weights:
@@ -203,7 +294,7 @@ def _manifest_fields(manifest, path):
     return config, [float(t) for t in thresholds], weights
 
 
-def load_model(folder):
+def load_model(folder: str | os.PathLike) -> tuple[Config, list[str], list[float]]:
     """(config, fold weight files, thresholds) of a finished MODEL folder, every file checked.
 
     Load the weight files with `load_weights`; they are returned as paths so that callers

@@ -1,15 +1,18 @@
 """From a record's millivolt signal to network input: lead order, resampling, demographics,
 training windows and inference views."""
+
 import math
 import warnings
+from collections.abc import Sequence
 from fractions import Fraction
 
 import numpy as np
 from scipy import signal as sps
 
-from .records import RecordError
+from .errors import RecordError
 
 LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+NUM_LEADS = len(LEADS)
 _LEAD_INDEX = {name.lower(): i for i, name in enumerate(LEADS)}
 DEMOGRAPHICS = ("age/100", "age missing", "female", "male", "sex known")
 # Einthoven's and Goldberger's laws: each limb lead (rows, in LEADS order) as a combination of
@@ -24,12 +27,14 @@ class ReducedLeadsWarning(UserWarning):
 _warned_lead_sets = set()
 
 
-def order_leads(signal, lead_names, path="<record>"):
+def order_leads(
+    signal: np.ndarray, lead_names: Sequence[str], path: str = "<record>"
+) -> tuple[np.ndarray, tuple[str, ...]]:
     """Rows of `signal` rearranged into `LEADS` order by name (case-insensitive).
 
     Returns (signal, missing): leads the record lacks are zero rows and listed in `missing`.
     Unknown or repeated lead names are errors."""
-    out = np.zeros((len(LEADS), signal.shape[1]), dtype=np.float32)
+    out = np.zeros((NUM_LEADS, signal.shape[1]), dtype=np.float32)
     seen = set()
     for row, name in enumerate(lead_names):
         index = _LEAD_INDEX.get(name.strip().lower())
@@ -39,11 +44,11 @@ def order_leads(signal, lead_names, path="<record>"):
             raise RecordError(path, f"lead {name!r} appears more than once")
         seen.add(index)
         out[index] = signal[row]
-    missing = tuple(LEADS[i] for i in range(len(LEADS)) if i not in seen)
+    missing = tuple(LEADS[i] for i in range(NUM_LEADS) if i not in seen)
     return out, missing
 
 
-def complete_limb_leads(signal, missing):
+def complete_limb_leads(signal: np.ndarray, missing: tuple[str, ...]) -> tuple[np.ndarray, tuple[str, ...]]:
     """Fill the missing limb leads of a (12, n) signal in `LEADS` order from the limb leads present.
 
     Every 2021 reduced-lead set (6: limb leads; 4: I, II, III, V2; 3: I, II, V2; 2: I, II) has
@@ -69,18 +74,21 @@ def _warn_reduced_leads(missing, still_missing):
     derived = [lead for lead in missing if lead not in still_missing]
     done = [f"{', '.join(derived)} derived from the limb leads present"] if derived else []
     done += [f"{', '.join(still_missing)} set to zero"] if still_missing else []
-    warnings.warn(f"records with leads {', '.join(present)}: the network was trained on 12 leads; "
-                  f"{'; '.join(done)}; outputs may be less reliable than with 12 leads",
-                  ReducedLeadsWarning, stacklevel=3)
+    warnings.warn(
+        f"records with leads {', '.join(present)}: the network was trained on 12 leads; "
+        f"{'; '.join(done)}; outputs may be less reliable than with 12 leads",
+        ReducedLeadsWarning,
+        stacklevel=3,
+    )
 
 
-def resampling_ratio(from_rate, to_rate):
+def resampling_ratio(from_rate: float, to_rate: float) -> tuple[int, int]:
     """(up, down): the smallest integers with up / down = to_rate / from_rate (rates to 0.001 Hz)."""
     ratio = Fraction(round(to_rate * 1000), round(from_rate * 1000))
     return ratio.numerator, ratio.denominator
 
 
-def resample(signal, from_rate, to_rate):
+def resample(signal: np.ndarray, from_rate: float, to_rate: float) -> np.ndarray:
     """Resample every lead with a polyphase anti-aliasing filter (float32 out).
 
     Output length is ceil(n * to_rate / from_rate); the ends are extended linearly so that a
@@ -92,7 +100,9 @@ def resample(signal, from_rate, to_rate):
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
-def prepare_signal(signal, lead_names, from_rate, to_rate, path="<record>"):
+def prepare_signal(
+    signal: np.ndarray, lead_names: Sequence[str], from_rate: float, to_rate: float, path: str = "<record>"
+) -> tuple[np.ndarray, tuple[str, ...]]:
     """Millivolt signal in header lead order -> (12, n) float32 at `to_rate`, and the leads the
     record lacks. Missing limb leads are derived from the others (`complete_limb_leads`), missing
     precordial leads are zero; a warning says so once per lead set."""
@@ -103,18 +113,21 @@ def prepare_signal(signal, lead_names, from_rate, to_rate, path="<record>"):
     return resample(ordered, from_rate, to_rate), missing
 
 
-def demographics(age, sex):
+def demographics(age: float | None, sex: str | None) -> np.ndarray:
     """The 5 demographic inputs: age/100 (0 if missing), age missing, female, male, sex known."""
-    return np.array([
-        0.0 if age is None else age / 100.0,
-        1.0 if age is None else 0.0,
-        1.0 if sex == "female" else 0.0,
-        1.0 if sex == "male" else 0.0,
-        0.0 if sex is None else 1.0,
-    ], dtype=np.float32)
+    return np.array(
+        [
+            0.0 if age is None else age / 100.0,
+            1.0 if age is None else 0.0,
+            1.0 if sex == "female" else 0.0,
+            1.0 if sex == "male" else 0.0,
+            0.0 if sex is None else 1.0,
+        ],
+        dtype=np.float32,
+    )
 
 
-def training_window(length, window, rng):
+def training_window(length: int, window: int, rng: np.random.Generator) -> tuple[int, int, int]:
     """Where a random training window of a record of `length` samples comes from.
 
     Returns (source_start, target_start, count): copy `count` samples from `source_start` of
@@ -125,7 +138,7 @@ def training_window(length, window, rng):
     return 0, int(rng.integers(0, window - length + 1)), length
 
 
-def inference_views(length, window, overlap):
+def inference_views(length: int, window: int, overlap: int) -> list[tuple[int, int]]:
     """The (start, end) spans a record is classified on, as the published method does.
 
     The whole record is always one view. A record longer than `window` adds windows of

@@ -1,25 +1,31 @@
 """The driver's work: classify every record of a folder and write one output file per record.
 
 Every record of the folder counts: each NAME.hea, and each NAME.mat without a header
-(`records.list_records`). Records are read and classified in chunks, so memory stays flat
+(`folders.list_records`). Records are read and classified in chunks, so memory stays flat
 however many records there are, while each chunk holds enough views to fill the network's
-batches. A record that fails, whether it cannot be read (`reading`), its classification
-fails or is not finite, or its output file cannot be written, never stops the run: its
-reason is reported with its name, an all-negative output file is still written where its
-name allows, and the run ends with a summary.
+batches. A record that fails, whether it cannot be read (`records.read_record`), its
+classification fails or is not finite, or its output file cannot be written, never stops the
+run: its reason is logged with its name, an all-negative output file is still written where
+its name allows, and the run ends with a summary.
 """
+
+import logging
 import os
-import sys
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import labels as label_space
+from .config import Config
 from .errors import OutputError, RecordError, describe
-from .inference import default_batch_samples, read_record
+from .folders import RecordFiles, list_records
+from .inference import Ensemble, default_batch_samples
 from .outputs import write_output
-from .records import list_records
+from .records import Record, read_record
+
+log = logging.getLogger(__name__)
 
 NEGATIVE = np.zeros(label_space.NUM_CLASSES)
 
@@ -27,30 +33,24 @@ NEGATIVE = np.zeros(label_space.NUM_CLASSES)
 @dataclass
 class DriverReport:
     written: int = 0
-    failures: list = field(default_factory=list)  # (record name, reason)
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (record name, reason)
 
 
-def find_recordings(folder):
-    """The records of a data folder (`records.RecordFiles`); a folder without any is an error."""
-    found = list_records(folder)
-    if not found:
-        raise RecordError(folder, "holds no records (no NAME.hea or NAME.mat files)")
-    return found
-
-
-def prepare_output_folder(folder):
+def prepare_output_folder(folder: str) -> None:
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise OutputError(f"output folder {folder} is a file, not a folder")
     os.makedirs(folder, exist_ok=True)
 
 
-def _chunks(found, config, chunk_samples, fail):
-    """Yield lists of prepared records whose total length is about `chunk_samples`; records
-    that cannot be read go to `fail` instead."""
+def _chunks(
+    found: Sequence[RecordFiles], config: Config, chunk_samples: int, fail: Callable[[str, str], None]
+) -> Iterator[list[Record]]:
+    """Yield lists of records whose total length is about `chunk_samples`; records that
+    cannot be read go to `fail` instead."""
     chunk, samples = [], 0
     for files in found:
         try:
-            record = read_record(files, config)
+            record = read_record(files, config.sample_rate)
         except RecordError as e:
             fail(files.name, str(e))
             continue
@@ -64,14 +64,13 @@ def _chunks(found, config, chunk_samples, fail):
 
 
 class _Run:
-    """One driver run's output folder, report and log."""
+    """One driver run's output folder and report."""
 
-    def __init__(self, output_folder, log):
+    def __init__(self, output_folder: str):
         self.output_folder = output_folder
-        self.log = log
         self.report = DriverReport()
 
-    def finish(self, name, labels, probabilities, failure=None):
+    def finish(self, name: str, labels: np.ndarray, probabilities: np.ndarray, failure: str | None = None) -> None:
         """Write a record's output file (all negative if it failed) and report a failure."""
         try:
             write_output(self.output_folder, name, label_space.CLASSES, labels, probabilities)
@@ -80,12 +79,12 @@ class _Run:
             failure = failure or f"cannot write its output file: {describe(e)}"
         if failure:
             self.report.failures.append((name, failure))
-            self.log(f"failed: {name if name.isprintable() else ascii(name)}: {failure}")
+            log.warning(f"failed: {name if name.isprintable() else ascii(name)}: {failure}")
 
-    def fail(self, name, reason):
+    def fail(self, name: str, reason: str) -> None:
         self.finish(name, NEGATIVE, NEGATIVE, reason)
 
-    def classified(self, records, results):
+    def classified(self, records: Sequence[Record], results: list[tuple]) -> None:
         for record, (labels, probabilities, failure) in zip(records, results):
             if failure is None and not np.isfinite(probabilities).all():
                 failure = "the network's outputs for it are not finite"
@@ -94,35 +93,42 @@ class _Run:
             self.finish(record.name, labels, probabilities, failure)
 
 
-def run_folder(ensemble, data_folder, output_folder, log=None, progress_seconds=10.0):
-    """Classify every record of `data_folder` into `output_folder`; returns a DriverReport."""
-    log = log or (lambda message: print(message, file=sys.stderr, flush=True))
-    found = find_recordings(data_folder)
+def run_folder(
+    ensemble: Ensemble, data_folder: str, output_folder: str, progress_seconds: float = 10.0
+) -> DriverReport:
+    """Classify every record of `data_folder` into `output_folder`, logging progress every
+    `progress_seconds`; returns a DriverReport."""
+    found = list_records(data_folder, require=True)
     prepare_output_folder(output_folder)
-    run = _Run(output_folder, log)
+    run = _Run(output_folder)
     chunk_samples = 8 * default_batch_samples(ensemble.device)
     started = last_report = time.time()
     for records in _chunks(found, ensemble.config, chunk_samples, run.fail):
-        run.classified(records, _classify_isolating_failures(ensemble, records, log))
+        run.classified(records, _classify_isolating_failures(ensemble, records))
         if time.time() - last_report >= progress_seconds:
             last_report = time.time()
             done = run.report.written + len(run.report.failures)
-            log(f"driver: {done}/{len(found)} records ({done / (last_report - started):.1f} records/s, "
-                f"{len(run.report.failures)} failed)")
-    log(f"driver: wrote {run.report.written} output files for {len(found)} recordings in "
-        f"{time.time() - started:.1f} s; {len(run.report.failures)} failed")
+            log.info(
+                f"driver: {done}/{len(found)} records ({done / (last_report - started):.1f} records/s, "
+                f"{len(run.report.failures)} failed)"
+            )
+    log.info(
+        f"driver: wrote {run.report.written} output files for {len(found)} recordings in "
+        f"{time.time() - started:.1f} s; {len(run.report.failures)} failed"
+    )
     return run.report
 
 
-def _classify_isolating_failures(ensemble, records, log):
+def _classify_isolating_failures(ensemble: Ensemble, records: Sequence[Record]) -> list[tuple]:
     """Per-record (labels, probabilities, failure or None); if a chunk fails, it is logged and
     retried record by record, so that only the records that really fail are failures."""
     try:
         labels, probabilities = ensemble.classify(records)
-        return [(l, p, None) for l, p in zip(labels, probabilities)]
+        return [(y, p, None) for y, p in zip(labels, probabilities)]
     except Exception as e:  # noqa: BLE001 - isolate the failing records below
-        log(f"driver: a chunk of {len(records)} records failed ({type(e).__name__}: {e}); "
-            "classifying them one by one")
+        log.warning(
+            f"driver: a chunk of {len(records)} records failed ({type(e).__name__}: {e}); classifying them one by one"
+        )
     results = []
     for record in records:
         try:

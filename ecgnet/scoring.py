@@ -6,6 +6,7 @@ official rules (see `read_label_file` and `read_output_file`), then computes eve
 vectorised, and a label file with no `#Dx` line or with several (which crash or silently
 misalign the official script) is an error that names the file.
 """
+
 import json
 import math
 import os
@@ -17,15 +18,23 @@ import numpy as np
 from . import labels as label_space
 from . import metrics
 from .errors import ScoringError
-from .records import find_records, name_prefix
+from .files import atomic_write
+from .folders import find_records, name_prefix
 
 TRUE_WORDS = frozenset(("1", "True", "true", "T", "t"))
-SOURCES = {"A": "CPSC2018", "Q": "CPSC-Extra", "I": "St Petersburg INCART", "S": "PTB",
-           "HR": "PTB-XL", "E": "Georgia", "JS": "Chapman-Shaoxing/Ningbo"}
+SOURCES = {
+    "A": "CPSC2018",
+    "Q": "CPSC-Extra",
+    "I": "St Petersburg INCART",
+    "S": "PTB",
+    "HR": "PTB-XL",
+    "E": "Georgia",
+    "JS": "Chapman-Shaoxing/Ningbo",
+}
 OTHER_SOURCE = "other"
 
 
-def find_label_output_pairs(label_folder, output_folder):
+def find_label_output_pairs(label_folder: str, output_folder: str) -> tuple[list[str], list[str]]:
     """(label_files, output_files) as the official scorer pairs them, sorted by name."""
     label_files, output_files = [], []
     for path in find_records(label_folder):
@@ -41,7 +50,7 @@ def find_label_output_pairs(label_folder, output_folder):
     return label_files, output_files
 
 
-def read_label_file(path):
+def read_label_file(path: str) -> np.ndarray:
     """The scored classes of a label file (multi-hot bool, `CLASSES` order) from its `#Dx` line."""
     with open(path, encoding="utf-8", errors="replace") as f:
         dx_lines = [line for line in f if line.startswith("#Dx")]
@@ -63,12 +72,12 @@ def _scalar(text):
 
 @dataclass
 class Outputs:
-    binary: np.ndarray   # bool, (records, classes)
-    scalar: np.ndarray   # float64, (records, classes)
+    binary: np.ndarray  # bool, (records, classes)
+    scalar: np.ndarray  # float64, (records, classes)
     malformed: list = field(default_factory=list)  # output files scored as all-negative
 
 
-def read_output_file(path):
+def read_output_file(path: str) -> tuple[np.ndarray, np.ndarray] | None:
     """(binary, scalar) vectors of one output file, or None if the official scorer would
     treat it as malformed (all outputs negative).
 
@@ -85,7 +94,7 @@ def read_output_file(path):
     scalar_cells = [_scalar(cell.strip()) for cell in lines[2].split(",")]
     binary = np.zeros(label_space.NUM_CLASSES, dtype=bool)
     scalar = np.zeros(label_space.NUM_CLASSES)
-    for code, is_true, value in zip(codes, binary_cells, scalar_cells):
+    for code, is_true in zip(codes, binary_cells):
         j = label_space.CLASS_INDEX.get(code)
         if j is None:
             continue
@@ -102,10 +111,9 @@ def read_output_file(path):
     return binary, scalar
 
 
-def read_outputs(output_files):
+def read_outputs(output_files: list[str]) -> Outputs:
     num = len(output_files)
-    result = Outputs(np.zeros((num, label_space.NUM_CLASSES), dtype=bool),
-                     np.zeros((num, label_space.NUM_CLASSES)))
+    result = Outputs(np.zeros((num, label_space.NUM_CLASSES), dtype=bool), np.zeros((num, label_space.NUM_CLASSES)))
     for i, path in enumerate(output_files):
         vectors = read_output_file(path)
         if vectors is None:
@@ -115,7 +123,7 @@ def read_outputs(output_files):
     return result
 
 
-def source_of(record_name):
+def source_of(record_name: str) -> str:
     """Source key of a record from its name prefix: A, Q, I, S, HR, E, JS or `other`."""
     prefix = name_prefix(record_name)
     return prefix if prefix in SOURCES else OTHER_SOURCE
@@ -130,7 +138,9 @@ class Evaluation:
     by_source: dict
 
 
-def evaluate_arrays(record_names, labels, binary, scalar):
+def evaluate_arrays(
+    record_names: list[str], labels: np.ndarray, binary: np.ndarray, scalar: np.ndarray
+) -> tuple[dict, dict]:
     """Metrics over all records and per source prefix."""
     overall = metrics.evaluate(labels, binary, scalar)
     sources = np.array([source_of(n) for n in record_names])
@@ -142,7 +152,7 @@ def evaluate_arrays(record_names, labels, binary, scalar):
     return overall, by_source
 
 
-def evaluate_folders(label_folder, output_folder):
+def evaluate_folders(label_folder: str, output_folder: str) -> Evaluation:
     label_files, output_files = find_label_output_pairs(label_folder, output_folder)
     names = [os.path.splitext(os.path.basename(p))[0] for p in label_files]
     labels = np.array([read_label_file(p) for p in label_files])
@@ -151,13 +161,12 @@ def evaluate_folders(label_folder, output_folder):
     return Evaluation(names, labels, outputs, overall, by_source)
 
 
-def scores_csv(result):
+def scores_csv(result: dict) -> str:
     """The official SCORES_CSV text (three decimals, no final newline)."""
-    return ",".join(metrics.METRIC_NAMES) + "\n" + ",".join(
-        f"{result[name]:.3f}" for name in metrics.METRIC_NAMES)
+    return ",".join(metrics.METRIC_NAMES) + "\n" + ",".join(f"{result[name]:.3f}" for name in metrics.METRIC_NAMES)
 
 
-def class_scores_csv(result):
+def class_scores_csv(result: dict) -> str:
     """The official CLASS_SCORES_CSV text: rows Classes, AUROC, AUPRC, F-measure."""
     rows = [("Classes", label_space.CLASSES)]
     rows += [(name, [f"{x:.3f}" for x in result["classes"][name]]) for name in ("AUROC", "AUPRC", "F-measure")]
@@ -179,13 +188,15 @@ def _json_metrics(result):
             row[key] = int(table[key][j])
         classes.append(row)
     out = {"records": result["records"]}
-    out.update({name: _json_number(result[name]) for name in metrics.METRIC_NAMES})
+    out.update({name: _json_number(result[name]) for name in metrics.ALL_METRIC_NAMES})
     out["classes"] = classes
     return out
 
 
-def evaluation_json(evaluation):
-    """Every metric at full precision (undefined values as null), per class and per source."""
+def evaluation_json(evaluation: Evaluation) -> dict:
+    """Every metric at full precision (undefined values as null), per class and per source;
+    besides the official metrics, macro `Sensitivity` and `Specificity` (per class
+    `sensitivity`, `specificity`: a class counts only where it has positives, resp. negatives)."""
     return {
         "malformed_output_files": evaluation.outputs.malformed,
         **_json_metrics(evaluation.overall),
@@ -196,7 +207,6 @@ def evaluation_json(evaluation):
     }
 
 
-def write_json(evaluation, path):
-    with open(path, "w") as f:
-        json.dump(evaluation_json(evaluation), f, indent=2)
-        f.write("\n")
+def write_json(evaluation: Evaluation, path: str) -> None:
+    """The `--json` file (`evaluation_json`), written whole or not at all."""
+    atomic_write(path, json.dumps(evaluation_json(evaluation), indent=2) + "\n")

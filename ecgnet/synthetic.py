@@ -7,19 +7,29 @@ first-degree AV block, a bundle branch block and premature ventricular beats, ea
 shape a clinician would look for, so that a network has real features to learn. Records are
 written exactly like challenge records: a WFDB header and a MATLAB v4 `val` matrix of int16.
 """
+
 import os
 
 import numpy as np
 import scipy.io
 
+from .labels import CLASSES, encode
 from .preprocess import LEADS
 
 SINUS_RHYTHM, SINUS_BRADYCARDIA, SINUS_TACHYCARDIA, ATRIAL_FIBRILLATION = (
-    "426783006", "426177001", "427084000", "164889003")
+    "426783006",
+    "426177001",
+    "427084000",
+    "164889003",
+)
 FIRST_DEGREE_AV_BLOCK, RBBB, LBBB, PVC = "270492004", "59118001", "164909002", "427172004"
 RHYTHMS = (SINUS_RHYTHM, SINUS_BRADYCARDIA, SINUS_TACHYCARDIA, ATRIAL_FIBRILLATION)
-HEART_RATE = {SINUS_RHYTHM: (62, 95), SINUS_BRADYCARDIA: (42, 56), SINUS_TACHYCARDIA: (108, 150),
-              ATRIAL_FIBRILLATION: (70, 130)}
+HEART_RATE = {
+    SINUS_RHYTHM: (62, 95),
+    SINUS_BRADYCARDIA: (42, 56),
+    SINUS_TACHYCARDIA: (108, 150),
+    ATRIAL_FIBRILLATION: (70, 130),
+}
 
 # Typical wave amplitudes (mV) per lead, in LEADS order.
 _P = np.array([0.10, 0.15, 0.05, -0.10, 0.04, 0.10, 0.06, 0.08, 0.08, 0.08, 0.08, 0.07])
@@ -74,8 +84,15 @@ def make_signal(labels, fs=500, seconds=10.0, rng=None):
     scale = rng.uniform(0.7, 1.3, 12)
     af = rhythm == ATRIAL_FIBRILLATION
     width = 0.05 if (RBBB in labels or LBBB in labels) else 0.025
-    normal = _beat(fs, scale, width, pr=0.28 if FIRST_DEGREE_AV_BLOCK in labels else rng.uniform(0.13, 0.18),
-                   p_wave=not af, rbbb=RBBB in labels, lbbb=LBBB in labels)
+    normal = _beat(
+        fs,
+        scale,
+        width,
+        pr=0.28 if FIRST_DEGREE_AV_BLOCK in labels else rng.uniform(0.13, 0.18),
+        p_wave=not af,
+        rbbb=RBBB in labels,
+        lbbb=LBBB in labels,
+    )
     premature = _pvc_beat(fs, scale, rng)
     rr = 60.0 / rng.uniform(*HEART_RATE[rhythm])
     signal = np.zeros((12, n + 3 * normal.shape[1]))
@@ -86,9 +103,9 @@ def make_signal(labels, fs=500, seconds=10.0, rng=None):
             time -= 0.35 * rr
             beat = premature
         start = int(time * fs) + normal.shape[1] - offset
-        signal[:, start:start + beat.shape[1]] += beat
+        signal[:, start : start + beat.shape[1]] += beat
         time += rr * (rng.uniform(0.6, 1.4) if af else rng.uniform(0.97, 1.03)) * (1.35 if beat is premature else 1.0)
-    signal = signal[:, normal.shape[1]:normal.shape[1] + n]
+    signal = signal[:, normal.shape[1] : normal.shape[1] + n]
     t = np.arange(n) / fs
     if af:
         signal += 0.05 * np.sin(2 * np.pi * rng.uniform(5, 8) * t + rng.uniform(0, 6.3, (12, 1)))
@@ -121,40 +138,122 @@ def write_record(folder, name, signal_mv, fs, age=None, sex=None, dx=(), gain=10
         checksum = int(row.astype(np.int64).sum() % 65536)
         checksum = checksum - 65536 if checksum >= 32768 else checksum
         lines.append(f"{name}.mat 16+24 {gain:g}/mV 16 0 {int(row[0]) if row.size else 0} {checksum} 0 {lead}")
-    lines += [f"#Age: {'NaN' if age is None else age}", f"#Sex: {sex or 'Unknown'}",
-              f"#Dx: {','.join(dx)}", "#Rx: Unknown", "#Hx: Unknown", "#Sx: Unknown"]
+    lines += [
+        f"#Age: {'NaN' if age is None else age}",
+        f"#Sex: {sex or 'Unknown'}",
+        f"#Dx: {','.join(dx)}",
+        "#Rx: Unknown",
+        "#Hx: Unknown",
+        "#Sx: Unknown",
+    ]
     with open(os.path.join(folder, name + ".hea"), "w") as f:
         f.write("\n".join(lines) + "\n")
 
 
-def make_dataset(folder, count, seed=0, fs=500, seconds=(8.0, 12.0), prefix="SYN", start=1):
-    """Write `count` random synthetic records into `folder`; returns their names."""
+# The classes the generator draws (codes as written in headers), the cells `label_noise` flips.
+SYNTHETIC_CLASSES = RHYTHMS + (FIRST_DEGREE_AV_BLOCK, RBBB, LBBB, PVC)
+TRUE_LABELS_FILE = "true_labels.csv"
+
+
+def make_dataset(folder, count, seed=0, fs=500, seconds=(8.0, 12.0), prefix="SYN", start=1, label_noise=0.0):
+    """Write `count` random synthetic records into `folder`; returns their names.
+
+    label_noise: the fraction of (record, class) labels over SYNTHETIC_CLASSES flipped in the
+    headers' #Dx (exactly round(label_noise x count x 8) cells, drawn at random from a stream of
+    their own, so the signals and the clean labels are those of label_noise=0). The signals
+    always show the clean labels, which are then written to FOLDER/true_labels.csv
+    (`record,<24 class codes in ecgnet.labels.CLASSES order>`, 0/1; rows of other records
+    already in the file are kept). With label_noise=0 no such file is written."""
+    if not 0.0 <= label_noise <= 1.0:
+        raise ValueError(f"label_noise must be a fraction from 0 to 1, not {label_noise!r}")
     os.makedirs(folder, exist_ok=True)
     rng = np.random.default_rng(seed)
-    names = []
-    for number in range(start, start + count):
+    flips = np.zeros((count, len(SYNTHETIC_CLASSES)), dtype=bool)
+    if label_noise > 0:
+        cells = np.random.default_rng((seed, 1)).choice(flips.size, round(label_noise * flips.size), replace=False)
+        flips.flat[cells] = True
+    names, truth = [], []
+    for row, number in enumerate(range(start, start + count)):
         labels = random_labels(rng)
         name = f"{prefix}{number:05d}"
         duration = rng.uniform(*seconds) if isinstance(seconds, tuple) else seconds
-        write_record(folder, name, make_signal(labels, fs, duration, rng), fs,
-                     age=int(rng.integers(18, 90)), sex=rng.choice(["Male", "Female"]), dx=labels)
+        flipped = {SYNTHETIC_CLASSES[k] for k in np.flatnonzero(flips[row])}
+        given = [c for c in labels if c not in flipped] + [c for c in SYNTHETIC_CLASSES if c in flipped - set(labels)]
+        write_record(
+            folder,
+            name,
+            make_signal(labels, fs, duration, rng),
+            fs,
+            age=int(rng.integers(18, 90)),
+            sex=rng.choice(["Male", "Female"]),
+            dx=given,
+        )
         names.append(name)
+        truth.append(labels)
+    if label_noise > 0:
+        _write_true_labels(os.path.join(folder, TRUE_LABELS_FILE), names, truth)
     return names
 
 
-def main(argv=None):
+def _write_true_labels(path, names, truth):
+    """Add (or replace) these records' rows in the true-labels file, through a temporary file."""
+    rows = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            lines = f.read().splitlines()
+        rows = {line.split(",", 1)[0]: line for line in lines[1:] if line.strip()}
+    for name, labels in zip(names, truth):
+        rows[name] = name + "," + ",".join(str(int(v)) for v in encode(labels))
+    with open(path + ".tmp", "w") as f:
+        f.write("record," + ",".join(CLASSES) + "\n" + "".join(rows[k] + "\n" for k in sorted(rows)))
+    os.replace(path + ".tmp", path)
+
+
+def main(argv=None, prog=None):
+    """`ecgnet synth` / `python -m ecgnet.synthetic`: write COUNT records into FOLDER; returns 0."""
     import argparse
-    parser = argparse.ArgumentParser(description="Write synthetic challenge records (NAME.hea + NAME.mat).")
-    parser.add_argument("folder")
-    parser.add_argument("count", type=int)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--prefix", default="SYN")
+
+    from .cli import HelpFormatter
+
+    parser = argparse.ArgumentParser(
+        prog=prog, formatter_class=HelpFormatter, description="Write synthetic challenge records (NAME.hea + NAME.mat)."
+    )
+    parser.add_argument("folder", help="folder to write the records into (made if missing)")
+    parser.add_argument("count", type=int, help="number of records")
+    parser.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same records")
+    parser.add_argument("--prefix", default="SYN", help="record names are PREFIX followed by a number")
     parser.add_argument("--start", type=int, default=1, help="number of the first record")
     parser.add_argument("--rate", type=int, default=500, help="sampling rate (Hz)")
+    parser.add_argument(
+        "--label-noise",
+        type=float,
+        default=0.0,
+        metavar="RATE",
+        help="fraction of the (record, class) labels over the 8 generated classes flipped in the "
+        f"headers; the clean labels go to FOLDER/{TRUE_LABELS_FILE}",
+    )
     args = parser.parse_args(argv)
-    names = make_dataset(args.folder, args.count, args.seed, args.rate, prefix=args.prefix, start=args.start)
-    print(f"wrote {len(names)} synthetic records to {args.folder}")
+    if not 0.0 <= args.label_noise <= 1.0:
+        parser.error(f"--label-noise must be a fraction from 0 to 1, not {args.label_noise}")
+    names = make_dataset(
+        args.folder,
+        args.count,
+        args.seed,
+        args.rate,
+        prefix=args.prefix,
+        start=args.start,
+        label_noise=args.label_noise,
+    )
+    noise = (
+        f" with {args.label_noise:g} of their labels flipped (clean labels in {TRUE_LABELS_FILE})"
+        if args.label_noise > 0
+        else ""
+    )
+    print(f"wrote {len(names)} synthetic records to {args.folder}{noise}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    sys.exit(main())

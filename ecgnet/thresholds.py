@@ -6,12 +6,13 @@ for all classes and goes over the classes one at a time, moving a class's thresh
 grid value (0.01 steps) that maximises the challenge metric on out-of-fold predictions with
 the other thresholds fixed, and repeats until no class improves.
 """
+
 import numpy as np
 
 from . import labels as label_space
 
 
-def apply_thresholds(probabilities, thresholds):
+def apply_thresholds(probabilities: np.ndarray, thresholds: np.ndarray | float) -> np.ndarray:
     """Boolean labels: probability >= threshold, or the record's most probable class."""
     probabilities = np.asarray(probabilities)
     out = probabilities >= np.asarray(thresholds, dtype=np.float64)
@@ -19,7 +20,7 @@ def apply_thresholds(probabilities, thresholds):
     return out
 
 
-def threshold_grid(step):
+def threshold_grid(step: float) -> np.ndarray:
     count = int(round(1 / step))
     return np.round(np.arange(1, count) * step, 10)
 
@@ -43,14 +44,21 @@ def _class_scores(probabilities, labels, outputs, weights, c, grid):
     return base + cumulative[switched]
 
 
-def search_thresholds(probabilities, labels, step=0.01, start=0.5, weights=None, max_rounds=50):
+def search_thresholds(
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    step: float = 0.01,
+    start: float = 0.5,
+    weights: np.ndarray | None = None,
+    max_rounds: int = 50,
+) -> tuple[np.ndarray, int]:
     """Coordinate search of per-class thresholds on a `step` grid; returns (thresholds, rounds)."""
     weights = np.nan_to_num(label_space.WEIGHTS if weights is None else weights)
     probabilities = np.asarray(probabilities, dtype=np.float64)
     labels = np.asarray(labels, dtype=bool)
     grid = threshold_grid(step)
     thresholds = np.full(probabilities.shape[1], float(start))
-    for rounds in range(1, max_rounds + 1):
+    for rounds in range(1, max_rounds + 1):  # noqa: B007 - the rounds taken are returned
         improved = False
         for c in range(probabilities.shape[1]):
             outputs = apply_thresholds(probabilities, thresholds)

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-py=.venv/bin/python
+ecgnet=.venv/bin/ecgnet   # the same functions as train_model.py, driver.py and evaluate_model.py
 work=${WORK:-demo}
 rm -rf "$work"
 mkdir -p "$work/train" "$work/test"
@@ -20,13 +20,17 @@ if [ -n "${DATA:-}" ]; then
     i=$((i + 1))
   done
 else
-  $py -m ecgnet.synthetic "$work/train" 300 --seed 1
-  $py -m ecgnet.synthetic "$work/test" 100 --seed 2 --start 301
+  $ecgnet synth "$work/train" 300 --seed 1
+  $ecgnet synth "$work/test" 100 --seed 2 --start 301
 fi
-$py train_model.py "$work/train" "$work/model" --config "${CONFIG:-configs/demo.json}"
-$py driver.py "$work/model" "$work/test" "$work/outputs"
-$py evaluate_model.py "$work/test" "$work/outputs" "$work/scores.csv" "$work/class_scores.csv" --json "$work/scores.json"
+$ecgnet train "$work/train" "$work/model" --config "${CONFIG:-configs/demo.json}"
+$ecgnet drive "$work/model" "$work/test" "$work/outputs"
+$ecgnet evaluate "$work/test" "$work/outputs" "$work/scores.csv" "$work/class_scores.csv" --json "$work/scores.json"
 echo
 echo "Test-set scores ($work/scores.csv):"
 cat "$work/scores.csv"; echo
-echo "Cross-validation report: $work/model/cv_report.json; per-class scores: $work/class_scores.csv"
+echo "Cross-validation numbers: $work/model/cv_report.json; per-class scores: $work/class_scores.csv"
+# The report with plots (needs the review extra, which scripts/setup.sh installs).
+$ecgnet report "$work/model" "$work/report" --labels "$work/train" \
+  --scores "$work/scores.json" --test-labels "$work/test" --outputs "$work/outputs" > /dev/null
+echo "Report (cross-validation and test set): $work/report/report.html"

@@ -6,7 +6,14 @@ from ecgnet.config import Config, parse_overrides
 def test_defaults_are_the_published_method():
     c = Config()
     assert (c.sample_rate, c.window, c.overlap, c.width, c.blocks) == (257, 4096, 256, 64, (2, 2, 2, 2))
-    assert (c.folds, c.epochs, c.batch_size, c.lr, c.weight_decay, c.lr_milestones) == (5, 70, 64, 3e-3, 1e-5, (20, 40, 60))
+    assert (c.folds, c.epochs, c.batch_size, c.lr, c.weight_decay, c.lr_milestones) == (
+        5,
+        70,
+        64,
+        3e-3,
+        1e-5,
+        (20, 40, 60),
+    )
 
 
 def test_round_trip_and_overrides():

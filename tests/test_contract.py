@@ -8,6 +8,7 @@ shadows the project's and its imports find the project's modules through PYTHONP
 the organisers drop their files into the repository. Their outputs must equal the project
 driver's to 1e-6, on whole records and on 6-, 4-, 3- and 2-lead copies of records.
 """
+
 import json
 import os
 import subprocess
@@ -20,13 +21,14 @@ import scipy.io
 import torch
 
 from ecgnet import labels, preprocess
-from conftest import ROOT, SAMPLE, TINY, needs_sample, sample_names
+
+from helpers import ROOT, SAMPLE, TINY, needs_sample, sample_names
 
 pytestmark = needs_sample
 
 # python-classifier-2020 driver.py: load the model once; for each .mat (hidden files skipped),
 # `val` as float64 and the header's readlines() go to run_12ECG_classifier; str() of each value.
-DRIVER_2020 = '''
+DRIVER_2020 = """
 import os, sys
 import numpy as np
 from scipy.io import loadmat
@@ -58,10 +60,10 @@ if __name__ == "__main__":
         data, header_data = load_challenge_data(os.path.join(input_directory, f))
         current_label, current_score, classes = run_12ECG_classifier(data, header_data, model)
         save_challenge_predictions(output_directory, f, current_score, current_label, classes)
-'''
+"""
 
 # python-classifier-2020 train_model.py: create the output folder, then train into it.
-TRAIN_2020 = '''
+TRAIN_2020 = """
 import os, sys
 from train_12ECG_classifier import train_12ECG_classifier
 
@@ -70,10 +72,10 @@ if __name__ == "__main__":
     if not os.path.isdir(output_directory):
         os.mkdir(output_directory)
     train_12ECG_classifier(input_directory, output_directory)
-'''
+"""
 
 # python-classifier-2021 train_model.py.
-TRAIN_2021 = '''
+TRAIN_2021 = """
 import sys
 from team_code import training_code
 
@@ -81,11 +83,11 @@ if __name__ == "__main__":
     if len(sys.argv) != 3:
         raise Exception("usage: python train_model.py data model")
     training_code(sys.argv[1], sys.argv[2])
-'''
+"""
 
 # python-classifier-2021 test_model.py: the lead sets present (sort_leads of each header's leads),
 # one load_model per set, then per record the raw recording to run_model and save_outputs.
-TEST_2021 = '''
+TEST_2021 = """
 import os, sys
 from team_code import load_model, run_model
 from helper_code import *
@@ -109,10 +111,10 @@ if __name__ == "__main__":
         root = os.path.splitext(os.path.basename(header_file))[0]
         save_outputs(os.path.join(output_directory, root + ".csv"), get_recording_id(header),
                      classes, labels, probabilities)
-'''
+"""
 
 # What python-classifier-2021's helper_code.py does for test_model.py, to run it with theirs.
-OFFICIAL_HELPER_2021 = '''
+OFFICIAL_HELPER_2021 = """
 import os
 import numpy as np
 from scipy.io import loadmat
@@ -129,7 +131,8 @@ def find_challenge_files(data_directory):
         root, extension = os.path.splitext(name)
         header_file = os.path.join(data_directory, root + ".hea")
         recording_file = os.path.join(data_directory, root + ".mat")
-        if not root.startswith(".") and extension == ".hea" and os.path.isfile(header_file) and os.path.isfile(recording_file):
+        is_record = extension == ".hea" and os.path.isfile(header_file) and os.path.isfile(recording_file)
+        if not root.startswith(".") and is_record:
             header_files.append(header_file)
             recording_files.append(recording_file)
     return header_files, recording_files
@@ -163,10 +166,15 @@ def save_outputs(output_file, recording_id, classes, labels, probabilities):
              ",".join(str(l) for l in labels), ",".join(str(p) for p in probabilities)]
     with open(output_file, "w") as f:
         f.write("\\n".join(lines) + "\\n")
-'''
+"""
 
 # The 2021 lead sets below 12 leads.
-REDUCED = {6: ("I", "II", "III", "aVR", "aVL", "aVF"), 4: ("I", "II", "III", "V2"), 3: ("I", "II", "V2"), 2: ("I", "II")}
+REDUCED = {
+    6: ("I", "II", "III", "aVR", "aVL", "aVF"),
+    4: ("I", "II", "III", "V2"),
+    3: ("I", "II", "V2"),
+    2: ("I", "II"),
+}
 COPIED = ("A0013", "E01137", "HR06005")  # test records copied with fewer leads
 
 
@@ -176,8 +184,14 @@ def run_script(folder, files, arguments, env=None, timeout=600):
     for name, source in files.items():
         (folder / name).write_text(source)
     environment = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
-    result = subprocess.run([sys.executable, next(iter(files)), *map(str, arguments)], cwd=folder, env=environment,
-                            capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(
+        [sys.executable, next(iter(files)), *map(str, arguments)],
+        cwd=folder,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return result
 
@@ -187,11 +201,11 @@ def reduced_copy(name, leads, target):
     new_name = f"{name}_L{len(leads)}"
     lines = (SAMPLE / f"{name}.hea").read_text().splitlines()
     first = lines[0].split(" ")
-    signal_lines = lines[1:1 + int(first[1])]
+    signal_lines = lines[1 : 1 + int(first[1])]
     rows = [[line.split()[-1] for line in signal_lines].index(lead) for lead in leads]
     first[:2] = [new_name, str(len(leads))]
     chosen = [f"{new_name}.mat {signal_lines[r].split(' ', 1)[1]}" for r in rows]
-    header = [" ".join(first)] + chosen + lines[1 + len(signal_lines):]
+    header = [" ".join(first)] + chosen + lines[1 + len(signal_lines) :]
     (target / f"{new_name}.hea").write_text("\n".join(header) + "\n")
     val = scipy.io.loadmat(SAMPLE / f"{name}.mat")["val"]
     scipy.io.savemat(target / f"{new_name}.mat", {"val": val[rows]}, format="4")
@@ -204,8 +218,12 @@ def read_outputs(folder):
     for name in sorted(os.listdir(folder)):
         lines = (folder / name).read_text().splitlines()
         assert len(lines) == 4, name
-        outputs[name] = (lines[0], lines[1].split(","), np.array(lines[2].split(","), dtype=int),
-                         np.array(lines[3].split(","), dtype=float))
+        outputs[name] = (
+            lines[0],
+            lines[1].split(","),
+            np.array(lines[2].split(","), dtype=int),
+            np.array(lines[3].split(","), dtype=float),
+        )
     return outputs
 
 
@@ -238,8 +256,13 @@ def test_data(tmp_path_factory):
 def driver_outputs(tiny_model, test_data):
     """The project's batched driver.py on the test data."""
     outputs = test_data.parent / "driver_outputs"
-    result = subprocess.run([sys.executable, "driver.py", tiny_model[0], str(test_data), str(outputs)], cwd=ROOT,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "driver.py", tiny_model[0], str(test_data), str(outputs)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     return read_outputs(outputs)
 
@@ -259,8 +282,10 @@ def test_official_2021_test_model(helper, tiny_model, test_data, driver_outputs,
     assert_same_outputs(read_outputs(tmp_path / "out"), driver_outputs, record_lines=helper == "ours")
     # One warning per reduced lead set, saying what the 12-lead network gets instead.
     assert result.stderr.count("ReducedLeadsWarning") == len(REDUCED), result.stderr
-    assert "records with leads I, II: the network was trained on 12 leads; III, aVR, aVL, aVF derived " \
-           "from the limb leads present; V1, V2, V3, V4, V5, V6 set to zero" in result.stderr
+    assert (
+        "records with leads I, II: the network was trained on 12 leads; III, aVR, aVL, aVF derived "
+        "from the limb leads present; V1, V2, V3, V4, V5, V6 set to zero" in result.stderr
+    )
 
 
 def test_official_training_scripts_train_what_the_project_trains(tiny_model, tmp_path):
@@ -332,8 +357,10 @@ def test_one_warning_per_lead_set(monkeypatch):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for leads in (("I", "II"), ("II", "I"), preprocess.LEADS, ("I", "II", "III", "V2"), ("I", "II")):
-            preprocess.prepare_signal(signal[:len(leads)], leads, 500, 257)
+            preprocess.prepare_signal(signal[: len(leads)], leads, 500, 257)
     messages = [str(w.message) for w in caught if issubclass(w.category, preprocess.ReducedLeadsWarning)]
     assert len(messages) == 2
-    assert messages[1].startswith("records with leads I, II, III, V2: the network was trained on 12 leads; "
-                                  "aVR, aVL, aVF derived from the limb leads present; V1, V3, V4, V5, V6 set to zero")
+    assert messages[1].startswith(
+        "records with leads I, II, III, V2: the network was trained on 12 leads; "
+        "aVR, aVL, aVF derived from the limb leads present; V1, V3, V4, V5, V6 set to zero"
+    )

@@ -1,24 +1,30 @@
 """The driver on records of unusual rate, length and layout, and on records it cannot read."""
+
 import os
 import shutil
 import subprocess
 import sys
 
 import numpy as np
-import pytest
 
 from ecgnet import labels, synthetic
 from ecgnet.inference import Ensemble
 from ecgnet.preprocess import LEADS
 from ecgnet.runner import run_folder
-from conftest import ROOT, needs_sample
+
+from helpers import ROOT, needs_sample
 
 pytestmark = needs_sample
 
 
 def drive(model, data, outputs):
-    return subprocess.run([sys.executable, "driver.py", str(model), str(data), str(outputs)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "driver.py", str(model), str(data), str(outputs)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def read_output(path):
@@ -31,16 +37,24 @@ def write(folder, name, rate, seconds, seed, lead_names=LEADS):
     rng = np.random.default_rng(seed)
     signal = synthetic.make_signal([synthetic.SINUS_RHYTHM], rate, seconds, rng)
     order = [LEADS.index(lead) for lead in lead_names]
-    synthetic.write_record(folder, name, signal[order], rate, age=50, sex="Female", dx=[synthetic.SINUS_RHYTHM],
-                           lead_names=lead_names)
+    synthetic.write_record(
+        folder, name, signal[order], rate, age=50, sex="Female", dx=[synthetic.SINUS_RHYTHM], lead_names=lead_names
+    )
 
 
 def test_unusual_rates_and_lengths(tiny_model, tmp_path):
     model, _ = tiny_model
     data = tmp_path / "data"
     data.mkdir()
-    cases = {"R257": (257, 30 * 60), "R1000": (1000, 60), "R360": (360, 12), "R250": (250, 10),
-             "R128": (128, 10), "SHORT": (500, 1.5), "TINY": (500, 0.05)}
+    cases = {
+        "R257": (257, 30 * 60),
+        "R1000": (1000, 60),
+        "R360": (360, 12),
+        "R250": (250, 10),
+        "R128": (128, 10),
+        "SHORT": (500, 1.5),
+        "TINY": (500, 0.05),
+    }
     for i, (name, (rate, seconds)) in enumerate(cases.items()):
         write(data, name, rate, seconds, i)
     (data / ".hidden.mat").write_bytes(b"not a record")
@@ -72,7 +86,7 @@ def test_unreadable_records_still_get_outputs_and_a_failing_status(tiny_model, t
     for i, name in enumerate(["GOOD1", "TRUNC", "NOHEADER", "BADRATE", "GOOD2"]):
         write(data, name, 500, 10, i)
     mat = (data / "TRUNC.mat").read_bytes()
-    (data / "TRUNC.mat").write_bytes(mat[:len(mat) // 3])
+    (data / "TRUNC.mat").write_bytes(mat[: len(mat) // 3])
     os.remove(data / "NOHEADER.hea")
     text = (data / "BADRATE.hea").read_text().replace("BADRATE 12 500", "BADRATE 12 0", 1)
     (data / "BADRATE.hea").write_text(text)
@@ -97,14 +111,14 @@ def test_driver_refuses_a_bad_model_folder(tmp_path):
 def test_output_does_not_depend_on_chunking(tiny_model, tmp_path):
     model, data = tiny_model
     ensemble = Ensemble.from_folder(model)
-    run_folder(ensemble, data, tmp_path / "together", log=lambda m: None)
+    run_folder(ensemble, data, tmp_path / "together")
     for name in sorted(os.listdir(data))[:12:2]:  # a few records on their own
         single = tmp_path / "single" / name
         single.mkdir(parents=True)
         stem = os.path.splitext(name)[0]
         for ext in (".hea", ".mat"):
             shutil.copy(os.path.join(data, stem + ext), single)
-        run_folder(ensemble, single, tmp_path / "alone", log=lambda m: None)
+        run_folder(ensemble, single, tmp_path / "alone")
         a, b = read_output(tmp_path / "together" / f"{stem}.csv"), read_output(tmp_path / "alone" / f"{stem}.csv")
         np.testing.assert_array_equal(a[0], b[0])
         np.testing.assert_allclose(a[1], b[1], atol=2e-6)

@@ -1,6 +1,8 @@
 """Hostile-but-fair inputs (issue 10): records, names, folders and model files that once gave
 NaN outputs, tracebacks, unbounded memory or a stopped run. Each test is one defect's recipe."""
+
 import json
+import logging
 import math
 import os
 import signal
@@ -16,16 +18,15 @@ import scipy.io
 import scipy.sparse
 import torch
 
-from ecgnet import labels, modelstore, preprocess, records, training
+import driver  # the entry points (on pytest's pythonpath), run in-process
+import evaluate_model
+import train_model
+from ecgnet import headers, labels, loop, matfiles, modelstore, preprocess, training
 from ecgnet.inference import Ensemble
 from ecgnet.records import RecordError
 from ecgnet.runner import run_folder
-from conftest import ROOT, SAMPLE, TINY, link_records, needs_sample, sample_names
 
-sys.path.insert(0, str(ROOT))
-import driver  # noqa: E402 - the entry points, run in-process
-import evaluate_model  # noqa: E402
-import train_model  # noqa: E402
+from helpers import ROOT, SAMPLE, TINY, link_records, needs_sample, sample_names
 
 pytestmark = needs_sample
 
@@ -33,6 +34,7 @@ pytestmark = needs_sample
 # ---------------------------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------------------------
+
 
 def a0001():
     return scipy.io.loadmat(SAMPLE / "A0001.mat")["val"]
@@ -70,7 +72,14 @@ def assert_negative(path):
 def drive(ensemble, data, outputs):
     """run_folder in-process: (report, {name: reason}, log text)."""
     messages = []
-    report = run_folder(ensemble, str(data), str(outputs), log=messages.append)
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger = logging.getLogger("ecgnet.runner")
+    logger.addHandler(handler)
+    try:
+        report = run_folder(ensemble, str(data), str(outputs))
+    finally:
+        logger.removeHandler(handler)
     return report, dict(report.failures), "\n".join(messages)
 
 
@@ -89,10 +98,13 @@ def ensemble(tiny_model):
 # 1. NaN is never checked
 # ---------------------------------------------------------------------------------------------
 
+
 def test_records_that_resample_or_scale_to_nan_fail_by_name(ensemble, tmp_path):
     data = tmp_path / "data"
     write_record(data, "one", a0001()[:, :1], first="one 12 500 1")
-    write_record(data, "gain", edit=lambda lines: [lines[0]] + [l.replace("1000/mV", "1e-15/mV") for l in lines[1:]])
+    write_record(
+        data, "gain", edit=lambda lines: [lines[0]] + [line.replace("1000/mV", "1e-15/mV") for line in lines[1:]]
+    )
     write_record(data, "good")
     report, failures, _ = drive(ensemble, data, tmp_path / "out")
     assert set(failures) == {"one", "gain"}
@@ -124,12 +136,12 @@ def test_no_output_file_holds_nan_even_when_the_network_gives_it(ensemble, tmp_p
 def hostile_training_folder(folder):
     """Good sample records plus records that once crashed training or poisoned its weights."""
     link_records(SAMPLE, folder, sample_names(per_prefix=3))
-    write_record(folder, "one", a0001()[:, :1], first="one 12 500 1")                # resamples to NaN
+    write_record(folder, "one", a0001()[:, :1], first="one 12 500 1")  # resamples to NaN
     write_record(folder, "sparse", scipy.sparse.csc_matrix(a0001()), mat_format="5")  # TypeError
-    write_record(folder, "slow", first="slow 12 0.0001 7500")                         # ZeroDivisionError
-    write_record(folder, "huge", first=f"huge 12 500 {10**30}")                       # OverflowError
-    write_record(folder, "comma", first="a,b 12 500 7500")                            # header name with a comma
-    write_record(folder, "x,y")                                                       # file name with a comma
+    write_record(folder, "slow", first="slow 12 0.0001 7500")  # ZeroDivisionError
+    write_record(folder, "huge", first=f"huge 12 500 {10**30}")  # OverflowError
+    write_record(folder, "comma", first="a,b 12 500 7500")  # header name with a comma
+    write_record(folder, "x,y")  # file name with a comma
     return str(folder)
 
 
@@ -140,8 +152,13 @@ def test_training_excludes_and_counts_bad_records_and_its_weights_stay_finite(tm
     assert report is not None and (model / "model.json").exists()
     log = (model / "train.log").read_text()
     assert "16 records for training" in log and "5 unreadable" in log
-    for name, problem in [("one.hea", "not finite"), ("sparse.mat", "sparse"), ("slow.hea", "sampling rate"),
-                          ("huge.hea", "samples"), ("x,y.hea", "a comma")]:
+    for name, problem in [
+        ("one.hea", "not finite"),
+        ("sparse.mat", "sparse"),
+        ("slow.hea", "sampling rate"),
+        ("huge.hea", "samples"),
+        ("x,y.hea", "a comma"),
+    ]:
         assert any(name in line and problem in line for line in log.splitlines()), name
     for fold in (1, 2):
         weights = torch.load(model / f"fold{fold}.pt", weights_only=True)
@@ -153,7 +170,7 @@ def test_training_excludes_and_counts_bad_records_and_its_weights_stay_finite(tm
 
 def test_training_refuses_an_epoch_that_is_not_finite_and_keeps_the_checkpoint(tmp_path, monkeypatch):
     data = link_records(SAMPLE, tmp_path / "data", sample_names(per_prefix=2))
-    real_epoch, calls = training.train_epoch, []
+    real_epoch, calls = loop.train_epoch, []
 
     def poisoned_second_epoch(network, *args):
         loss, seen = real_epoch(network, *args)
@@ -164,9 +181,11 @@ def test_training_refuses_an_epoch_that_is_not_finite_and_keeps_the_checkpoint(t
             return math.nan, seen
         return loss, seen
 
-    monkeypatch.setattr(training, "train_epoch", poisoned_second_epoch)
+    monkeypatch.setattr(loop, "train_epoch", poisoned_second_epoch)
     model = tmp_path / "model"
-    with pytest.raises(training.TrainingError, match=r"fold 1 epoch 2: the loss and the weights .*checkpoint of epoch 1 is kept"):
+    with pytest.raises(
+        training.TrainingError, match=r"fold 1 epoch 2: the loss and the weights .*checkpoint of epoch 1 is kept"
+    ):
         training.train(data, str(model), config=TINY, jobs=1)
     checkpoint = torch.load(model / "work" / "fold1_checkpoint.pt", weights_only=True)
     assert checkpoint["epoch"] == 1
@@ -177,6 +196,7 @@ def test_training_refuses_an_epoch_that_is_not_finite_and_keeps_the_checkpoint(t
 # ---------------------------------------------------------------------------------------------
 # 2. One unexpected exception stops the whole run
 # ---------------------------------------------------------------------------------------------
+
 
 def test_sparse_val_and_tiny_rate_fail_by_name_and_the_run_goes_on(tiny_model, tmp_path, capsys):
     data = tmp_path / "data"
@@ -228,20 +248,24 @@ def test_a_failing_chunk_is_logged_and_retried_record_by_record(ensemble, tmp_pa
 # 3. Unbounded resources from a header
 # ---------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("first, words", [
-    ("X 12 100000000 7500", "sampling rate"),
-    ("X 12 1000000 15000000", "sampling rate"),
-    ("X 12 20 7500", "sampling rate"),
-    (f"X 12 500 {10**30}", "samples per lead"),
-    ("X 12 1000 2000001", "samples per lead"),
-    ("X 12 50 200000", "longer than the limit of 60 min"),
-    ("X 64 1000 1000000", "values"),
-])
+
+@pytest.mark.parametrize(
+    "first, words",
+    [
+        ("X 12 100000000 7500", "sampling rate"),
+        ("X 12 1000000 15000000", "sampling rate"),
+        ("X 12 20 7500", "sampling rate"),
+        (f"X 12 500 {10**30}", "samples per lead"),
+        ("X 12 1000 2000001", "samples per lead"),
+        ("X 12 50 200000", "longer than the limit of 60 min"),
+        ("X 64 1000 1000000", "values"),
+    ],
+)
 def test_header_sizes_beyond_the_limits_are_refused_before_any_allocation(tmp_path, first, words):
     lines = [first] + [f"X.mat 16+24 1000/mV 16 0 0 0 0 L{i}" for i in range(int(first.split()[1]))]
     (tmp_path / "X.hea").write_text("\n".join(lines) + "\n")
     with pytest.raises(RecordError, match=words):
-        records.load_header(tmp_path / "X.hea")
+        headers.load_header(tmp_path / "X.hea")
 
 
 def test_a_rate_whose_resampling_filter_would_be_huge_is_refused(ensemble, tmp_path):
@@ -254,11 +278,11 @@ def test_mat_shape_is_read_without_loading_or_inflating_the_data(tmp_path):
     write_record(tmp_path, "X", a0001()[:, :5000])
     scipy.io.savemat(tmp_path / "X.mat", {"val": np.zeros((12, 1_500_000), np.int16)}, do_compression=True)
     assert os.path.getsize(tmp_path / "X.mat") < 100_000  # 36 MB of samples
-    header = records.load_header(tmp_path / "X.hea")
+    header = headers.load_header(tmp_path / "X.hea")
     tracemalloc.start()
     try:
         with pytest.raises(RecordError, match=r"shape \(12, 1500000\) but the header says \(12, 5000\)"):
-            records.load_signal(header)
+            matfiles.load_signal(header)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -274,21 +298,22 @@ def test_compressed_val_holding_more_data_than_its_shape_is_refused(tmp_path):
     tag = np.array([15, len(compressed)], dtype="<u4").tobytes()
     (tmp_path / "X.mat").write_bytes(plain[:128] + tag + compressed)
     with pytest.raises(RecordError, match="more data than its shape"):
-        records.load_signal(records.load_header(tmp_path / "X.hea"))
+        matfiles.load_signal(headers.load_header(tmp_path / "X.hea"))
 
 
 def test_headers_that_are_huge_or_endless_are_refused(tmp_path):
     write_record(tmp_path, "big", edit=lambda lines: lines + ["#" + "x" * 100] * 1000)
     with pytest.raises(RecordError, match="larger than the limit of 64 KiB"):
-        records.load_header(tmp_path / "big.hea")
+        headers.load_header(tmp_path / "big.hea")
     os.symlink("/dev/zero", tmp_path / "zero.hea")
     with pytest.raises(RecordError, match="not a regular file"):
-        records.load_header(tmp_path / "zero.hea")
+        headers.load_header(tmp_path / "zero.hea")
 
 
 # ---------------------------------------------------------------------------------------------
 # 4-5. Output files: one that cannot be written, and planted links
 # ---------------------------------------------------------------------------------------------
+
 
 def test_an_output_file_that_cannot_be_written_fails_only_its_record(tiny_model, tmp_path, capsys):
     data, outputs = tmp_path / "data", tmp_path / "out"
@@ -320,27 +345,31 @@ def test_a_planted_temporary_link_is_never_followed(ensemble, tmp_path):
 # 6. Model folder checks
 # ---------------------------------------------------------------------------------------------
 
+
 def edit_manifest(folder, change):
     manifest = json.loads((folder / "model.json").read_text())
     change(manifest)
     (folder / "model.json").write_text(json.dumps(manifest))
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda m: m["thresholds"].__setitem__(3, math.nan), "thresholds must be 24 numbers from 0 to 1"),
-    (lambda m: m["thresholds"].__setitem__(3, -5), "thresholds must be 24 numbers from 0 to 1"),
-    (lambda m: m["thresholds"].__setitem__(3, "0.5"), "thresholds must be 24 numbers from 0 to 1"),
-    (lambda m: m["thresholds"].pop(), "thresholds must be 24 numbers"),
-    (lambda m: m["weights"][0].pop("file"), "needs a \"file\" name"),
-    (lambda m: m["weights"][0].update(file="../model.json"), "not a plain file name"),
-    (lambda m: m["weights"][0].update(sha256=5), "needs a \"file\" name and a \"sha256\""),
-    (lambda m: m.update(weights={}), "at least one weight file"),
-    (lambda m: m["config"].update(width="8"), "width must be an integer"),
-    (lambda m: m["config"].update(kernel=0), "kernel"),
-    (lambda m: m["config"].update(blocks=3), "blocks must be a list of integers"),
-    (lambda m: m.update(config=[1]), "config is not an object"),
-    (lambda m: m.update(classes=5), "other classes"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda m: m["thresholds"].__setitem__(3, math.nan), "thresholds must be 24 numbers from 0 to 1"),
+        (lambda m: m["thresholds"].__setitem__(3, -5), "thresholds must be 24 numbers from 0 to 1"),
+        (lambda m: m["thresholds"].__setitem__(3, "0.5"), "thresholds must be 24 numbers from 0 to 1"),
+        (lambda m: m["thresholds"].pop(), "thresholds must be 24 numbers"),
+        (lambda m: m["weights"][0].pop("file"), 'needs a "file" name'),
+        (lambda m: m["weights"][0].update(file="../model.json"), "not a plain file name"),
+        (lambda m: m["weights"][0].update(sha256=5), 'needs a "file" name and a "sha256"'),
+        (lambda m: m.update(weights={}), "at least one weight file"),
+        (lambda m: m["config"].update(width="8"), "width must be an integer"),
+        (lambda m: m["config"].update(kernel=0), "kernel"),
+        (lambda m: m["config"].update(blocks=3), "blocks must be a list of integers"),
+        (lambda m: m.update(config=[1]), "config is not an object"),
+        (lambda m: m.update(classes=5), "other classes"),
+    ],
+)
 def test_every_field_of_model_json_is_checked(copy_model, tiny_model, tmp_path, capsys, change, message):
     edit_manifest(copy_model, change)
     with pytest.raises(modelstore.ModelFolderError, match=message) as error:
@@ -355,14 +384,23 @@ def replace_weights(folder, obj):
     edit_manifest(folder, lambda m: m["weights"][0].update(sha256=modelstore.sha256(folder / "fold1.pt")))
 
 
-@pytest.mark.parametrize("weights, message", [
-    (lambda w: list(w.values()), "not a weight file: it holds a list"),
-    (lambda w: {**w, "stem.weight": torch.zeros(3)}, "weights do not fit the saved config: stem.weight is \\(3,\\)"),
-    (lambda w: {k: v for k, v in list(w.items())[1:]}, "weights do not fit the saved config: .* is missing"),
-    (lambda w: {**w, "extra": torch.zeros(1)}, "extra is not a weight of this network"),
-    (lambda w: {k: v.double() if v.is_floating_point() else v for k, v in w.items()}, "float64, expected"),
-    (lambda w: {k: torch.full_like(v, math.nan) if v.is_floating_point() else v for k, v in w.items()}, "not finite"),
-])
+@pytest.mark.parametrize(
+    "weights, message",
+    [
+        (lambda w: list(w.values()), "not a weight file: it holds a list"),
+        (
+            lambda w: {**w, "stem.weight": torch.zeros(3)},
+            "weights do not fit the saved config: stem.weight is \\(3,\\)",
+        ),
+        (lambda w: {k: v for k, v in list(w.items())[1:]}, "weights do not fit the saved config: .* is missing"),
+        (lambda w: {**w, "extra": torch.zeros(1)}, "extra is not a weight of this network"),
+        (lambda w: {k: v.double() if v.is_floating_point() else v for k, v in w.items()}, "float64, expected"),
+        (
+            lambda w: {k: torch.full_like(v, math.nan) if v.is_floating_point() else v for k, v in w.items()},
+            "not finite",
+        ),
+    ],
+)
 def test_every_tensor_is_checked_against_the_config(copy_model, weights, message):
     state = torch.load(copy_model / "fold1.pt", weights_only=True)
     replace_weights(copy_model, weights(state))
@@ -388,10 +426,12 @@ def test_a_refused_pickle_is_named_in_one_line(copy_model):
 # 7. evaluate_model.py writing into a missing folder
 # ---------------------------------------------------------------------------------------------
 
+
 def test_scores_into_a_missing_folder_are_an_error_not_a_traceback(ensemble, tmp_path, capsys):
     data, outputs = tmp_path / "data", tmp_path / "out"
     write_record(data, "A")
     drive(ensemble, data, outputs)
+    capsys.readouterr()  # the driver's own log lines
     missing = tmp_path / "missing" / "scores.csv"
     for args in ([missing], ["--json", missing]):
         status, stderr = run_main(evaluate_model, capsys, data, outputs, *args)
@@ -401,6 +441,7 @@ def test_scores_into_a_missing_folder_are_an_error_not_a_traceback(ensemble, tmp
 # ---------------------------------------------------------------------------------------------
 # 8-10. Which files make a record, and names
 # ---------------------------------------------------------------------------------------------
+
 
 def test_every_header_is_a_record_even_without_its_mat(ensemble, tmp_path, capsys):
     data, outputs = tmp_path / "data", tmp_path / "out"
@@ -446,10 +487,11 @@ def test_names_that_cannot_go_into_a_csv_file_fail_by_name(ensemble, tmp_path):
 # 11. Messages in plain words
 # ---------------------------------------------------------------------------------------------
 
+
 def test_a_binary_header_is_named_without_echoing_it(tmp_path):
     (tmp_path / "X.hea").write_bytes(os.urandom(2000) + b"\x00")
     with pytest.raises(RecordError) as error:
-        records.load_header(tmp_path / "X.hea")
+        headers.load_header(tmp_path / "X.hea")
     assert error.value.problem == "is not a WFDB header: it holds binary data, not text"
 
 
@@ -471,15 +513,19 @@ def test_folders_that_cannot_be_used_are_named_plainly(tiny_model, tmp_path, cap
 # 12. One base class for the project's errors
 # ---------------------------------------------------------------------------------------------
 
+
 def test_the_projects_errors_share_a_base_class_and_programming_errors_show(tiny_model, tmp_path, monkeypatch):
     from ecgnet.config import parse_overrides
     from ecgnet.errors import ConfigError, EcgnetError
     from ecgnet.scoring import ScoringError
+
     for error in (RecordError, modelstore.ModelFolderError, training.TrainingError, ScoringError, ConfigError):
         assert issubclass(error, EcgnetError)
     with pytest.raises(ConfigError):
         parse_overrides(["epochs=many"])
-    monkeypatch.setattr(driver, "run_folder", lambda *args: None.written)
+    import ecgnet.runner
+
+    monkeypatch.setattr(ecgnet.runner, "run_folder", lambda *args: None.written)
     with pytest.raises(AttributeError):  # a bug in the code is not reported as a user's mistake
         driver.main([tiny_model[0], tiny_model[1], str(tmp_path / "out")])
 
@@ -488,12 +534,15 @@ def test_train_model_reports_bad_settings_in_one_line(tmp_path, capsys):
     config = tmp_path / "config.json"
     config.write_text('{"width": "wide"}')
     status, stderr = run_main(train_model, capsys, tmp_path, tmp_path / "model", "--config", config)
-    assert status == 1 and stderr == f"error: config file {config}: invalid config: width must be an integer, not 'wide'\n"
+    assert (
+        status == 1 and stderr == f"error: config file {config}: invalid config: width must be an integer, not 'wide'\n"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Decoding processes end with a killed training
 # ---------------------------------------------------------------------------------------------
+
 
 def children(pid):
     found = []
@@ -517,8 +566,13 @@ def alive(pid):
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_decoding_processes_end_when_training_is_killed(tmp_path):
-    process = subprocess.Popen([sys.executable, "train_model.py", str(SAMPLE), str(tmp_path / "model"), "--jobs", "2"],
-                               cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "train_model.py", str(SAMPLE), str(tmp_path / "model"), "--jobs", "2"],
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.time() + 120
         while len(workers := children(process.pid)) < 2:

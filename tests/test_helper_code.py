@@ -1,4 +1,5 @@
 """helper_code.py: the official 2021 helper API on hand-made headers, quirks included."""
+
 import math
 
 import numpy as np
@@ -10,15 +11,38 @@ from ecgnet import synthetic
 from ecgnet.preprocess import LEADS
 from ecgnet.records import RecordError
 
-OFFICIAL_NAMES = ("is_number", "is_integer", "is_finite_number", "sort_leads", "find_challenge_files",
-                  "load_header", "load_recording", "choose_leads", "get_recording_id", "get_leads", "get_age",
-                  "get_sex", "get_num_leads", "get_frequency", "get_num_samples", "get_adc_gains",
-                  "get_baselines", "get_labels", "save_outputs", "load_outputs")
+OFFICIAL_NAMES = (
+    "is_number",
+    "is_integer",
+    "is_finite_number",
+    "sort_leads",
+    "find_challenge_files",
+    "load_header",
+    "load_recording",
+    "choose_leads",
+    "get_recording_id",
+    "get_leads",
+    "get_age",
+    "get_sex",
+    "get_num_leads",
+    "get_frequency",
+    "get_num_samples",
+    "get_adc_gains",
+    "get_baselines",
+    "get_labels",
+    "save_outputs",
+    "load_outputs",
+)
 
 
-def make_header(first="A0001 12 500 7500 05-Feb-2020 11:39:16", leads=LEADS, gain="1000/mV", adc_zero=0,
-                comments=("#Age: 74", "#Sex: Male", "#Dx: 59118001", "#Rx: Unknown", "#Hx: Unknown", "#Sx: Unknown"),
-                newline="\n"):
+def make_header(
+    first="A0001 12 500 7500 05-Feb-2020 11:39:16",
+    leads=LEADS,
+    gain="1000/mV",
+    adc_zero=0,
+    comments=("#Age: 74", "#Sex: Male", "#Dx: 59118001", "#Rx: Unknown", "#Hx: Unknown", "#Sx: Unknown"),
+    newline="\n",
+):
     """Header text in the challenge's layout: record line, one line per lead, comments."""
     file = first.split()[0].removesuffix(".mat") + ".mat"
     lines = [first] + [f"{file} 16+24 {gain} 16 {adc_zero} {10 * i} {i} 0 {lead}" for i, lead in enumerate(leads)]
@@ -32,10 +56,20 @@ def test_star_import_gives_the_official_names_and_nothing_private():
     assert not [name for name in namespace if name.startswith("_") and name != "__builtins__"]
 
 
-@pytest.mark.parametrize("x, number, integer, finite", [
-    ("1", True, True, True), (" 2 ", True, True, True), (3, True, True, True), ("1.5", True, False, True),
-    ("NaN", True, False, False), ("-inf", True, False, False), ("abc", False, False, False),
-    ("", False, False, False), (None, False, False, False)])
+@pytest.mark.parametrize(
+    "x, number, integer, finite",
+    [
+        ("1", True, True, True),
+        (" 2 ", True, True, True),
+        (3, True, True, True),
+        ("1.5", True, False, True),
+        ("NaN", True, False, False),
+        ("-inf", True, False, False),
+        ("abc", False, False, False),
+        ("", False, False, False),
+        (None, False, False, False),
+    ],
+)
 def test_number_checks(x, number, integer, finite):
     assert (hc.is_number(x), hc.is_integer(x), hc.is_finite_number(x)) == (number, integer, finite)
 
@@ -61,8 +95,12 @@ def test_fields_of_a_plain_header():
     header = make_header()
     assert hc.get_recording_id(header) == "A0001"
     assert hc.get_leads(header) == LEADS
-    for function, value in ((hc.get_num_leads, 12), (hc.get_frequency, 500), (hc.get_num_samples, 7500),
-                            (hc.get_age, 74)):
+    for function, value in (
+        (hc.get_num_leads, 12),
+        (hc.get_frequency, 500),
+        (hc.get_num_samples, 7500),
+        (hc.get_age, 74),
+    ):
         assert type(function(header)) is float and function(header) == value  # floats, as the official helper
     assert hc.get_sex(header) == "Male"
     assert hc.get_labels(header) == ["59118001"]
@@ -78,29 +116,32 @@ def test_gains_and_baselines_follow_the_leads_asked_for():
     np.testing.assert_array_equal(hc.get_baselines(header, ["II", "aVF"]), [5, 0])
 
 
-@pytest.mark.parametrize("quirk, function, expected", [
-    ({"first": "E00001.mat 12 500 5000 05-May-2020 14:50:55"}, hc.get_recording_id, "E00001"),  # Georgia
-    ({"gain": "1000/mv"}, hc.get_adc_gains, np.full(12, 1000.0)),
-    ({"gain": "4880/mV"}, hc.get_adc_gains, np.full(12, 4880.0)),
-    ({"gain": "1000(0)/mV"}, hc.get_adc_gains, np.full(12, 1000.0)),   # the official helper: 0
-    ({"gain": "1000(12)/mV"}, hc.get_baselines, np.full(12, 12.0)),    # the official helper: 0
-    ({"first": "X 12 500"}, hc.get_num_samples, None),
-    ({"comments": ("#Age: NaN", "#Sex: Female")}, hc.get_age, math.nan),
-    ({"comments": ("#Age: unknown",)}, hc.get_age, math.nan),
-    ({"comments": ("#Age: 300",)}, hc.get_age, 300.0),                 # PTB-XL's "over 89", as written
-    ({"comments": ("#Sex: Male",)}, hc.get_age, None),
-    ({"comments": ("#Sex: M",)}, hc.get_sex, "M"),
-    ({"comments": ("#Sex: f",)}, hc.get_sex, "f"),
-    ({"comments": ("#Sex: NaN",)}, hc.get_sex, "NaN"),
-    ({"comments": ("#Sex: Unknown",)}, hc.get_sex, "Unknown"),
-    ({"comments": ("#Age: 60",)}, hc.get_sex, None),
-    ({"comments": ("#Dx: 164889003,,59118001, ",)}, hc.get_labels, ["164889003", "59118001"]),  # empty items
-    ({"comments": ("#Age: 60", "#Dx: 426783006")}, hc.get_labels, ["426783006"]),  # no #Sx, #Rx, #Hx
-    ({"comments": ()}, hc.get_labels, []),
-    ({"newline": "\r\n"}, hc.get_leads, LEADS),
-    ({"newline": "\r\n"}, hc.get_sex, "Male"),
-    ({"leads": ("I", "II"), "first": "JS00001 2 500 5000"}, hc.get_num_leads, 2.0),
-])
+@pytest.mark.parametrize(
+    "quirk, function, expected",
+    [
+        ({"first": "E00001.mat 12 500 5000 05-May-2020 14:50:55"}, hc.get_recording_id, "E00001"),  # Georgia
+        ({"gain": "1000/mv"}, hc.get_adc_gains, np.full(12, 1000.0)),
+        ({"gain": "4880/mV"}, hc.get_adc_gains, np.full(12, 4880.0)),
+        ({"gain": "1000(0)/mV"}, hc.get_adc_gains, np.full(12, 1000.0)),  # the official helper: 0
+        ({"gain": "1000(12)/mV"}, hc.get_baselines, np.full(12, 12.0)),  # the official helper: 0
+        ({"first": "X 12 500"}, hc.get_num_samples, None),
+        ({"comments": ("#Age: NaN", "#Sex: Female")}, hc.get_age, math.nan),
+        ({"comments": ("#Age: unknown",)}, hc.get_age, math.nan),
+        ({"comments": ("#Age: 300",)}, hc.get_age, 300.0),  # PTB-XL's "over 89", as written
+        ({"comments": ("#Sex: Male",)}, hc.get_age, None),
+        ({"comments": ("#Sex: M",)}, hc.get_sex, "M"),
+        ({"comments": ("#Sex: f",)}, hc.get_sex, "f"),
+        ({"comments": ("#Sex: NaN",)}, hc.get_sex, "NaN"),
+        ({"comments": ("#Sex: Unknown",)}, hc.get_sex, "Unknown"),
+        ({"comments": ("#Age: 60",)}, hc.get_sex, None),
+        ({"comments": ("#Dx: 164889003,,59118001, ",)}, hc.get_labels, ["164889003", "59118001"]),  # empty items
+        ({"comments": ("#Age: 60", "#Dx: 426783006")}, hc.get_labels, ["426783006"]),  # no #Sx, #Rx, #Hx
+        ({"comments": ()}, hc.get_labels, []),
+        ({"newline": "\r\n"}, hc.get_leads, LEADS),
+        ({"newline": "\r\n"}, hc.get_sex, "Male"),
+        ({"leads": ("I", "II"), "first": "JS00001 2 500 5000"}, hc.get_num_leads, 2.0),
+    ],
+)
 def test_quirks(quirk, function, expected):
     value = function(make_header(**quirk))
     if isinstance(expected, np.ndarray):
@@ -111,11 +152,14 @@ def test_quirks(quirk, function, expected):
         assert value == expected
 
 
-@pytest.mark.parametrize("header, problem", [
-    ("A0001 12 500 7500\n#Age: 60\n", "12 leads"),
-    ("A0001 x 500\n", "lead count"),
-    (make_header(gain="abc/mV"), "gain"),
-])
+@pytest.mark.parametrize(
+    "header, problem",
+    [
+        ("A0001 12 500 7500\n#Age: 60\n", "12 leads"),
+        ("A0001 x 500\n", "lead count"),
+        (make_header(gain="abc/mV"), "gain"),
+    ],
+)
 def test_unreadable_headers_raise_a_clear_error(header, problem):
     """Stricter than the official helper, which crashes with IndexError/ValueError or returns 0."""
     with pytest.raises(RecordError, match=problem):
@@ -168,8 +212,9 @@ def test_load_signals_gives_millivolts(record, tmp_path):
 
 def test_save_and_load_outputs(tmp_path):
     path = tmp_path / "A0001.csv"
-    hc.save_outputs(path, "A0001", ["164889003", "59118001"], np.array([0, 1]),
-                    np.array([0.25, 1 / 3], dtype=np.float32))
+    hc.save_outputs(
+        path, "A0001", ["164889003", "59118001"], np.array([0, 1]), np.array([0.25, 1 / 3], dtype=np.float32)
+    )
     assert path.read_text() == "#A0001\n164889003,59118001\n0,1\n0.25,0.33333334\n"  # str(), full precision
     assert hc.load_outputs(path) == ("A0001", ("164889003", "59118001"), ("0", "1"), (0.25, 0.33333334))
     path.write_text("#A0002\n1,2,3\nTrue,F,1\nnan, abc ,0.5\n")

@@ -6,6 +6,7 @@ damage, every record must get a finite output file or a failure that names it (o
 intact record must be classified, the run must complete, and nothing may be written outside
 OUTPUTS. Bounded and deterministic: a fixed number of examples from a fixed seed.
 """
+
 import io
 import os
 import tempfile
@@ -20,7 +21,8 @@ from hypothesis import strategies as st
 from ecgnet import labels
 from ecgnet.inference import Ensemble
 from ecgnet.runner import run_folder
-from conftest import SAMPLE, needs_sample
+
+from helpers import SAMPLE, needs_sample
 
 pytestmark = needs_sample
 
@@ -29,10 +31,33 @@ BASES = ("A0001", "E00009", "HR00599", "JS01560", "Q0001")
 NAMES = ("R1", "R 2", "Rä3", "R,4", "R\n5", 'R"6')  # the last three cannot go into a CSV file
 
 numbers = st.one_of(
-    st.integers(-10, 10**6).map(str), st.sampled_from(["0", "-1", "1e8", "1e-15", "nan", "inf", "1e309", "10" * 20]),
-    st.floats(allow_nan=True, allow_infinity=True).map(repr))
-plausible = st.sampled_from(["100", "128", "250", "257", "257.5", "360", "500", "1000", "4000", "10000", "5000",
-                             "500(10)/mV", "200/mV", "2000/uV", "1000(0)/mV", "V1", "aVR", "#Age: 200", "#Sex: f"])
+    st.integers(-10, 10**6).map(str),
+    st.sampled_from(["0", "-1", "1e8", "1e-15", "nan", "inf", "1e309", "10" * 20]),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+)
+plausible = st.sampled_from(
+    [
+        "100",
+        "128",
+        "250",
+        "257",
+        "257.5",
+        "360",
+        "500",
+        "1000",
+        "4000",
+        "10000",
+        "5000",
+        "500(10)/mV",
+        "200/mV",
+        "2000/uV",
+        "1000(0)/mV",
+        "V1",
+        "aVR",
+        "#Age: 200",
+        "#Sex: f",
+    ]
+)
 tokens = st.one_of(plausible, plausible, numbers, st.text(max_size=12), st.sampled_from(["1e-15/mV", "x/mV", "()"]))
 
 
@@ -54,7 +79,7 @@ def damaged_header(draw, lines):
         elif kind in ("insert", "comment"):
             lines.insert(i, ("#" if kind == "comment" else "") + draw(st.text(max_size=30)))
         elif kind == "truncate":
-            lines = "\n".join(lines)[:draw(st.integers(0, 400))].split("\n")
+            lines = "\n".join(lines)[: draw(st.integers(0, 400))].split("\n")
         elif kind == "binary":
             lines.append(draw(st.binary(max_size=40)).decode("latin-1"))
     return lines
@@ -62,9 +87,12 @@ def damaged_header(draw, lines):
 
 arrays = st.builds(
     lambda leads, samples, dtype, fill, seed: _array(leads, samples, dtype, fill, seed),
-    st.integers(0, 14), st.integers(0, 9000),
+    st.integers(0, 14),
+    st.integers(0, 9000),
     st.sampled_from([np.int16, np.int32, np.float64, np.float32, np.uint8, np.bool_, np.complex128]),
-    st.sampled_from(["random", "zeros", "nan", "inf", "huge"]), st.integers(0, 2**16))
+    st.sampled_from(["random", "zeros", "nan", "inf", "huge"]),
+    st.integers(0, 2**16),
+)
 
 
 def _array(leads, samples, dtype, fill, seed):
@@ -87,23 +115,34 @@ class Blob(bytes):
 @st.composite
 def damaged_mat(draw, original, shape):
     """New `.mat` contents made from a base record's file."""
-    kind = draw(st.sampled_from(["flip"] * 3 + ["array"] * 3 + ["format5"] * 2 +
-                                ["truncate", "sparse", "no val", "text", "garbage"]))
+    kind = draw(
+        st.sampled_from(
+            ["flip"] * 3 + ["array"] * 3 + ["format5"] * 2 + ["truncate", "sparse", "no val", "text", "garbage"]
+        )
+    )
     if kind == "flip":  # in the variable's header, or anywhere
         data = bytearray(original)
         for _ in range(draw(st.integers(1, 4))):
             data[draw(st.one_of(st.integers(0, 60), st.integers(0, len(data) - 1)))] = draw(st.integers(0, 255))
         return Blob(data)
     if kind == "truncate":
-        return Blob(original[:draw(st.integers(0, len(original)))])
+        return Blob(original[: draw(st.integers(0, len(original)))])
     if kind == "garbage":
         return Blob(draw(st.binary(max_size=300)))
-    variables = {"array": lambda: {"val": draw(arrays)}, "no val": lambda: {"data": np.zeros(shape, np.int16)},
-                 "text": lambda: {"val": "hello"}, "sparse": lambda: {"val": scipy.sparse.csc_matrix(np.ones(shape))},
-                 "format5": lambda: {"val": scipy.io.loadmat(io.BytesIO(original))["val"]}}[kind]()
+    variables = {
+        "array": lambda: {"val": draw(arrays)},
+        "no val": lambda: {"data": np.zeros(shape, np.int16)},
+        "text": lambda: {"val": "hello"},
+        "sparse": lambda: {"val": scipy.sparse.csc_matrix(np.ones(shape))},
+        "format5": lambda: {"val": scipy.io.loadmat(io.BytesIO(original))["val"]},
+    }[kind]()
     buffer = io.BytesIO()
-    scipy.io.savemat(buffer, variables, format="4" if kind in ("array", "no val") and draw(st.booleans()) else "5",
-                     do_compression=draw(st.booleans()))
+    scipy.io.savemat(
+        buffer,
+        variables,
+        format="4" if kind in ("array", "no val") and draw(st.booleans()) else "5",
+        do_compression=draw(st.booleans()),
+    )
     return Blob(buffer.getvalue())
 
 
@@ -132,8 +171,12 @@ def ensemble(tiny_model):
 
 
 def snapshot(root, skip):
-    return {os.path.join(folder, name): os.lstat(os.path.join(folder, name)).st_mtime_ns
-            for folder, _, names in os.walk(root) if not folder.startswith(skip) for name in names}
+    return {
+        os.path.join(folder, name): os.lstat(os.path.join(folder, name)).st_mtime_ns
+        for folder, _, names in os.walk(root)
+        if not folder.startswith(skip)
+        for name in names
+    }
 
 
 def check_output(path):
@@ -145,8 +188,13 @@ def check_output(path):
     assert ((probabilities >= 0) & (probabilities <= 1)).all()
 
 
-@settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=EXAMPLES,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(case=damaged_records())
 def test_every_record_gets_a_finite_output_or_a_named_failure(ensemble, case):
     base, name, lines, mat = case
@@ -162,7 +210,7 @@ def test_every_record_gets_a_finite_output_or_a_named_failure(ensemble, case):
             with open(os.path.join(data, name + ".mat"), "wb") as f:
                 f.write(mat)
         before = snapshot(root, outputs)
-        report = run_folder(ensemble, data, outputs, log=lambda message: None)
+        report = run_folder(ensemble, data, outputs)
         assert snapshot(root, outputs) == before  # nothing written outside OUTPUTS
         failures = dict(report.failures)
         event("damaged record classified" if name not in failures else "damaged record failed")

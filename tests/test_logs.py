@@ -1,4 +1,5 @@
 """The one log format: rank prefix under torchrun, other ranks quiet, MODEL/train.log."""
+
 import io
 import logging
 

@@ -1,10 +1,13 @@
-"""Tests of `ecgnet.metrics` against an independent, deliberately simple reference.
+"""Tests of `ecgnet.metrics` against independent references.
 
-The reference below follows the rules of the official 2020 scorer as CHALLENGE2020.md and the
-docstrings describe them, with plain Python loops over records and classes (no vectorisation,
-no shared code with the package). `ecgnet.metrics.evaluate` must agree with it to 1e-9 on
-hundreds of random inputs, and both are checked on small cases computed by hand.
+The reference in reference_metrics.py follows the rules of the official 2020 scorer as
+CHALLENGE2020.md and the docstrings describe them, with plain Python loops over records and
+classes (no vectorisation, no shared code with the package). `ecgnet.metrics.evaluate` must agree
+with it to 1e-9 on hundreds of random inputs, and both are checked on small cases computed by
+hand. scikit-learn, written by others, is a second oracle where its definitions are the
+challenge's (AUROC, AUPRC as average precision, F-measure, F-beta, subset accuracy).
 """
+
 import math
 
 import numpy as np
@@ -13,162 +16,12 @@ import pytest
 from ecgnet import labels as label_space
 from ecgnet import metrics
 
-NAN = float("nan")
-TOLERANCE = 1e-9
-
-
-# ---------------------------------------------------------------------------------------------
-# Reference implementation (loops only)
-# ---------------------------------------------------------------------------------------------
-
-def ref_nanmean(values):
-    kept = [v for v in values if not math.isnan(v)]
-    return sum(kept) / len(kept) if kept else NAN
-
-
-def ref_auc_one_class(truth, scores):
-    """AUROC and AUPRC of one class: thresholds at one point above the maximum output (where
-    nothing is predicted positive) and then at every distinct output value, descending; a
-    record is predicted positive at threshold t when its output is >= t."""
-    positives = sum(1 for y in truth if y)
-    negatives = len(truth) - positives
-    thresholds = sorted(set(scores), reverse=True)
-    tp_list, fp_list = [0], [0]                      # the point above the maximum
-    for t in thresholds:
-        tp = fp = 0
-        for y, s in zip(truth, scores):
-            if s >= t:
-                if y:
-                    tp += 1
-                else:
-                    fp += 1
-        tp_list.append(tp)
-        fp_list.append(fp)
-    tpr, tnr, ppv = [], [], []
-    for tp, fp in zip(tp_list, fp_list):
-        fn = positives - tp
-        tn = negatives - fp
-        tpr.append(tp / (tp + fn) if tp + fn else NAN)
-        tnr.append(tn / (tn + fp) if tn + fp else NAN)
-        ppv.append(tp / (tp + fp) if tp + fp else NAN)
-    auroc = 0.0
-    auprc = 0.0
-    for j in range(len(tpr) - 1):
-        auroc += 0.5 * (tpr[j + 1] - tpr[j]) * (tnr[j + 1] + tnr[j])
-        auprc += (tpr[j + 1] - tpr[j]) * ppv[j + 1]
-    return auroc, auprc
-
-
-def ref_scores(labels, binary, scalar, weights, normal_index):
-    """Every metric; `labels`, `binary` lists of lists of 0/1, `scalar` list of lists of floats,
-    `weights` list of lists. Returns a dict like metrics.evaluate (per-class lists)."""
-    n = len(labels)
-    c = len(labels[0])
-    column = lambda rows, k: [row[k] for row in rows]
-
-    auroc, auprc = [], []
-    for k in range(c):
-        a, p = ref_auc_one_class(column(labels, k), column(scalar, k))
-        auroc.append(a)
-        auprc.append(p)
-
-    correct_records = 0
-    for i in range(n):
-        if all(bool(labels[i][k]) == bool(binary[i][k]) for k in range(c)):
-            correct_records += 1
-    accuracy = correct_records / n
-
-    f_measure = []
-    for k in range(c):
-        tp = fp = fn = 0
-        for i in range(n):
-            if labels[i][k] and binary[i][k]:
-                tp += 1
-            elif binary[i][k]:
-                fp += 1
-            elif labels[i][k]:
-                fn += 1
-        f_measure.append(2 * tp / (2 * tp + fp + fn) if 2 * tp + fp + fn else NAN)
-
-    beta = 2
-    f_beta, g_beta = [], []
-    for k in range(c):
-        tp = fp = fn = 0.0
-        for i in range(n):
-            weight = 1.0 / max(sum(1 for x in labels[i] if x), 1)
-            if labels[i][k] and binary[i][k]:
-                tp += weight
-            elif binary[i][k]:
-                fp += weight
-            elif labels[i][k]:
-                fn += weight
-        denominator = (1 + beta ** 2) * tp + fp + beta ** 2 * fn
-        f_beta.append((1 + beta ** 2) * tp / denominator if denominator else NAN)
-        denominator = tp + fp + beta * fn
-        g_beta.append(tp / denominator if denominator else NAN)
-
-    def challenge_score(outputs):
-        a = [[0.0] * c for _ in range(c)]
-        for i in range(n):
-            union = sum(1 for k in range(c) if labels[i][k] or outputs[i][k])
-            normalization = max(union, 1)
-            for j in range(c):
-                if labels[i][j]:
-                    for k in range(c):
-                        if outputs[i][k]:
-                            a[j][k] += 1.0 / normalization
-        total = 0.0
-        for j in range(c):
-            for k in range(c):
-                product = weights[j][k] * a[j][k]
-                if not math.isnan(product):   # nansum
-                    total += product
-        return total
-
-    observed = challenge_score(binary)
-    correct = challenge_score(labels)
-    inactive = challenge_score([[1 if k == normal_index else 0 for k in range(c)] for _ in range(n)])
-    challenge = (observed - inactive) / (correct - inactive) if correct != inactive else 0.0
-
-    return {
-        "AUROC": ref_nanmean(auroc), "AUPRC": ref_nanmean(auprc), "Accuracy": accuracy,
-        "F-measure": ref_nanmean(f_measure), "Fbeta-measure": ref_nanmean(f_beta),
-        "Gbeta-measure": ref_nanmean(g_beta), "Challenge metric": challenge,
-        "classes": {"AUROC": auroc, "AUPRC": auprc, "F-measure": f_measure},
-    }
-
-
-def reference_evaluate(labels, binary, scalar, weights=None, normal_index=None):
-    """The reference on numpy inputs (default: the package's 24 x 24 weights and normal class)."""
-    weights = label_space.WEIGHTS if weights is None else weights
-    normal_index = label_space.NORMAL_INDEX if normal_index is None else normal_index
-    return ref_scores(np.asarray(labels, dtype=int).tolist(), np.asarray(binary, dtype=int).tolist(),
-                      np.asarray(scalar, dtype=float).tolist(), np.asarray(weights, dtype=float).tolist(),
-                      normal_index)
-
-
-def same(a, b, tolerance=TOLERANCE):
-    a, b = float(a), float(b)
-    if math.isnan(a) or math.isnan(b):
-        return math.isnan(a) and math.isnan(b)
-    if math.isinf(a) or math.isinf(b):
-        return a == b
-    return abs(a - b) <= tolerance
-
-
-def assert_same_results(result, expected, context=""):
-    for name in metrics.METRIC_NAMES:
-        assert same(result[name], expected[name]), (context, name, result[name], expected[name])
-    for name in ("AUROC", "AUPRC", "F-measure"):
-        got, want = result["classes"][name], expected["classes"][name]
-        assert len(got) == len(want)
-        for k, (g, w) in enumerate(zip(got, want)):
-            assert same(g, w), (context, name, k, g, w)
-
+from reference_metrics import TOLERANCE, assert_same_results, ref_auc_one_class, reference_evaluate, same
 
 # ---------------------------------------------------------------------------------------------
 # Random inputs
 # ---------------------------------------------------------------------------------------------
+
 
 def random_case(seed):
     """Random labels/binary/scalar over the 24 classes with the awkward cases mixed in."""
@@ -178,21 +31,21 @@ def random_case(seed):
     density = rng.uniform(0, 0.5, size=c) * (rng.random(c) < 0.7)
     labels = rng.random((n, c)) < density
     style = seed % 4
-    if style == 1:     # some classes with every record positive
+    if style == 1:  # some classes with every record positive
         labels[:, rng.random(c) < 0.2] = True
-    elif style == 2:   # many records normal-only
+    elif style == 2:  # many records normal-only
         normal_only = rng.random(n) < 0.5
         labels[normal_only] = False
         labels[normal_only, label_space.NORMAL_INDEX] = True
-    elif style == 3:   # some records without any scored label
+    elif style == 3:  # some records without any scored label
         labels[rng.random(n) < 0.3] = False
 
     binary_style = seed % 3
     if binary_style == 0:
         binary = rng.random((n, c)) < rng.uniform(0, 0.5)
-    elif binary_style == 1:   # labels with some flips
+    elif binary_style == 1:  # labels with some flips
         binary = labels ^ (rng.random((n, c)) < rng.uniform(0, 0.3))
-    else:                     # normal-only / empty outputs mixed with random ones
+    else:  # normal-only / empty outputs mixed with random ones
         binary = rng.random((n, c)) < 0.1
         binary[rng.random(n) < 0.5] = False
         binary[rng.random(n) < 0.3, label_space.NORMAL_INDEX] = True
@@ -201,26 +54,26 @@ def random_case(seed):
     if scalar_style == 0:
         scalar = rng.random((n, c))
     elif scalar_style == 1:
-        scalar = np.round(rng.random((n, c)), 1)            # many ties
+        scalar = np.round(rng.random((n, c)), 1)  # many ties
     elif scalar_style == 2:
         scalar = np.round(rng.random((n, c)), 2)
     elif scalar_style == 3:
-        scalar = binary.astype(float)                       # only two distinct values
+        scalar = binary.astype(float)  # only two distinct values
     elif scalar_style == 4:
         scalar = rng.integers(0, 3, size=(n, c)).astype(float)
-    elif scalar_style == 5:                                 # infinities and negatives
+    elif scalar_style == 5:  # infinities and negatives
         scalar = np.round(rng.normal(size=(n, c)), 1)
         scalar[rng.random((n, c)) < 0.15] = np.inf
         scalar[rng.random((n, c)) < 0.15] = -np.inf
-    else:                                                   # informative, with ties
+    else:  # informative, with ties
         scalar = np.round(np.clip(labels * 0.6 + rng.random((n, c)) * 0.5, 0, 1), 1)
-    scalar[:, rng.random(c) < 0.1] = 0.5                    # constant columns
+    scalar[:, rng.random(c) < 0.1] = 0.5  # constant columns
     return labels, binary, scalar
 
 
 @pytest.mark.parametrize("block", range(20))
 def test_evaluate_equals_reference_on_random_inputs(block):
-    for seed in range(block * 30, block * 30 + 30):   # 600 seeds in all
+    for seed in range(block * 30, block * 30 + 30):  # 600 seeds in all
         labels, binary, scalar = random_case(seed)
         result = metrics.evaluate(labels, binary, scalar)
         expected = reference_evaluate(labels, binary, scalar)
@@ -239,7 +92,7 @@ def test_evaluate_equals_reference_with_other_weights(seed):
     n = int(rng.integers(1, 12))
     weights = np.round(rng.random((c, c)), 2)
     if seed % 5 == 0:
-        weights[rng.random((c, c)) < 0.2] = np.nan          # nansum skips NaN weights
+        weights[rng.random((c, c)) < 0.2] = np.nan  # nansum skips NaN weights
     normal_index = int(rng.integers(0, c))
     labels = rng.random((n, c)) < 0.4
     binary = rng.random((n, c)) < 0.4
@@ -255,8 +108,7 @@ def test_large_random_input():
     labels = rng.random((n, c)) < rng.uniform(0, 0.3, size=c)
     binary = labels ^ (rng.random((n, c)) < 0.1)
     scalar = np.round(np.clip(labels * 0.3 + rng.random((n, c)) * 0.7, 0, 1), 2)
-    assert_same_results(metrics.evaluate(labels, binary, scalar),
-                        reference_evaluate(labels, binary, scalar))
+    assert_same_results(metrics.evaluate(labels, binary, scalar), reference_evaluate(labels, binary, scalar))
 
 
 def test_evaluate_accepts_other_dtypes_and_rejects_no_records():
@@ -270,8 +122,114 @@ def test_evaluate_accepts_other_dtypes_and_rejects_no_records():
 
 
 # ---------------------------------------------------------------------------------------------
+# scikit-learn: a second oracle, written by others
+# ---------------------------------------------------------------------------------------------
+# Where the challenge's definitions are scikit-learn's, the package must agree with it to 1e-9:
+# - AUROC: the trapezoid area under (TPR, TNR) over the distinct outputs is the ROC area with
+#   ties counted half, roc_auc_score. Defined only for a class with positives and negatives
+#   (scikit-learn raises, the challenge gives NaN); compared on those classes.
+# - AUPRC: sum over distinct outputs, descending, of (recall step) x precision there, which is
+#   scikit-learn's average_precision_score, not the trapezoid area under the PR curve
+#   (sklearn.metrics.auc(recall, precision)), which differs where precision changes between
+#   points. Compared on classes with a positive: without one the challenge gives NaN and
+#   scikit-learn 0 with a warning, a deliberate difference.
+# - F-measure: f1_score per class, with zero_division=NaN for classes neither labelled nor
+#   predicted (NaN in the challenge, skipped by its macro mean).
+# - F-beta: fbeta_score (beta 2) per class with each record weighted 1 / its number of labels.
+#   (G-beta and the challenge metric have no scikit-learn counterpart.)
+# - Accuracy: accuracy_score of multi-label indicators is the fraction of records whose whole
+#   label set is right, the challenge's accuracy.
+# scikit-learn refuses infinite outputs; the areas depend only on the outputs' order and ties,
+# so those inputs go to it as dense ranks per class, which keep both.
+
+
+def sklearn_oracle(labels, binary, scalar):
+    """Per-class AUROC, AUPRC, F-measure and F-beta and the accuracy, from scikit-learn."""
+    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    from scipy.stats import rankdata
+
+    labels, binary = labels.astype(int), binary.astype(int)
+    if not np.isfinite(scalar).all():
+        scalar = rankdata(scalar, method="dense", axis=0)
+    c = labels.shape[1]
+    positives, negatives = labels.any(axis=0), (1 - labels).any(axis=0)
+    auroc, auprc = np.full(c, np.nan), np.full(c, np.nan)
+    both = positives & negatives
+    if both.any():
+        auroc[both] = sklearn_metrics.roc_auc_score(labels[:, both], scalar[:, both], average=None)
+    if positives.any():
+        auprc[positives] = sklearn_metrics.average_precision_score(
+            labels[:, positives], scalar[:, positives], average=None
+        )
+    f1 = sklearn_metrics.f1_score(labels, binary, average=None, zero_division=np.nan)
+    per_record = 1.0 / np.maximum(labels.sum(axis=1), 1)
+    f2 = sklearn_metrics.fbeta_score(
+        labels, binary, beta=2, average=None, sample_weight=per_record, zero_division=np.nan
+    )
+    return {
+        "AUROC": auroc,
+        "AUPRC": auprc,
+        "F-measure": f1,
+        "Fbeta": f2,
+        "Accuracy": sklearn_metrics.accuracy_score(labels, binary),
+    }
+
+
+def assert_agrees_with_sklearn(labels, binary, scalar, context=""):
+    result = metrics.evaluate(labels, binary, scalar)
+    oracle = sklearn_oracle(labels, binary, scalar)
+    for name in ("AUROC", "AUPRC", "F-measure"):
+        np.testing.assert_allclose(
+            result["classes"][name], oracle[name], rtol=0, atol=TOLERANCE, equal_nan=True, err_msg=f"{context} {name}"
+        )
+    with np.errstate(invalid="ignore"):
+        f_beta = np.nanmean(oracle["Fbeta"]) if not np.isnan(oracle["Fbeta"]).all() else np.nan
+    assert same(result["Fbeta-measure"], f_beta), (context, result["Fbeta-measure"], f_beta)
+    assert same(result["Accuracy"], oracle["Accuracy"]), context
+    return oracle
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning", "ignore::UserWarning")
+@pytest.mark.parametrize("block", range(6))
+def test_evaluate_agrees_with_sklearn_on_random_inputs(block):
+    compared = 0
+    for seed in range(block * 50, block * 50 + 50):  # 300 seeds, every style of random_case
+        labels, binary, scalar = random_case(seed)
+        oracle = assert_agrees_with_sklearn(labels, binary, scalar, f"seed {seed}")
+        compared += np.isfinite(oracle["AUROC"]).sum()
+    assert compared > 300  # the AUROC comparisons are not all skipped as undefined
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_evaluate_agrees_with_sklearn_on_large_continuous_inputs(seed):
+    """Many records, few ties, informative outputs: the usual case of a trained model."""
+    rng = np.random.default_rng(5000 + seed)
+    n, c = int(rng.integers(50, 500)), label_space.NUM_CLASSES
+    labels = rng.random((n, c)) < rng.uniform(0.01, 0.4, size=c)
+    binary = labels ^ (rng.random((n, c)) < rng.uniform(0, 0.3))
+    scalar = labels * rng.uniform(0, 1) + rng.random((n, c))
+    if seed % 2:
+        scalar = np.round(scalar, 2)  # ties
+    assert_agrees_with_sklearn(labels, binary, scalar, f"seed {seed}")
+
+
+def test_auprc_is_average_precision_not_the_trapezoid_area():
+    """The deliberate difference above, on a hand case: labels 1,0,1, outputs .9,.8,.7.
+    Points (recall, precision): (.5, 1), (.5, .5), (1, 2/3). Step sum: .5*1 + .5*2/3 = 5/6;
+    the trapezoid area from (0, 1) is .5*1 + .5*(.5 + 2/3)/2 = 19/24."""
+    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    labels, scalar = np.array([[1], [0], [1]], bool), np.array([[0.9], [0.8], [0.7]])
+    auprc = metrics.class_auc(labels, scalar)[1][0]
+    assert auprc == pytest.approx(5 / 6, abs=1e-12)
+    assert sklearn_metrics.average_precision_score(labels[:, 0], scalar[:, 0]) == pytest.approx(5 / 6, abs=1e-12)
+    precision, recall, _ = sklearn_metrics.precision_recall_curve(labels[:, 0], scalar[:, 0])
+    assert sklearn_metrics.auc(recall, precision) != pytest.approx(auprc, abs=1e-3)
+
+
+# ---------------------------------------------------------------------------------------------
 # Hand-computed cases
 # ---------------------------------------------------------------------------------------------
+
 
 def test_hand_auroc_auprc_with_ties():
     # One class, 4 records: labels 1,0,1,0; outputs 0.8,0.8,0.3,0.1 (a tie at 0.8).
@@ -303,7 +261,7 @@ def test_hand_auc_all_tied_and_undefined():
     assert math.isnan(auroc[1]) and math.isnan(auprc[1])
     assert math.isnan(auroc[2]) and auprc[2] == pytest.approx(1.0)
     result = metrics.evaluate(labels, labels, scalar, np.eye(3), 0)
-    assert result["AUROC"] == pytest.approx(0.5)               # nanmean skips the NaNs
+    assert result["AUROC"] == pytest.approx(0.5)  # nanmean skips the NaNs
     assert result["AUPRC"] == pytest.approx((2 / 3 + 1) / 2)
 
 
@@ -413,10 +371,11 @@ def test_challenge_metric_zero_when_references_tie():
 # Properties
 # ---------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("seed", range(12))
 def test_perfect_outputs(seed):
     labels, _, _ = random_case(seed)
-    labels[0, label_space.NORMAL_INDEX] ^= True      # make sure some class has a positive
+    labels[0, label_space.NORMAL_INDEX] ^= True  # make sure some class has a positive
     for scalar in (labels.astype(float), labels * 0.7 + 0.1):
         result = metrics.evaluate(labels, labels, scalar)
         has_positive = labels.any(axis=0)
@@ -454,8 +413,13 @@ def test_class_permutation_permutes_per_class_values(seed):
     order = rng.permutation(24)
     w = label_space.WEIGHTS
     result = metrics.evaluate(labels, binary, scalar)
-    permuted = metrics.evaluate(labels[:, order], binary[:, order], scalar[:, order],
-                                w[np.ix_(order, order)], int(np.flatnonzero(order == label_space.NORMAL_INDEX)[0]))
+    permuted = metrics.evaluate(
+        labels[:, order],
+        binary[:, order],
+        scalar[:, order],
+        w[np.ix_(order, order)],
+        int(np.flatnonzero(order == label_space.NORMAL_INDEX)[0]),
+    )
     for name in metrics.METRIC_NAMES:
         assert same(result[name], permuted[name]), name
     for name in ("AUROC", "AUPRC", "F-measure"):

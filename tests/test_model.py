@@ -5,10 +5,15 @@ import pytest
 import torch
 
 from ecgnet.config import Config
-from ecgnet.inference import Prepared, predict
-from ecgnet.model import SEResNet1d, count_parameters, fuse_for_inference
+from ecgnet.inference import predict
+from ecgnet.model import SEResNet1d, fuse_for_inference
+from ecgnet.records import Record
 
-from conftest import TINY
+from helpers import TINY
+
+
+def count_parameters(model):
+    return sum(p.numel() for p in model.parameters())
 
 
 def test_default_network_has_the_published_size():
@@ -16,7 +21,9 @@ def test_default_network_has_the_published_size():
 
 
 def test_lead_gate_adds_a_small_gate():
-    extra = count_parameters(SEResNet1d(TINY.replace(lead_gate=True))) - count_parameters(SEResNet1d(TINY.replace(lead_gate=False)))
+    extra = count_parameters(SEResNet1d(TINY.replace(lead_gate=True))) - count_parameters(
+        SEResNet1d(TINY.replace(lead_gate=False))
+    )
     assert extra == 2 * (12 * 12 + 12)
 
 
@@ -32,7 +39,7 @@ def test_padding_never_changes_outputs(lead_gate):
     with torch.no_grad():
         batched = model(x, demographics, (torch.zeros(len(lengths), dtype=torch.long), torch.tensor(lengths)))
         for i, n in enumerate(lengths):
-            alone = model(x[i:i + 1, :, :n], demographics[i:i + 1])
+            alone = model(x[i : i + 1, :, :n], demographics[i : i + 1])
             assert torch.allclose(batched[i], alone[0], atol=1e-5), n
 
 
@@ -59,8 +66,10 @@ def test_predict_does_not_depend_on_batching(mask_padding):
     config = TINY.replace(mask_padding=mask_padding)
     model = SEResNet1d(config).eval()
     rng = np.random.default_rng(0)
-    records = [Prepared(f"r{i}", rng.standard_normal((12, n)).astype(np.float32), rng.random(5).astype(np.float32))
-               for i, n in enumerate([300, 1024, 3000, 5000, 700, 700, 1500])]
+    records = [
+        Record(f"r{i}", rng.standard_normal((12, n)).astype(np.float32), rng.random(5).astype(np.float32))
+        for i, n in enumerate([300, 1024, 3000, 5000, 700, 700, 1500])
+    ]
     together = predict([model], records, config, "cpu", batch_samples=8 * 1024)
     one_by_one = np.concatenate([predict([model], [r], config, "cpu", batch_samples=1024) for r in records], axis=1)
     np.testing.assert_allclose(together, one_by_one, atol=1e-5)
@@ -72,12 +81,17 @@ def test_predict_averages_the_views_of_a_long_record():
     model = SEResNet1d(TINY).eval()
     signal = np.random.default_rng(1).standard_normal((12, 3000)).astype(np.float32)
     demographics = np.zeros(5, np.float32)
-    record = Prepared("long", signal, demographics)
+    record = Record("long", signal, demographics)
     got = predict([model], [record], TINY, "cpu")[0, 0]
     views = [(0, 3000), (658, 1682), (1316, 2340), (1976, 3000)]  # whole record + windows of 1024, overlap >= 128
     with torch.no_grad():
-        expected = np.mean([torch.sigmoid(model(torch.from_numpy(signal[None, :, s:e]), torch.zeros(1, 5)))[0].numpy()
-                            for s, e in views], axis=0)
+        expected = np.mean(
+            [
+                torch.sigmoid(model(torch.from_numpy(signal[None, :, s:e]), torch.zeros(1, 5)))[0].numpy()
+                for s, e in views
+            ],
+            axis=0,
+        )
     np.testing.assert_allclose(got, expected, atol=1e-6)
 
 

@@ -1,4 +1,5 @@
 """The MODEL folder loads only when it is complete, intact, of a known version, and data-only."""
+
 import json
 import os
 
@@ -22,13 +23,16 @@ def test_unfinished_folder_is_named(copy_model):
         modelstore.load_model(copy_model)
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda m: m.update(format_version=2), "format version 2; this ecgnet .* reads version 1"),
-    (lambda m: m.update(format="other"), "not an ecgnet model description"),
-    (lambda m: m.update(classes=m["classes"][:-1]), "other classes"),
-    (lambda m: m.pop("thresholds"), "incomplete or invalid"),
-    (lambda m: m["config"].update(width=16), "weights do not fit the saved config"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda m: m.update(format_version=2), "format version 2; this ecgnet .* reads version 1"),
+        (lambda m: m.update(format="other"), "not an ecgnet model description"),
+        (lambda m: m.update(classes=m["classes"][:-1]), "other classes"),
+        (lambda m: m.pop("thresholds"), "incomplete or invalid"),
+        (lambda m: m["config"].update(width=16), "weights do not fit the saved config"),
+    ],
+)
 def test_incompatible_descriptions_are_refused(copy_model, change, message):
     manifest = json.loads((copy_model / "model.json").read_text())
     change(manifest)

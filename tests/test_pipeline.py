@@ -1,13 +1,17 @@
 """End to end on real sample records: train (tiny network, 2 folds), drive, evaluate."""
+
 import json
 import os
+import shutil
 import subprocess
 import sys
+import types
 
 import numpy as np
 
-from ecgnet import labels, modelstore
-from conftest import ROOT, SAMPLE, TINY, cli_settings, link_records, needs_sample, sample_names
+from ecgnet import labels, metrics, modelstore, training
+
+from helpers import ROOT, SAMPLE, TINY, cli_settings, link_records, needs_sample, sample_names
 
 pytestmark = needs_sample
 
@@ -19,8 +23,15 @@ def run(*args):
 def test_model_folder_is_complete(tiny_model):
     model, _ = tiny_model
     names = set(os.listdir(model))
-    assert {"model.json", "fold1.pt", "fold2.pt", "thresholds.csv", "oof_probabilities.csv",
-            "cv_report.json", "train.log"} <= names
+    assert {
+        "model.json",
+        "fold1.pt",
+        "fold2.pt",
+        "thresholds.csv",
+        "oof_probabilities.csv",
+        "cv_report.json",
+        "train.log",
+    } <= names
     assert not os.path.exists(os.path.join(model, "work", "cache"))  # deleted once complete
     manifest = modelstore.read_manifest(model)
     assert manifest["classes"] == list(labels.CLASSES) and len(manifest["thresholds"]) == 24
@@ -29,13 +40,52 @@ def test_model_folder_is_complete(tiny_model):
     assert sum(f["records"] for f in report["folds"]) == report["overall"]["records"] == 30
     for part in [report["overall"], *report["folds"]]:
         for key in ("before_thresholds", "after_thresholds"):
-            assert set(part[key]) == {"AUROC", "AUPRC", "Accuracy", "F-measure", "Fbeta-measure",
-                                      "Gbeta-measure", "Challenge metric"}
+            assert set(part[key]) == {
+                "AUROC",
+                "AUPRC",
+                "Accuracy",
+                "F-measure",
+                "Fbeta-measure",
+                "Gbeta-measure",
+                "Challenge metric",
+                "Sensitivity",
+                "Specificity",
+            }
+            assert set(part[key]) == set(metrics.ALL_METRIC_NAMES)
+            assert 0 <= part[key]["Sensitivity"] <= 1 and 0 <= part[key]["Specificity"] <= 1
     assert all(len(f["history"]) == 2 for f in report["folds"])
     oof = np.loadtxt(os.path.join(model, "oof_probabilities.csv"), delimiter=",", skiprows=1, usecols=range(2, 26))
     assert oof.shape == (30, 24) and (oof > 0).all() and (oof < 1).all()
     log = open(os.path.join(model, "train.log")).read()
     assert "excluded 0 without any scored label" in log and "out-of-fold challenge metric" in log
+    # The cross-validation report, written at the end when matplotlib is installed (the `review` extra).
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert "report skipped: matplotlib is not installed" in log
+    else:
+        html = open(os.path.join(model, "report", "report.html")).read()
+        assert f"report: {os.path.join(model, 'report', 'report.html')}" in log
+        assert "Sensitivity" in html and "out-of-fold" in html
+        assert "The labels given give an out-of-fold challenge metric" not in html  # the labels it trained on
+
+
+def test_training_without_matplotlib_skips_the_report_in_one_line(copy_model, monkeypatch, caplog):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` raises ModuleNotFoundError
+    import ecgnet.report
+
+    for name in ("build", "plots"):  # imported again, as in a fresh process
+        monkeypatch.delitem(sys.modules, f"ecgnet.report.{name}", raising=False)
+        monkeypatch.delattr(ecgnet.report, name, raising=False)
+    store = modelstore.ModelFolder(copy_model)
+    shutil.rmtree(store.path("report"), ignore_errors=True)
+    names = [line.split(",")[0] for line in open(store.path("oof_probabilities.csv")).read().splitlines()[1:]]
+    data = types.SimpleNamespace(names=names, labels=np.eye(24, dtype=np.float32)[np.arange(len(names)) % 24])
+    with caplog.at_level("INFO"):
+        training.write_cv_html(store, data)
+    lines = [r.getMessage() for r in caplog.records if "report" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].startswith("report skipped: matplotlib is not installed"), lines
+    assert not os.path.exists(store.path("report"))
 
 
 def test_train_drive_evaluate_commands(tmp_path):
@@ -44,9 +94,12 @@ def test_train_drive_evaluate_commands(tmp_path):
     data = link_records(SAMPLE, tmp_path / "train", train_names)
     test = link_records(SAMPLE, tmp_path / "test", test_names)
     model, outputs = tmp_path / "model", tmp_path / "outputs"
-    trained = run("train_model.py", data, str(model), *cli_settings(TINY.replace(epochs=1, batch_size=64)))
+    trained = run(
+        "train_model.py", data, str(model), *cli_settings(TINY.replace(epochs=1, batch_size=64)), "--no-report"
+    )
     assert trained.returncode == 0, trained.stderr
-    assert "fold 2/2 epoch 1/1" in trained.stdout and "model complete" in trained.stdout
+    assert "report skipped (--no-report)" in trained.stderr and not (model / "report").exists()
+    assert "fold 2/2 epoch 1/1" in trained.stderr and "model complete" in trained.stderr  # the log
     driven = run("driver.py", str(model), test, str(outputs))
     assert driven.returncode == 0, driven.stderr
     for name in test_names:
@@ -66,7 +119,7 @@ def test_train_drive_evaluate_commands(tmp_path):
 def test_training_refuses_other_settings_when_resuming(tiny_model, tmp_path):
     model, data = tiny_model
     result = run("train_model.py", data, model, "--set", "epochs=5")
-    assert result.returncode == 0 and "nothing to do" in result.stdout  # a complete model is left alone
+    assert result.returncode == 0 and "nothing to do" in result.stderr  # a complete model is left alone
     partial = tmp_path / "partial"
     (partial / "work").mkdir(parents=True)
     (partial / "work" / "config.json").write_text(json.dumps({"epochs": 3}))

@@ -22,8 +22,10 @@ def test_order_leads_rejects_bad_names(names, problem):
         preprocess.order_leads(np.zeros((2, 5), np.float32), names, "rec.hea")
 
 
-@pytest.mark.parametrize("rate, expected", [(500, (257, 500)), (1000, (257, 1000)), (257, (1, 1)),
-                                            (250, (257, 250)), (360, (257, 360)), (499.5, (514, 999))])
+@pytest.mark.parametrize(
+    "rate, expected",
+    [(500, (257, 500)), (1000, (257, 1000)), (257, (1, 1)), (250, (257, 250)), (360, (257, 360)), (499.5, (514, 999))],
+)
 def test_resampling_ratio(rate, expected):
     assert preprocess.resampling_ratio(rate, 257) == expected
 

@@ -1,5 +1,6 @@
 """Tests of `ecgnet.records`: the real sample records (checked against wfdb) and synthetic
 headers/.mat files, written into tmp_path, for every quirk and every kind of bad input."""
+
 import math
 import shutil
 from pathlib import Path
@@ -8,13 +9,12 @@ import numpy as np
 import pytest
 import scipy.io
 
-from ecgnet import records
-from ecgnet.records import RecordError
+from ecgnet.errors import RecordError
+from ecgnet.folders import find_records
+from ecgnet.headers import load_header, parse_age, parse_dx, parse_header, parse_sex
+from ecgnet.matfiles import load_adc, load_signal
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-SAMPLE = SHARED / "data" / "cinc2020_sample"
-needs_sample = pytest.mark.skipif(not SAMPLE.is_dir(), reason="shared sample records are absent")
+from helpers import SAMPLE, needs_sample
 
 STANDARD_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 
@@ -27,13 +27,23 @@ def sample_headers():
 # Synthetic records
 # ---------------------------------------------------------------------------------------------
 
+
 def signal_line(name, gain="1000/mV", adc_zero=0, lead="I", init=0, checksum=0):
     return f"{name}.mat 16+24 {gain} 16 {adc_zero} {init} {checksum} 0 {lead}"
 
 
-def make_header(name, num_leads=12, fs=500, num_samples=100, gains="1000/mV", leads=STANDARD_LEADS,
-                adc_zero=0, comments=("#Age: 60", "#Sex: Male", "#Dx: 426783006"), record_name=None,
-                signal_lines=None):
+def make_header(
+    name,
+    num_leads=12,
+    fs=500,
+    num_samples=100,
+    gains="1000/mV",
+    leads=STANDARD_LEADS,
+    adc_zero=0,
+    comments=("#Age: 60", "#Sex: Male", "#Dx: 426783006"),
+    record_name=None,
+    signal_lines=None,
+):
     """Header text; `gains` is one gain field for every lead or a list, one per lead."""
     if isinstance(gains, str):
         gains = [gains] * len(leads)
@@ -65,17 +75,18 @@ def random_adc(rng, num_leads=12, num_samples=100):
 
 
 def load(hea):
-    header = records.load_header(hea)
-    return header, records.load_signal(header)
+    header = load_header(hea)
+    return header, load_signal(header)
 
 
 # ---------------------------------------------------------------------------------------------
 # Every real record loads and agrees with wfdb
 # ---------------------------------------------------------------------------------------------
 
+
 @needs_sample
 def test_find_records_lists_every_sample_header_sorted():
-    found = records.find_records(str(SAMPLE))
+    found = find_records(str(SAMPLE))
     assert len(found) == 214
     assert [Path(p).name for p in found] == sorted(p.name for p in SAMPLE.glob("*.hea"))
     assert all(p.endswith(".hea") for p in found)
@@ -85,14 +96,14 @@ def test_find_records_ignores_hidden_other_files_and_folders(tmp_path):
     for name in ("B.hea", "A.hea", ".hidden.hea", "A.mat", "notes.txt", "C.HEA"):
         (tmp_path / name).write_text("x")
     (tmp_path / "D.hea").mkdir()
-    found = [Path(p).name for p in records.find_records(str(tmp_path))]
+    found = [Path(p).name for p in find_records(str(tmp_path))]
     assert found == ["A.hea", "B.hea", "C.HEA"]
 
 
 def test_find_records_missing_folder_is_record_error(tmp_path):
     missing = tmp_path / "nope"
     with pytest.raises(RecordError) as e:
-        records.find_records(str(missing))
+        find_records(str(missing))
     assert str(missing) in str(e.value)
 
 
@@ -100,6 +111,7 @@ def test_find_records_missing_folder_is_record_error(tmp_path):
 @pytest.mark.filterwarnings("ignore:The inplace keyword")  # raised while importing wfdb
 def test_every_sample_record_loads_and_matches_wfdb(tmp_path):
     import wfdb  # a test dependency (requirements-dev.txt)
+
     headers = sample_headers()
     assert len(headers) == 214
     compared = 0
@@ -133,10 +145,10 @@ def test_every_sample_record_loads_and_matches_wfdb(tmp_path):
 @needs_sample
 def test_sample_adc_values_and_first_samples_agree_with_header():
     for hea in sample_headers()[::7]:
-        header = records.load_header(hea)
-        val = records.load_adc(header)
+        header = load_header(hea)
+        val = load_adc(header)
         assert val.dtype == np.int16
-        first_values = [int(line.split()[5]) for line in header.lines[1:13]]
+        first_values = [int(line.split()[5]) for line in hea.read_text().splitlines()[1:13]]
         assert val[:, 0].tolist() == first_values, hea.name
 
 
@@ -144,10 +156,11 @@ def test_sample_adc_values_and_first_samples_agree_with_header():
 # Quirks of the real data
 # ---------------------------------------------------------------------------------------------
 
+
 @needs_sample
 def test_georgia_record_name_with_mat_suffix_real():
-    header = records.load_header(SAMPLE / "E00009.hea")
-    assert header.lines[0].split()[0] == "E00009.mat"
+    header = load_header(SAMPLE / "E00009.hea")
+    assert (SAMPLE / "E00009.hea").read_text().split()[0] == "E00009.mat"
     assert header.name == "E00009"
     assert header.sample_rate == 500 and header.num_samples == 5000
 
@@ -162,47 +175,59 @@ def test_georgia_record_name_with_mat_suffix_synthetic(tmp_path):
 
 
 @needs_sample
-@pytest.mark.parametrize("name, gain", [("E00009", 4880.0), ("E00015", 4880.0), ("E00018", 4880.0),
-                                        ("E00793", 4880.0), ("HR00599", 200.0), ("HR20715", 200.0),
-                                        ("HR07968", 1000.0), ("A0001", 1000.0)])
+@pytest.mark.parametrize(
+    "name, gain",
+    [
+        ("E00009", 4880.0),
+        ("E00015", 4880.0),
+        ("E00018", 4880.0),
+        ("E00793", 4880.0),
+        ("HR00599", 200.0),
+        ("HR20715", 200.0),
+        ("HR07968", 1000.0),
+        ("A0001", 1000.0),
+    ],
+)
 def test_real_gains(name, gain):
-    header = records.load_header(SAMPLE / f"{name}.hea")
+    header = load_header(SAMPLE / f"{name}.hea")
     assert [lead.gain for lead in header.leads] == [gain] * 12
     assert [lead.baseline for lead in header.leads] == [0.0] * 12
     assert [lead.mv_per_unit for lead in header.leads] == [1.0] * 12
-    signal = records.load_signal(header)
+    signal = load_signal(header)
     val = scipy.io.loadmat(SAMPLE / f"{name}.mat")["val"]
     np.testing.assert_allclose(signal, val / gain, rtol=0, atol=1e-6)
 
 
 @needs_sample
 def test_lower_case_mv_units_real():
-    header = records.load_header(SAMPLE / "HR07968.hea")
-    assert "1000/mv" in header.lines[1]
+    header = load_header(SAMPLE / "HR07968.hea")
+    assert "1000/mv" in (SAMPLE / "HR07968.hea").read_text().splitlines()[1]
     assert all(lead.mv_per_unit == 1.0 and lead.gain == 1000.0 for lead in header.leads)
 
 
-@pytest.mark.parametrize("gain_field, gain, baseline, scale", [
-    ("1000/mV", 1000.0, 0.0, 1.0),
-    ("1000/mv", 1000.0, 0.0, 1.0),
-    ("1000/MV", 1000.0, 0.0, 1.0),
-    ("4880/mV", 4880.0, 0.0, 1.0),
-    ("200/mV", 200.0, 0.0, 1.0),
-    ("1000.0(0)/mV", 1000.0, 0.0, 1.0),
-    ("1000(0)/mV", 1000.0, 0.0, 1.0),
-    ("1000(5)/mV", 1000.0, 5.0, 1.0),
-    ("1000(-12)/mV", 1000.0, -12.0, 1.0),
-    ("1000", 1000.0, 0.0, 1.0),          # no units: WFDB's default is mV
-    ("1000(3)", 1000.0, 3.0, 1.0),
-    ("1/uV", 1.0, 0.0, 1e-3),
-])
+@pytest.mark.parametrize(
+    "gain_field, gain, baseline, scale",
+    [
+        ("1000/mV", 1000.0, 0.0, 1.0),
+        ("1000/mv", 1000.0, 0.0, 1.0),
+        ("1000/MV", 1000.0, 0.0, 1.0),
+        ("4880/mV", 4880.0, 0.0, 1.0),
+        ("200/mV", 200.0, 0.0, 1.0),
+        ("1000.0(0)/mV", 1000.0, 0.0, 1.0),
+        ("1000(0)/mV", 1000.0, 0.0, 1.0),
+        ("1000(5)/mV", 1000.0, 5.0, 1.0),
+        ("1000(-12)/mV", 1000.0, -12.0, 1.0),
+        ("1000", 1000.0, 0.0, 1.0),  # no units: WFDB's default is mV
+        ("1000(3)", 1000.0, 3.0, 1.0),
+        ("1/uV", 1.0, 0.0, 1e-3),
+    ],
+)
 def test_gain_field_syntax(tmp_path, gain_field, gain, baseline, scale):
     rng = np.random.default_rng(2)
     val = random_adc(rng)
     hea = write_record(tmp_path, "G0001", val, gains=gain_field)
     header, signal = load(hea)
-    assert all(lead.gain == gain and lead.baseline == baseline and lead.mv_per_unit == scale
-               for lead in header.leads)
+    assert all(lead.gain == gain and lead.baseline == baseline and lead.mv_per_unit == scale for lead in header.leads)
     expected = (val.astype(np.float64) - baseline) / gain * scale
     np.testing.assert_allclose(signal, expected, rtol=1e-6, atol=1e-7)
 
@@ -224,10 +249,23 @@ def test_baseline_defaults_to_adc_zero_field(tmp_path):
 @pytest.mark.filterwarnings("ignore:The inplace keyword")  # raised while importing wfdb
 def test_synthetic_baselines_and_gains_agree_with_wfdb(tmp_path):
     import wfdb  # a test dependency (requirements-dev.txt)
+
     rng = np.random.default_rng(4)
     val = random_adc(rng, num_samples=300)
-    gains = ["1000(5)/mV", "1000/mv", "4880/mV", "200(-3)/mV", "1000(0)/mV", "500/mV",
-             "1000/mV", "1000(12)/mV", "2000/mV", "1000/mV", "250(1)/mV", "1000/mV"]
+    gains = [
+        "1000(5)/mV",
+        "1000/mv",
+        "4880/mV",
+        "200(-3)/mV",
+        "1000(0)/mV",
+        "500/mV",
+        "1000/mV",
+        "1000(12)/mV",
+        "2000/mV",
+        "1000/mV",
+        "250(1)/mV",
+        "1000/mV",
+    ]
     hea = write_record(tmp_path, "W0001", val, gains=gains, adc_zero=2, fs=257)
     header, signal = load(hea)
     reference = wfdb.rdrecord(str(tmp_path / "W0001"), physical=True)
@@ -283,67 +321,88 @@ def test_all_zero_leads_real():
     assert int((np.abs(signal).max(axis=1) == 0).sum()) == 6
 
 
-@pytest.mark.parametrize("line, age", [
-    ("#Age: 74", 74.0),
-    ("#Age: 74.5", 74.5),
-    ("#Age: 0", 0.0),
-    ("#Age: 89", 89.0),
-    ("#Age: 300", 90.0),     # PTB-XL's code for "over 89"
-    ("#Age: NaN", None),
-    ("#Age: nan", None),
-    ("#Age: Unknown", None),
-    ("#Age:", None),
-    ("#Age: -1", None),
-    ("#Age: inf", None),
-    ("# Age: 41", 41.0),     # a space after '#'
-    ("#Age:41", 41.0),
-    (None, None),            # no #Age line at all
-])
+@pytest.mark.parametrize(
+    "line, age",
+    [
+        ("#Age: 74", 74.0),
+        ("#Age: 74.5", 74.5),
+        ("#Age: 0", 0.0),
+        ("#Age: 89", 89.0),
+        ("#Age: 300", 90.0),  # PTB-XL's code for "over 89"
+        ("#Age: NaN", None),
+        ("#Age: nan", None),
+        ("#Age: Unknown", None),
+        ("#Age:", None),
+        ("#Age: -1", None),
+        ("#Age: inf", None),
+        ("# Age: 41", 41.0),  # a space after '#'
+        ("#Age:41", 41.0),
+        (None, None),  # no #Age line at all
+    ],
+)
 def test_age(line, age):
     comments = ["#Sex: Male", "#Dx: 426783006"] + ([line] if line else [])
-    header = records.parse_header(make_header("X0001", comments=comments), "X0001.hea")
+    header = parse_header(make_header("X0001", comments=comments), "X0001.hea")
     assert header.age == age
     assert header.age is None or isinstance(header.age, float)
 
 
-@pytest.mark.parametrize("line, sex", [
-    ("#Sex: Male", "male"), ("#Sex: Female", "female"), ("#Sex: M", "male"), ("#Sex: F", "female"),
-    ("#Sex: male", "male"), ("#Sex: female", "female"), ("#Sex: f", "female"), ("#Sex: m", "male"),
-    ("#Sex: MALE", "male"), ("#Sex:  Female  ", "female"), ("# Sex: F", "female"),
-    ("#Sex: NaN", None), ("#Sex: Unknown", None), ("#Sex:", None), ("#Sex: X", None), (None, None),
-])
+@pytest.mark.parametrize(
+    "line, sex",
+    [
+        ("#Sex: Male", "male"),
+        ("#Sex: Female", "female"),
+        ("#Sex: M", "male"),
+        ("#Sex: F", "female"),
+        ("#Sex: male", "male"),
+        ("#Sex: female", "female"),
+        ("#Sex: f", "female"),
+        ("#Sex: m", "male"),
+        ("#Sex: MALE", "male"),
+        ("#Sex:  Female  ", "female"),
+        ("# Sex: F", "female"),
+        ("#Sex: NaN", None),
+        ("#Sex: Unknown", None),
+        ("#Sex:", None),
+        ("#Sex: X", None),
+        (None, None),
+    ],
+)
 def test_sex_spellings(line, sex):
     comments = ["#Age: 50", "#Dx: 426783006"] + ([line] if line else [])
-    header = records.parse_header(make_header("X0001", comments=comments), "X0001.hea")
+    header = parse_header(make_header("X0001", comments=comments), "X0001.hea")
     assert header.sex == sex
 
 
 @needs_sample
 def test_real_sex_and_age_values():
-    headers = [records.load_header(p) for p in sample_headers()]
+    headers = [load_header(p) for p in sample_headers()]
     assert {h.sex for h in headers} == {"male", "female"}
     assert all(h.age is None or 0 <= h.age <= 90 for h in headers)
-    a1 = records.load_header(SAMPLE / "A0001.hea")
+    a1 = load_header(SAMPLE / "A0001.hea")
     assert (a1.age, a1.sex, a1.dx) == (74.0, "male", ("59118001",))
 
 
 @needs_sample
 def test_empty_dx_item_real():
-    header = records.load_header(SAMPLE / "JS20005.hea")
+    header = load_header(SAMPLE / "JS20005.hea")
     assert header.dx == ("284470004", "89792004", "427084000", "427172004")
 
 
-@pytest.mark.parametrize("line, dx", [
-    ("#Dx: 284470004,89792004,427084000,,427172004", ("284470004", "89792004", "427084000", "427172004")),
-    ("#Dx: 164889003, 59118001 ,", ("164889003", "59118001")),
-    ("#Dx: ,", ()),
-    ("#Dx:", ()),
-    ("# Dx: 426783006", ("426783006",)),   # as wfdb rewrites it
-    (None, ()),
-])
+@pytest.mark.parametrize(
+    "line, dx",
+    [
+        ("#Dx: 284470004,89792004,427084000,,427172004", ("284470004", "89792004", "427084000", "427172004")),
+        ("#Dx: 164889003, 59118001 ,", ("164889003", "59118001")),
+        ("#Dx: ,", ()),
+        ("#Dx:", ()),
+        ("# Dx: 426783006", ("426783006",)),  # as wfdb rewrites it
+        (None, ()),
+    ],
+)
 def test_dx_items(line, dx):
     comments = ["#Age: 50", "#Sex: F"] + ([line] if line else [])
-    header = records.parse_header(make_header("X0001", comments=comments), "X0001.hea")
+    header = parse_header(make_header("X0001", comments=comments), "X0001.hea")
     assert header.dx == dx
 
 
@@ -351,17 +410,16 @@ def test_dx_items(line, dx):
 def test_absent_sx_line_real():
     text = (SAMPLE / "E07500.hea").read_text()
     assert "#Sx" not in text
-    header = records.load_header(SAMPLE / "E07500.hea")
+    header = load_header(SAMPLE / "E07500.hea")
     assert "sx" not in header.comments
     assert header.dx == ("67741000119109", "426177001")
-    assert records.load_header(SAMPLE / "A0001.hea").comments["sx"] == "Unknows"
+    assert load_header(SAMPLE / "A0001.hea").comments["sx"] == "Unknows"
 
 
 def test_comments_dictionary_and_absent_sx(tmp_path):
     comments = ["#Age: 50", "#Sex: Female", "#Dx: 164889003", "#Rx: Unknown", "#Hx: Unknown"]
-    header = records.parse_header(make_header("X0001", comments=comments), "X0001.hea")
-    assert header.comments == {"age": "50", "sex": "Female", "dx": "164889003", "rx": "Unknown",
-                               "hx": "Unknown"}
+    header = parse_header(make_header("X0001", comments=comments), "X0001.hea")
+    assert header.comments == {"age": "50", "sex": "Female", "dx": "164889003", "rx": "Unknown", "hx": "Unknown"}
 
 
 def test_windows_line_endings_and_blank_lines(tmp_path):
@@ -387,6 +445,7 @@ def test_signal_is_float32_and_mat_float_val_is_accepted(tmp_path):
 # Bad inputs: always RecordError, naming the file and the problem
 # ---------------------------------------------------------------------------------------------
 
+
 def assert_record_error(excinfo, path, *words):
     error = excinfo.value
     assert type(error) is RecordError
@@ -406,9 +465,9 @@ def test_missing_mat(tmp_path):
     hea = good_record(tmp_path)
     mat = tmp_path / "B0001.mat"
     mat.unlink()
-    header = records.load_header(hea)
+    header = load_header(hea)
     with pytest.raises(RecordError) as e:
-        records.load_signal(header)
+        load_signal(header)
     assert_record_error(e, mat, "missing")
 
 
@@ -420,9 +479,9 @@ def test_truncated_mat(tmp_path, keep):
     size = int(len(data) * keep) if isinstance(keep, float) else (len(data) + keep if keep < 0 else keep)
     mat = tmp_path / "A0001.mat"
     mat.write_bytes(data[:size])
-    header = records.load_header(tmp_path / "A0001.hea")
+    header = load_header(tmp_path / "A0001.hea")
     with pytest.raises(RecordError) as e:
-        records.load_signal(header)
+        load_signal(header)
     assert_record_error(e, mat)
 
 
@@ -431,7 +490,7 @@ def test_truncated_synthetic_mat(tmp_path):
     mat = tmp_path / "B0001.mat"
     mat.write_bytes(mat.read_bytes()[:-10])
     with pytest.raises(RecordError) as e:
-        records.load_signal(records.load_header(hea))
+        load_signal(load_header(hea))
     assert_record_error(e, mat, "cannot read")
 
 
@@ -440,7 +499,7 @@ def test_mat_that_is_not_a_mat_file(tmp_path):
     mat = tmp_path / "B0001.mat"
     mat.write_text("this is not a MATLAB file at all, just some text " * 5)
     with pytest.raises(RecordError) as e:
-        records.load_signal(records.load_header(hea))
+        load_signal(load_header(hea))
     assert_record_error(e, mat)
 
 
@@ -449,7 +508,7 @@ def test_mat_without_val(tmp_path):
     mat = tmp_path / "B0001.mat"
     scipy.io.savemat(str(mat), {"data": np.zeros((12, 100), dtype=np.int16)}, format="4")
     with pytest.raises(RecordError) as e:
-        records.load_signal(records.load_header(hea))
+        load_signal(load_header(hea))
     assert_record_error(e, mat, "val")
 
 
@@ -459,7 +518,7 @@ def test_val_shape_disagrees_with_header(tmp_path, shape):
     mat = tmp_path / "B0001.mat"
     write_mat(mat, np.zeros(shape, dtype=np.int16))
     with pytest.raises(RecordError) as e:
-        records.load_signal(records.load_header(hea))
+        load_signal(load_header(hea))
     assert_record_error(e, mat, "shape")
 
 
@@ -468,7 +527,7 @@ def test_val_without_samples(tmp_path):
     hea.write_text(make_header("B0001", num_samples=0))
     write_mat(tmp_path / "B0001.mat", np.zeros((12, 0), dtype=np.int16))
     with pytest.raises(RecordError) as e:
-        records.load_signal(records.load_header(hea))
+        load_signal(load_header(hea))
     assert_record_error(e, tmp_path / "B0001.mat")
 
 
@@ -478,7 +537,7 @@ def test_non_finite_samples(tmp_path, bad):
     val[3, 17] = bad
     hea = write_record(tmp_path, "B0001", val)
     with pytest.raises(RecordError) as e:
-        records.load_signal(records.load_header(hea))
+        load_signal(load_header(hea))
     assert_record_error(e, tmp_path / "B0001.mat", "nan")
 
 
@@ -487,7 +546,7 @@ def test_samples_overflowing_float32(tmp_path):
     val = np.full((12, 10), 1e300)
     hea = write_record(tmp_path, "B0001", val)
     with pytest.raises(RecordError) as e:
-        records.load_signal(records.load_header(hea))
+        load_signal(load_header(hea))
     assert_record_error(e, tmp_path / "B0001.mat")
 
 
@@ -496,7 +555,7 @@ def test_val_that_is_text(tmp_path):
     mat = tmp_path / "B0001.mat"
     scipy.io.savemat(str(mat), {"val": "hello"}, format="4")
     with pytest.raises(RecordError) as e:
-        records.load_signal(records.load_header(hea))
+        load_signal(load_header(hea))
     assert_record_error(e, mat)
 
 
@@ -522,7 +581,7 @@ def test_unparsable_record_line(tmp_path, case):
     hea = tmp_path / "B0001.hea"
     hea.write_text(text)
     with pytest.raises(RecordError) as e:
-        records.load_header(hea)
+        load_header(hea)
     assert_record_error(e, hea, word)
 
 
@@ -549,7 +608,7 @@ def test_unparsable_signal_line(tmp_path, case):
     hea = tmp_path / "B0001.hea"
     hea.write_text(make_header("B0001", signal_lines=lines))
     with pytest.raises(RecordError) as e:
-        records.load_header(hea)
+        load_header(hea)
     assert_record_error(e, hea, word)
     assert "8" in e.value.problem  # the header's line number of the bad signal line
 
@@ -560,7 +619,7 @@ def test_lead_count_disagrees_with_signal_lines(tmp_path, declared, present):
     hea = tmp_path / "B0001.hea"
     hea.write_text(make_header("B0001", num_leads=declared, signal_lines=lines))
     with pytest.raises(RecordError) as e:
-        records.load_header(hea)
+        load_header(hea)
     assert_record_error(e, hea, str(declared), str(present), "signal lines")
 
 
@@ -569,14 +628,14 @@ def test_empty_header(tmp_path, text):
     hea = tmp_path / "B0001.hea"
     hea.write_text(text)
     with pytest.raises(RecordError) as e:
-        records.load_header(hea)
+        load_header(hea)
     assert_record_error(e, hea, "empty")
 
 
 def test_missing_header(tmp_path):
     hea = tmp_path / "B0001.hea"
     with pytest.raises(RecordError) as e:
-        records.load_header(hea)
+        load_header(hea)
     assert_record_error(e, hea, "header")
 
 
@@ -584,13 +643,13 @@ def test_header_that_is_a_folder(tmp_path):
     hea = tmp_path / "B0001.hea"
     hea.mkdir()
     with pytest.raises(RecordError) as e:
-        records.load_header(hea)
+        load_header(hea)
     assert_record_error(e, hea)
 
 
 def test_parse_header_names_the_given_path():
     with pytest.raises(RecordError) as e:
-        records.parse_header("X 12 0 100\n", "some/where/X.hea")
+        parse_header("X 12 0 100\n", "some/where/X.hea")
     assert_record_error(e, "some/where/X.hea", "sampling rate")
 
 
@@ -602,9 +661,9 @@ def test_record_error_attributes():
 
 
 def test_age_parser_and_sex_parser_directly():
-    assert records.parse_age("300") == 90.0
-    assert records.parse_age("45") == 45.0
-    assert math.isnan(float("nan")) and records.parse_age("NaN") is None
-    assert records.parse_sex(" Female ") == "female"
-    assert records.parse_sex("Unknown") is None
-    assert records.parse_dx("1,,2, ,3") == ("1", "2", "3")
+    assert parse_age("300") == 90.0
+    assert parse_age("45") == 45.0
+    assert math.isnan(float("nan")) and parse_age("NaN") is None
+    assert parse_sex(" Female ") == "female"
+    assert parse_sex("Unknown") is None
+    assert parse_dx("1,,2, ,3") == ("1", "2", "3")

@@ -1,13 +1,23 @@
 """Training killed mid-way and started again with the same command ends with the same model."""
+
 import os
-import signal
 import subprocess
 import sys
 import time
 
 import torch
 
-from conftest import ROOT, SAMPLE, TINY, cli_settings, link_records, needs_sample, sample_names
+from helpers import (
+    ROOT,
+    SAMPLE,
+    TINY,
+    cli_settings,
+    kill_process_group,
+    link_records,
+    needs_sample,
+    sample_names,
+    start_process,
+)
 
 pytestmark = needs_sample
 
@@ -15,8 +25,13 @@ COMMAND = cli_settings(TINY.replace(epochs=4, lr_milestones=(2,), batch_size=8))
 
 
 def train(data, model, wait=True):
-    process = subprocess.Popen([sys.executable, "train_model.py", data, str(model), *COMMAND], cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = start_process(
+        [sys.executable, "train_model.py", data, str(model), *COMMAND],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     if wait:
         output = process.communicate(timeout=600)[0]
         assert process.returncode == 0, output
@@ -38,8 +53,7 @@ def test_resumed_training_equals_uninterrupted_training(tmp_path):
         while not (interrupted / "work" / checkpoint).exists():
             assert process.poll() is None and time.time() < deadline, process.stdout.read()
             time.sleep(0.02)
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+        kill_process_group(process)  # the training process and anything it started, as a crash would
     assert not (interrupted / "model.json").exists()
     output = train(data, interrupted)
     assert "fold 1: already trained" in output and "fold 2: resuming after epoch" in output

@@ -2,9 +2,9 @@
 
 Label and output folders are built in tmp_path. A small reference reader below applies the
 official 2020 reading rules (CHALLENGE2020.md) line by line; its arrays go through the loop-based
-reference metrics of test_metrics.py, and the package must agree with both to 1e-9.
+reference metrics of reference_metrics.py, and the package must agree with both to 1e-9.
 """
-import importlib.util
+
 import json
 import math
 import subprocess
@@ -17,20 +17,9 @@ import pytest
 from ecgnet import labels as label_space
 from ecgnet import metrics, scoring
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-SAMPLE = SHARED / "data" / "cinc2020_sample"
-needs_sample = pytest.mark.skipif(not SAMPLE.is_dir(), reason="shared sample records are absent")
-
-
-def _load_reference():
-    spec = importlib.util.spec_from_file_location("_reference_metrics", Path(__file__).with_name("test_metrics.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-reference = _load_reference()
+import reference_metrics as reference
+from helpers import ROOT as REPO
+from helpers import SAMPLE, needs_sample
 
 CLASSES = label_space.CLASSES
 C = label_space.CLASS_INDEX
@@ -38,8 +27,8 @@ AF, AFL, IAVB, NORMAL = "164889003", "164890007", "270492004", "426783006"
 CRBBB, RBBB = "713427006", "59118001"
 PAC, SVPB = "284470004", "63593006"
 PVC, VPB = "427172004", "17338001"
-UNSCORED = "164865005"      # MI, in dx_mapping_unscored.csv
-UNKNOWN = "55827005"        # a 2021 code in neither 2020 mapping
+UNSCORED = "164865005"  # MI, in dx_mapping_unscored.csv
+UNKNOWN = "55827005"  # a 2021 code in neither 2020 mapping
 HEADER = "AUROC,AUPRC,Accuracy,F-measure,Fbeta-measure,Gbeta-measure,Challenge metric"
 
 
@@ -47,18 +36,28 @@ HEADER = "AUROC,AUPRC,Accuracy,F-measure,Fbeta-measure,Gbeta-measure,Challenge m
 # Building folders
 # ---------------------------------------------------------------------------------------------
 
+
 def write_label(folder, name, codes, dx_line=None):
     folder.mkdir(parents=True, exist_ok=True)
     dx_line = dx_line if dx_line is not None else "#Dx: " + ",".join(codes)
-    text = (f"{name} 12 500 5000\n"
-            + "".join(f"{name}.mat 16+24 1000/mV 16 0 0 0 0 L{i}\n" for i in range(12))
-            + f"#Age: 50\n#Sex: Male\n{dx_line}\n#Rx: Unknown\n")
+    text = (
+        f"{name} 12 500 5000\n"
+        + "".join(f"{name}.mat 16+24 1000/mV 16 0 0 0 0 L{i}\n" for i in range(12))
+        + f"#Age: 50\n#Sex: Male\n{dx_line}\n#Rx: Unknown\n"
+    )
     (folder / f"{name}.hea").write_text(text)
 
 
 def output_text(name, codes, binary, scalar):
-    return (f"#{name}\n" + ",".join(codes) + "\n" + ",".join(str(x) for x in binary) + "\n"
-            + ",".join(str(x) for x in scalar) + "\n")
+    return (
+        f"#{name}\n"
+        + ",".join(codes)
+        + "\n"
+        + ",".join(str(x) for x in binary)
+        + "\n"
+        + ",".join(str(x) for x in scalar)
+        + "\n"
+    )
 
 
 def write_output(folder, name, codes=None, binary=None, scalar=None, text=None):
@@ -71,8 +70,7 @@ def write_output(folder, name, codes=None, binary=None, scalar=None, text=None):
 def full_output(name, positives=(), scores=None):
     """Output text naming all 24 classes: binary 1 for `positives`, scalars from `scores`."""
     scores = scores or {}
-    return output_text(name, CLASSES, [int(c in positives) for c in CLASSES],
-                       [scores.get(c, 0.0) for c in CLASSES])
+    return output_text(name, CLASSES, [int(c in positives) for c in CLASSES], [scores.get(c, 0.0) for c in CLASSES])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -159,6 +157,7 @@ def evaluate_one(tmp_path, label_codes, text, name="A0001"):
 # Reading output files
 # ---------------------------------------------------------------------------------------------
 
+
 def test_classes_in_any_order(tmp_path):
     rng = np.random.default_rng(0)
     order = rng.permutation(24)
@@ -192,8 +191,10 @@ def test_permuting_output_class_order_changes_nothing(tmp_path):
             assert reference.same(other.overall[name], results[0].overall[name])
 
 
-@pytest.mark.parametrize("label_code, output_code", [(RBBB, CRBBB), (CRBBB, RBBB), (SVPB, PAC), (PAC, SVPB),
-                                                     (VPB, PVC), (PVC, VPB), (RBBB, RBBB)])
+@pytest.mark.parametrize(
+    "label_code, output_code",
+    [(RBBB, CRBBB), (CRBBB, RBBB), (SVPB, PAC), (PAC, SVPB), (VPB, PVC), (PVC, VPB), (RBBB, RBBB)],
+)
 def test_equivalent_codes_on_either_side(tmp_path, label_code, output_code):
     target = EQUIVALENT.get(label_code, label_code)
     b, s, evaluation = evaluate_one(tmp_path, [label_code], output_text("A0001", [output_code], [1], [0.75]))
@@ -208,36 +209,64 @@ def test_equivalent_codes_on_either_side(tmp_path, label_code, output_code):
 def test_same_code_twice(tmp_path):
     codes = [AF, AF, AFL, AFL, IAVB, IAVB, IAVB, CRBBB, RBBB, PAC, SVPB, NORMAL, NORMAL, PVC, VPB]
     binary = [0, 1, 0, 0, 1, 1, 0, 0, 1, 0, 0, 1, 1, 0, 0]
-    scalar = ["0.2", "0.6", "0.3", "abc", "nan", "0.4", "0.8", "0.2", "0.6", "nan", "nan", "x", "y",
-              "inf", "1"]
+    scalar = ["0.2", "0.6", "0.3", "abc", "nan", "0.4", "0.8", "0.2", "0.6", "nan", "nan", "x", "y", "inf", "1"]
     b, s, _ = evaluate_one(tmp_path, [AF], output_text("A0001", codes, binary, scalar))
     assert b[C[AF]] and not b[C[AFL]] and b[C[IAVB]] and b[C[CRBBB]] and not b[C[PAC]] and b[C[NORMAL]]
-    assert s[C[AF]] == pytest.approx(0.4)           # mean(.2, .6)
-    assert s[C[AFL]] == pytest.approx(0.15)         # non-numeric counts as 0: mean(.3, 0)
-    assert s[C[IAVB]] == pytest.approx(0.6)         # nan skipped: mean(.4, .8)
-    assert s[C[CRBBB]] == pytest.approx(0.4)        # equivalent codes merged: mean(.2, .6)
-    assert s[C[PAC]] == 0.0                         # all copies nan -> 0
-    assert s[C[NORMAL]] == 0.0                      # mean(0, 0)
-    assert s[C[PVC]] == math.inf                    # mean(inf, 1)
+    assert s[C[AF]] == pytest.approx(0.4)  # mean(.2, .6)
+    assert s[C[AFL]] == pytest.approx(0.15)  # non-numeric counts as 0: mean(.3, 0)
+    assert s[C[IAVB]] == pytest.approx(0.6)  # nan skipped: mean(.4, .8)
+    assert s[C[CRBBB]] == pytest.approx(0.4)  # equivalent codes merged: mean(.2, .6)
+    assert s[C[PAC]] == 0.0  # all copies nan -> 0
+    assert s[C[NORMAL]] == 0.0  # mean(0, 0)
+    assert s[C[PVC]] == math.inf  # mean(inf, 1)
     assert b.sum() == 4
 
 
-@pytest.mark.parametrize("word, value", [
-    ("1", True), ("True", True), ("true", True), ("T", True), ("t", True), (" 1 ", True),
-    ("TRUE", False), ("yes", False), ("2", False), ("1.0", False), ("Y", False), ("0", False),
-    ("", False), ("false", False), ("-1", False), ("on", False),
-])
+@pytest.mark.parametrize(
+    "word, value",
+    [
+        ("1", True),
+        ("True", True),
+        ("true", True),
+        ("T", True),
+        ("t", True),
+        (" 1 ", True),
+        ("TRUE", False),
+        ("yes", False),
+        ("2", False),
+        ("1.0", False),
+        ("Y", False),
+        ("0", False),
+        ("", False),
+        ("false", False),
+        ("-1", False),
+        ("on", False),
+    ],
+)
 def test_binary_words(tmp_path, word, value):
     b, _, _ = evaluate_one(tmp_path, [AF], f"{AF},{NORMAL}\n{word},0\n0.5,0.5\n")
     assert bool(b[C[AF]]) is value
     assert not b[C[NORMAL]]
 
 
-@pytest.mark.parametrize("word, value", [
-    ("0.25", 0.25), (" 0.25 ", 0.25), ("1e-3", 0.001), ("-2", -2.0), ("7", 7.0),
-    ("nan", 0.0), ("NaN", 0.0), ("abc", 0.0), ("", 0.0), ("0.5%", 0.0), ("inf", math.inf),
-    ("-inf", -math.inf), ("Infinity", math.inf),
-])
+@pytest.mark.parametrize(
+    "word, value",
+    [
+        ("0.25", 0.25),
+        (" 0.25 ", 0.25),
+        ("1e-3", 0.001),
+        ("-2", -2.0),
+        ("7", 7.0),
+        ("nan", 0.0),
+        ("NaN", 0.0),
+        ("abc", 0.0),
+        ("", 0.0),
+        ("0.5%", 0.0),
+        ("inf", math.inf),
+        ("-inf", -math.inf),
+        ("Infinity", math.inf),
+    ],
+)
 def test_scalar_words(tmp_path, word, value):
     _, s, _ = evaluate_one(tmp_path, [AF], f"{AF},{NORMAL}\n1,0\n{word},0.5\n")
     assert s[C[AF]] == value
@@ -245,24 +274,29 @@ def test_scalar_words(tmp_path, word, value):
 
 
 def test_blank_and_comment_lines_anywhere(tmp_path):
-    text = (f"\n#A0001\n\n   \n# another comment\n{AF},{NORMAL},{AFL}\n  # indented comment\n\n"
-            f"1,0,1\n#,,\n\t\n0.9,0.1,0.7\n\n# trailing\n")
+    text = (
+        f"\n#A0001\n\n   \n# another comment\n{AF},{NORMAL},{AFL}\n  # indented comment\n\n"
+        f"1,0,1\n#,,\n\t\n0.9,0.1,0.7\n\n# trailing\n"
+    )
     b, s, evaluation = evaluate_one(tmp_path, [AF], text)
     assert evaluation.outputs.malformed == []
     assert b[C[AF]] and b[C[AFL]] and not b[C[NORMAL]]
     assert (s[C[AF]], s[C[NORMAL]], s[C[AFL]]) == (0.9, 0.1, 0.7)
 
 
-@pytest.mark.parametrize("text", [
-    "",
-    "#A0001\n",
-    f"#A0001\n{AF},{NORMAL}\n1,0\n",                         # only two content lines
-    f"{AF},{NORMAL}\n\n# x\n1,0\n",
-    f"{AF},{NORMAL}\n1,0,1\n0.5,0.5\n",                      # unequal comma counts
-    f"{AF},{NORMAL}\n1,0\n0.5\n",
-    f"{AF},{NORMAL}\n1,0\n0.5,0.5\n1,2,3\n",                 # a 4th line with another count
-    f"{AF}\n1\n0.9\nextra,line\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "#A0001\n",
+        f"#A0001\n{AF},{NORMAL}\n1,0\n",  # only two content lines
+        f"{AF},{NORMAL}\n\n# x\n1,0\n",
+        f"{AF},{NORMAL}\n1,0,1\n0.5,0.5\n",  # unequal comma counts
+        f"{AF},{NORMAL}\n1,0\n0.5\n",
+        f"{AF},{NORMAL}\n1,0\n0.5,0.5\n1,2,3\n",  # a 4th line with another count
+        f"{AF}\n1\n0.9\nextra,line\n",
+    ],
+)
 def test_malformed_output_files_are_all_negative_and_listed(tmp_path, text):
     write_label(tmp_path / "labels", "A0001", [AF])
     write_label(tmp_path / "labels", "A0002", [AF])
@@ -290,8 +324,11 @@ def test_absent_classes_are_negative_with_zero_scalar(tmp_path):
 
 def test_unscored_and_unknown_codes_are_ignored(tmp_path):
     codes = [UNSCORED, AF, UNKNOWN, "", "garbage", NORMAL]
-    b, s, evaluation = evaluate_one(tmp_path, [AF, UNSCORED, UNKNOWN, ""],
-                                    output_text("A0001", codes, [1, 1, 1, 1, 1, 0], [0.9, 0.8, 0.7, 0.6, 0.5, 0.1]))
+    b, s, evaluation = evaluate_one(
+        tmp_path,
+        [AF, UNSCORED, UNKNOWN, ""],
+        output_text("A0001", codes, [1, 1, 1, 1, 1, 0], [0.9, 0.8, 0.7, 0.6, 0.5, 0.1]),
+    )
     assert evaluation.labels[0].tolist() == [c == AF for c in CLASSES]
     assert b.tolist() == [c == AF for c in CLASSES]
     assert s[C[AF]] == 0.8 and s[C[NORMAL]] == 0.1 and s.sum() == pytest.approx(0.9)
@@ -334,6 +371,7 @@ def test_real_label_files(tmp_path):
 # Errors
 # ---------------------------------------------------------------------------------------------
 
+
 def test_missing_output_file_is_an_error_naming_it(tmp_path):
     write_label(tmp_path / "labels", "A0001", [AF])
     write_label(tmp_path / "labels", "A0002", [AF])
@@ -369,7 +407,7 @@ def test_pairing_ignores_hidden_and_other_files(tmp_path):
     (labels_dir / ".A0003.hea").write_text("#Dx: 164889003\n")
     (labels_dir / "A0004.mat").write_text("x")
     (labels_dir / "A0005.hea").mkdir()
-    write_output(outputs_dir, "A0009", text=full_output("A0009", [AF]))   # an output without label
+    write_output(outputs_dir, "A0009", text=full_output("A0009", [AF]))  # an output without label
     label_files, output_files = scoring.find_label_output_pairs(str(labels_dir), str(outputs_dir))
     assert [Path(p).name for p in label_files] == ["A0001.hea", "A0002.hea"]
     assert [Path(p).name for p in output_files] == ["A0001.csv", "A0002.csv"]
@@ -430,31 +468,54 @@ def test_random_folders_match_reference(tmp_path, seed):
         groups.setdefault(prefix if prefix in ("A", "Q", "I", "S", "HR", "E", "JS") else "other", []).append(i)
     assert set(evaluation.by_source) == set(groups)
     for source, rows in groups.items():
-        reference.assert_same_results(evaluation.by_source[source],
-                                      reference.reference_evaluate(labels[rows], binary[rows], scalar[rows]), source)
+        reference.assert_same_results(
+            evaluation.by_source[source], reference.reference_evaluate(labels[rows], binary[rows], scalar[rows]), source
+        )
 
 
 def test_source_of():
-    assert [scoring.source_of(n) for n in
-            ["A0001", "Q0001", "I0001", "S0001", "HR00001", "E00001", "JS00001", "X1", "0001", "a0001", "H0001"]] == \
-        ["A", "Q", "I", "S", "HR", "E", "JS", "other", "other", "other", "other"]
+    assert [
+        scoring.source_of(n)
+        for n in ["A0001", "Q0001", "I0001", "S0001", "HR00001", "E00001", "JS00001", "X1", "0001", "a0001", "H0001"]
+    ] == ["A", "Q", "I", "S", "HR", "E", "JS", "other", "other", "other", "other"]
 
 
 # ---------------------------------------------------------------------------------------------
 # The CLI and its files
 # ---------------------------------------------------------------------------------------------
 
+
 def run_cli(*args):
-    return subprocess.run([sys.executable, str(REPO / "evaluate_model.py"), *map(str, args)],
-                          capture_output=True, text=True, cwd=str(REPO), timeout=120)
+    return subprocess.run(
+        [sys.executable, str(REPO / "evaluate_model.py"), *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=str(REPO),
+        timeout=120,
+    )
 
 
 def build_mixed_folders(tmp_path):
     """Records of every source prefix (and one 'other'), with one malformed output file."""
     rng = np.random.default_rng(42)
     labels_dir, outputs_dir = tmp_path / "labels", tmp_path / "outputs"
-    names = ["A0001", "A0002", "A0003", "Q0001", "Q0002", "I0001", "S0001", "S0002", "HR00001",
-             "HR00002", "E00001", "E00002", "E00003", "JS00001", "X0001"]
+    names = [
+        "A0001",
+        "A0002",
+        "A0003",
+        "Q0001",
+        "Q0002",
+        "I0001",
+        "S0001",
+        "S0002",
+        "HR00001",
+        "HR00002",
+        "E00001",
+        "E00002",
+        "E00003",
+        "JS00001",
+        "X0001",
+    ]
     common = [AF, NORMAL, AFL, IAVB, CRBBB, PAC]
     for name in names:
         truth = [c for c in common if rng.random() < 0.35] or [NORMAL]
@@ -462,7 +523,7 @@ def build_mixed_folders(tmp_path):
         positives = [c for c in common if (c in truth) != (rng.random() < 0.2)]
         scores = {c: round(float(rng.random()) * 0.5 + 0.5 * (c in truth), 2) for c in CLASSES}
         write_output(outputs_dir, name, text=full_output(name, positives, scores))
-    write_output(outputs_dir, "E00003", text=f"{AF},{NORMAL}\n1,0\n")   # malformed
+    write_output(outputs_dir, "E00003", text=f"{AF},{NORMAL}\n1,0\n")  # malformed
     return labels_dir, outputs_dir, names
 
 
@@ -493,7 +554,7 @@ def test_cli_writes_official_files_and_json(tmp_path):
     assert rows[0][1:] == list(CLASSES)
     for row, name in zip(rows[1:], ("AUROC", "AUPRC", "F-measure")):
         assert row[1:] == [f"{x:.3f}" for x in expected["classes"][name]]
-    assert "nan" in rows[1]      # classes without positives are undefined, written as nan
+    assert "nan" in rows[1]  # classes without positives are undefined, written as nan
 
     # --json: full precision, per class rows with counts, per source groups.
     data = json.loads(json_path.read_text())
@@ -503,7 +564,7 @@ def test_cli_writes_official_files_and_json(tmp_path):
         assert reference.same(data[name], expected[name]), name
     evaluation = scoring.evaluate_folders(str(labels_dir), str(outputs_dir))
     for name in metrics.METRIC_NAMES:
-        assert data[name] == evaluation.overall[name]          # not rounded
+        assert data[name] == evaluation.overall[name]  # not rounded
     assert any(round(data[n], 3) != data[n] for n in metrics.METRIC_NAMES)
     assert [row["class"] for row in data["classes"]] == list(CLASSES)
     assert [row["abbreviation"] for row in data["classes"]] == list(label_space.ABBREVIATIONS)
@@ -514,9 +575,16 @@ def test_cli_writes_official_files_and_json(tmp_path):
         for name in ("AUROC", "AUPRC", "F-measure"):
             want = expected["classes"][name][k]
             assert (row[name] is None) if math.isnan(want) else reference.same(row[name], want), (name, k)
-    groups = {"A": ["A0001", "A0002", "A0003"], "Q": ["Q0001", "Q0002"], "I": ["I0001"],
-              "S": ["S0001", "S0002"], "HR": ["HR00001", "HR00002"], "E": ["E00001", "E00002", "E00003"],
-              "JS": ["JS00001"], "other": ["X0001"]}
+    groups = {
+        "A": ["A0001", "A0002", "A0003"],
+        "Q": ["Q0001", "Q0002"],
+        "I": ["I0001"],
+        "S": ["S0001", "S0002"],
+        "HR": ["HR00001", "HR00002"],
+        "E": ["E00001", "E00002", "E00003"],
+        "JS": ["JS00001"],
+        "other": ["X0001"],
+    }
     assert set(data["sources"]) == set(groups)
     assert data["sources"]["HR"]["name"] == "PTB-XL" and data["sources"]["E"]["name"] == "Georgia"
     assert data["sources"]["A"]["name"] == "CPSC2018" and data["sources"]["other"]["name"] == "other sources"
@@ -527,8 +595,10 @@ def test_cli_writes_official_files_and_json(tmp_path):
         got = data["sources"][source]
         assert got["records"] == len(members)
         for name in metrics.METRIC_NAMES:
-            assert (got[name] is None) if math.isnan(want[name]) else reference.same(got[name], want[name]), \
-                (source, name)
+            assert (got[name] is None) if math.isnan(want[name]) else reference.same(got[name], want[name]), (
+                source,
+                name,
+            )
         assert [row["positives"] for row in got["classes"]] == labels[rows].sum(axis=0).tolist()
 
 
@@ -594,8 +664,12 @@ def test_writing_equivalent_codes_merges_through_files(tmp_path):
     for i in range(10):
         truth = [c for c in (CRBBB, PAC, PVC, AF) if rng.random() < 0.4] or [NORMAL]
         write_label(labels_dir, f"E{i:05d}", truth)
-        rows.append(([c for c in (CRBBB, PAC, PVC, AF) if rng.random() < 0.5],
-                     {c: round(float(rng.random()), 2) for c in CLASSES}))
+        rows.append(
+            (
+                [c for c in (CRBBB, PAC, PVC, AF) if rng.random() < 0.5],
+                {c: round(float(rng.random()), 2) for c in CLASSES},
+            )
+        )
     results = []
     for variant in ("first", "second", "both"):
         folder = tmp_path / variant
@@ -605,7 +679,7 @@ def test_writing_equivalent_codes_merges_through_files(tmp_path):
             scalar = [scores[c] for c in codes]
             if variant == "second":
                 codes = [pairs.get(c, c) for c in codes]
-            elif variant == "both":   # both codes of each pair with the same values
+            elif variant == "both":  # both codes of each pair with the same values
                 extra = list(pairs)
                 codes += [pairs[c] for c in extra]
                 binary += [int(c in positives) for c in extra]
@@ -620,5 +694,7 @@ def test_writing_equivalent_codes_merges_through_files(tmp_path):
 
 
 def test_scores_csv_formats_nan_and_negative():
-    result = {name: value for name, value in zip(metrics.METRIC_NAMES, [float("nan"), 0.12345, 1, 0.5, 0.0004, 0.9995, -0.25])}
+    result = {
+        name: value for name, value in zip(metrics.METRIC_NAMES, [float("nan"), 0.12345, 1, 0.5, 0.0004, 0.9995, -0.25])
+    }
     assert scoring.scores_csv(result) == HEADER + "\nnan,0.123,1.000,0.500,0.000,1.000,-0.250"

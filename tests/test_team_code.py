@@ -1,4 +1,5 @@
 """The challenge's own entry points (2020 and 2021 names) agree with the batched driver."""
+
 import os
 import subprocess
 import sys
@@ -14,12 +15,13 @@ from ecgnet import labels
 from ecgnet.config import Config
 from ecgnet.inference import Ensemble
 from ecgnet.runner import run_folder
-from conftest import ROOT
+
+from helpers import ROOT
 
 
 def test_per_record_functions_match_the_driver(tiny_model, tmp_path):
     model_folder, data = tiny_model
-    run_folder(Ensemble.from_folder(model_folder), data, tmp_path, log=lambda m: None)
+    run_folder(Ensemble.from_folder(model_folder), data, tmp_path)
     model = run_12ECG_classifier.load_12ECG_model(model_folder)
     model_2021 = team_code.load_model(model_folder, ("I", "II"))
     headers, recordings = helper_code.find_challenge_files(data)
@@ -32,13 +34,16 @@ def test_per_record_functions_match_the_driver(tiny_model, tmp_path):
         with open(header_file) as f:
             header_data = f.readlines()
         data_2020 = scipy.io.loadmat(recording_file)["val"].astype(np.float64)
-        got_labels, got_probabilities, classes = run_12ECG_classifier.run_12ECG_classifier(data_2020, header_data, model)
+        got_labels, got_probabilities, classes = run_12ECG_classifier.run_12ECG_classifier(
+            data_2020, header_data, model
+        )
         assert classes == list(labels.CLASSES) and got_labels.dtype.kind == "i"
         np.testing.assert_array_equal(got_labels, expected_labels)
         np.testing.assert_allclose(got_probabilities, expected_probabilities, atol=1e-6)
         header = helper_code.load_header(header_file)
         classes, got_labels, got_probabilities = team_code.run_model(
-            model_2021, header, helper_code.load_recording(recording_file))
+            model_2021, header, helper_code.load_recording(recording_file)
+        )
         assert classes == list(labels.CLASSES)
         np.testing.assert_array_equal(got_labels, expected_labels)
         np.testing.assert_allclose(got_probabilities, expected_probabilities, atol=1e-6)

@@ -1,9 +1,8 @@
-#!/usr/bin/env python
 """The original authors' inference loop, rebuilt as a speed and memory reference.
 
-    python benchmarks/reference_driver.py MODEL DATA OUTPUTS
+    python -m ecgnet.benchmarks.reference_driver MODEL DATA OUTPUTS
 
-It does the work their driver did, the way it did it, so that benchmarks/run.py can compare
+It does the work their driver did, the way it did it, so that `ecgnet benchmark` can compare
 against it in the same run on the same machine: every record read on its own, resampled to
 257 Hz by linear interpolation of the raw values, zero-padded to 4096 samples when shorter;
 then for each of the fold models (batch norm not folded, autograd left on) one batch-1
@@ -11,23 +10,27 @@ forward of the whole record and one of each window, sigmoid outputs averaged; th
 table re-read for every record. The network is this project's (of the same size and
 arithmetic), with the weights of MODEL.
 """
+
 import csv
 import os
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+import numpy as np
+import scipy.io
+import torch
 
-import numpy as np  # noqa: E402
-import scipy.io  # noqa: E402
-import torch  # noqa: E402
+from ecgnet import modelstore, preprocess
+from ecgnet.headers import parse_header
+from ecgnet.model import SEResNet1d
 
-from ecgnet import modelstore, preprocess  # noqa: E402
-from ecgnet.model import SEResNet1d  # noqa: E402
-from ecgnet.records import parse_header  # noqa: E402
+# The class table their driver re-read for every record (the package's copy).
+SCORED_TABLE = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "dx_mapping_scored.csv"
+)
 
 
-def interpolate(data, from_rate, to_rate):
+def interpolate(data: np.ndarray, from_rate: float, to_rate: float) -> np.ndarray:
+    """Their resampling: linear interpolation of each row from `from_rate` to `to_rate`."""
     n = data.shape[1]
     source = np.linspace(0, n, n) / from_rate
     target_count = int(n / from_rate * to_rate)
@@ -35,7 +38,8 @@ def interpolate(data, from_rate, to_rate):
     return np.vstack([np.interp(target, source, row) for row in data])
 
 
-def main(model_folder, data_folder, output_folder):
+def main(model_folder: str, data_folder: str, output_folder: str) -> None:
+    """Classify every record of `data_folder` their way into `output_folder`."""
     config, paths, thresholds = modelstore.load_model(model_folder)
     models = []
     for path in paths:
@@ -65,11 +69,15 @@ def main(model_folder, data_folder, output_folder):
             labels, scores = labels + label, scores + probability
         votes = labels / len(models)
         votes[np.argmax(votes)] = 1
-        with open(os.path.join(ROOT, "ecgnet", "data", "dx_mapping_scored.csv")) as f:
-            classes = sorted({row["SNOMED CT Code"] for row in csv.DictReader(f)} - {"59118001", "63593006", "17338001"})
+        with open(SCORED_TABLE) as f:
+            classes = sorted(
+                {row["SNOMED CT Code"] for row in csv.DictReader(f)} - {"59118001", "63593006", "17338001"}
+            )
         with open(os.path.join(output_folder, stem + ".csv"), "w") as f:
-            f.write(f"#{stem}\n{','.join(classes)}\n{','.join(str(int(v >= 0.5)) for v in votes)}\n"
-                    f"{','.join(str(p) for p in scores / len(models))}\n")
+            f.write(
+                f"#{stem}\n{','.join(classes)}\n{','.join(str(int(v >= 0.5)) for v in votes)}\n"
+                f"{','.join(str(p) for p in scores / len(models))}\n"
+            )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,26 @@
+"""Measurements of the pipeline, run on demand (not by the tests).
+
+`run` (`ecgnet benchmark`) measures the speed and memory of every stage against references
+measured in the same run; `reference_driver` is the original authors' inference loop rebuilt
+as one of those references; `gpu_check` (`scripts/gpu_check.sh`) checks the GPU path for real;
+`tools` holds what they share. Each runs the project's commands in subprocesses through
+`python -m ecgnet`, with the package this one was imported from first on PYTHONPATH
+(`child_env`, here because it needs no heavy imports), so that a checkout and an installed
+copy each measure themselves.
+"""
+
+import os
+from pathlib import Path
+
+import ecgnet
+
+# The folder holding the `ecgnet` package: the repository root in a checkout.
+PACKAGE_PARENT = str(Path(ecgnet.__file__).resolve().parent.parent)
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """os.environ plus `extra`, with PACKAGE_PARENT first on PYTHONPATH, so that a subprocess
+    `python -m ecgnet ...` runs this very ecgnet (a checkout or an installed copy)."""
+    env = {**os.environ, **(extra or {})}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
+    return env

@@ -1,0 +1,110 @@
+"""The label-review loop on real records, end to end through the command line, with wall times.
+
+    python -m ecgnet.benchmarks.review_loop MODEL DATA WORK [--items 30] [--seed 0] [--json FILE]
+
+MODEL is a finished model trained on DATA. Runs, as a user would:
+  1. `ecgnet audit MODEL DATA WORK/audit`;
+  2. `ecgnet review-kit DATA WORK/kit --from WORK/audit/label_issues.csv --model MODEL` with
+     ITEMS suspects (plus the default shares of controls and repeats);
+  3. two simulated reviewers fill in the answer form. There is no ground truth for real
+     records, so the answers are a stated simulation, not evidence: reviewer R1 answers what the
+     model says (its thresholded out-of-fold label, from key.csv); R2 copies R1 but changes 10%
+     of the cells to the other answer and 5% to `?`. Only the loop's working and its time are
+     measured here; the statistics of real reviewers are for real reviewers to produce;
+  4. `ecgnet agreement WORK/kit R1.csv R2.csv --json WORK/agreement.json`;
+  5. `ecgnet relabel WORK/kit R1.csv R2.csv --policy consensus --out WORK/overrides.csv`.
+"""
+
+import argparse
+import csv
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+from ecgnet.cli import main as ecgnet
+from ecgnet.review.formats import FORM_FILE, KEY_FILE
+
+
+def simulated_answers(kit, folder, seed):
+    """Write R1.csv and R2.csv (the simulation of the module docstring); returns their paths."""
+    with open(os.path.join(kit, KEY_FILE), newline="") as f:
+        model = {(r["review_id"], r["abbreviation"]): r["model_label"] or r["given_label"] for r in csv.DictReader(f)}
+    with open(os.path.join(kit, FORM_FILE), newline="") as f:
+        reader = csv.DictReader(f)
+        columns, rows = reader.fieldnames, list(reader)
+    asked = [c for c in columns if c != "review_id" and (rows[0]["review_id"], c) in model]
+    rng = np.random.default_rng(seed)
+    paths = []
+    for reviewer, change, unsure in (("R1", 0.0, 0.0), ("R2", 0.10, 0.05)):
+        answered = []
+        for row in rows:
+            row = dict(row, quality="good", confidence="4")
+            for abbreviation in asked:
+                answer = model[(row["review_id"], abbreviation)]
+                draw = rng.random()
+                if draw < change:
+                    answer = "0" if answer == "1" else "1"
+                elif draw < change + unsure:
+                    answer = "?"
+                row[abbreviation] = answer
+            answered.append(row)
+        path = os.path.join(folder, f"{reviewer}.csv")
+        with open(path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=columns, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(answered)
+        paths.append(path)
+    return paths
+
+
+def run(model, data, work, items=30, seed=0):
+    """Every step of the loop; returns {step: seconds} and the agreement summary."""
+    os.makedirs(work, exist_ok=True)
+    audit, kit = os.path.join(work, "audit"), os.path.join(work, "kit")
+    seconds = {}
+
+    def step(name, argv):
+        started = time.perf_counter()
+        status = ecgnet(argv)
+        seconds[name] = round(time.perf_counter() - started, 2)
+        if status != 0:
+            raise SystemExit(f"review_loop: `ecgnet {' '.join(argv)}` failed with status {status}")
+
+    step("audit", ["audit", model, data, audit])
+    issues = os.path.join(audit, "label_issues.csv")
+    step("review-kit", ["review-kit", data, kit, "--from", issues, "--model", model, "--n", str(items)])
+    started = time.perf_counter()
+    answers = simulated_answers(kit, work, seed)
+    seconds["answers"] = round(time.perf_counter() - started, 2)
+    report = os.path.join(work, "agreement.json")
+    step("agreement", ["agreement", kit, *answers, "--json", report])
+    step("relabel", ["relabel", kit, *answers, "--policy", "consensus", "--out", os.path.join(work, "overrides.csv")])
+    with open(os.path.join(kit, "manifest.json")) as f:
+        manifest = json.load(f)
+    return {"seconds": seconds, "total_seconds": round(sum(seconds.values()), 2), "kit": manifest["groups"]}
+
+
+def main(argv=None, prog=None):
+    parser = argparse.ArgumentParser(
+        prog=prog, description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument("model", help="a finished MODEL folder trained on DATA")
+    parser.add_argument("data", help="the records the model was trained on")
+    parser.add_argument("work", help="folder for the audit, kit, answers and results")
+    parser.add_argument("--items", type=int, default=30, help="suspect records in the kit")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the simulated answers")
+    parser.add_argument("--json", metavar="FILE", help="write the result as JSON")
+    args = parser.parse_args(argv)
+    result = run(args.model, args.data, args.work, args.items, args.seed)
+    print(json.dumps(result, indent=2))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

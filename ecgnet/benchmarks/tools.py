@@ -1,0 +1,75 @@
+"""What the benchmarks share: running commands with this ecgnet importable and measuring them,
+the machine's description, an untrained model of a given size, many records from a few."""
+
+import os
+import platform
+import subprocess
+import sys
+
+import torch
+
+from ecgnet import labels, modelstore
+from ecgnet.benchmarks import child_env
+from ecgnet.config import Config
+from ecgnet.folders import find_records
+from ecgnet.model import SEResNet1d
+
+
+def machine() -> str:
+    """CPU model, cores, torch version and threads, Python version."""
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    threads = torch.get_num_threads()
+    return (
+        f"{model}, {os.cpu_count()} cores, torch {torch.__version__} ({threads} threads), "
+        f"Python {platform.python_version()}"
+    )
+
+
+# A child forked from this (large) process starts its peak-RSS count at this process's size;
+# a small launcher process forks the measured command instead and reports its own child's peak.
+_LAUNCHER = """
+import os, subprocess, sys, time
+started = time.perf_counter()
+process = subprocess.Popen(sys.argv[1:])
+_, status, usage = os.wait4(process.pid, 0)
+print(f"{time.perf_counter() - started} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}", file=sys.stderr)
+"""
+
+
+def run_measured(command: list[str]) -> tuple[float, float, tuple[str, str]]:
+    """(wall seconds, peak RSS MiB, (stdout, stderr)) of a command run with this ecgnet importable."""
+    result = subprocess.run(
+        [sys.executable, "-c", _LAUNCHER, *command], env=child_env(), capture_output=True, text=True
+    )
+    seconds, peak_kib, status = result.stderr.strip().splitlines()[-1].split()
+    if int(status) != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
+    return float(seconds), int(peak_kib) / 1024, (result.stdout, result.stderr)
+
+
+def make_model(folder: str, config: Config, folds: int = 5) -> str:
+    """An untrained `folds`-fold model of `config`'s size in `folder`."""
+    os.makedirs(folder, exist_ok=True)
+    for k in range(folds):
+        torch.manual_seed(k)
+        modelstore.save_tensors(modelstore.ModelFolder(folder).weights(k), SEResNet1d(config).state_dict())
+    modelstore.save_model(
+        folder, config.replace(folds=folds), [0.5] * labels.NUM_CLASSES, folds, {"note": "untrained, for benchmarks"}
+    )
+    return folder
+
+
+def replicate(source: str, target: str, count: int) -> str:
+    """`count` records named R00001... linking to the source records in turn."""
+    os.makedirs(target, exist_ok=True)
+    names = [os.path.splitext(os.path.basename(p))[0] for p in find_records(source)]
+    for i in range(count):
+        name = names[i % len(names)]
+        for ext in (".hea", ".mat"):
+            os.symlink(os.path.join(source, name + ext), os.path.join(target, f"R{i:05d}{ext}"))
+    return target

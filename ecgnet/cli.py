@@ -1,0 +1,315 @@
+"""The `ecgnet` command line: one program, a subcommand per job.
+
+    ecgnet train DATA MODEL [--set name=value ...] [--config FILE] [--label-overrides FILE] [--no-report]
+    ecgnet drive MODEL DATA OUTPUTS [--device DEVICE]
+    ecgnet evaluate LABELS OUTPUTS [SCORES_CSV [CLASS_SCORES_CSV]] [--json FILE]
+    ecgnet synth FOLDER COUNT [--seed N --prefix P --start N --rate HZ --label-noise RATE]
+    ecgnet benchmark [--records N] [--skip-scaling] [--json FILE]
+    ecgnet audit MODEL DATA OUT [--paper --class CODE --n N --seed S]
+    ecgnet review-kit DATA OUT (--from LABEL_ISSUES.csv | --records FILE --classes CODE,...) [...]
+    ecgnet agreement KIT_DIR ANSWERS.csv [ANSWERS.csv ...] [--json FILE]
+    ecgnet relabel KIT_DIR ANSWERS.csv ... --policy consensus|drop|mask --out OVERRIDES.csv
+    ecgnet report MODEL OUT [--labels DATA] [--scores SCORES_JSON --test-labels DATA --outputs OUTPUTS]
+
+`python -m ecgnet` is the same program. The challenge scripts `train_model.py`, `driver.py` and
+`evaluate_model.py` are thin wrappers over `train`, `drive` and `evaluate` below: the same
+options, output and exit statuses. Each command takes `argv` (default: `sys.argv[1:]`) and
+returns its exit status; the heavy modules are imported only once the arguments are parsed,
+so `--help` is quick.
+"""
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+
+from . import __version__, logs
+from .errors import EcgnetError, describe
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps description and epilog as written and appends each option's default to its help,
+    unless the help already says it or there is none to show (None, False, an empty list)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if "default" in text or default is None or default is False or default in (argparse.SUPPRESS, []):
+            return text
+        if action.option_strings or action.nargs in ("?", "*"):
+            return f"{text} (default: %(default)s)"
+        return text
+
+
+def _parser(prog: str | None, doc: str) -> argparse.ArgumentParser:
+    """A parser whose description is the first paragraph of `doc` and epilog the rest."""
+    first, _, rest = doc.strip().partition("\n\n")
+    return argparse.ArgumentParser(prog=prog, description=first, epilog=rest or None, formatter_class=HelpFormatter)
+
+
+def _fail(error: BaseException) -> None:
+    print(f"error: {describe(error)}", file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------------------------
+# train
+
+TRAIN_DOC = """Train the SE-ResNet fold ensemble and its thresholds.
+
+DATA holds the training records (NAME.hea + NAME.mat); everything the driver needs is written
+into MODEL. Defaults reproduce the published method (5 folds, 70 epochs); `--set` changes any
+field of ecgnet.config.Config, e.g. `--set epochs=15 --set lr_milestones=8,12`. Run the same
+command again after an interruption to resume. Under `torchrun --nproc_per_node=K` the K
+processes train together (or, with --parallel-folds, each trains its own folds).
+Exit status: 0 done, 1 an error (named in one line)."""
+
+
+def fold_numbers(text: str) -> list[int]:
+    """`--folds 1,3` -> [0, 2]."""
+    try:
+        folds = [int(k) - 1 for k in text.split(",") if k.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected fold numbers such as 1,3, not {text!r}") from None
+    if not folds or min(folds) < 0:
+        raise argparse.ArgumentTypeError(f"expected fold numbers from 1, not {text!r}")
+    return folds
+
+
+def train(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """`ecgnet train` / `train_model.py`: 0 when the model is complete, 1 on an error."""
+    parser = _parser(prog, TRAIN_DOC)
+    parser.add_argument("data", help="folder of training records")
+    parser.add_argument("model", help="folder to write the model into")
+    parser.add_argument("--config", metavar="FILE", help="JSON file of config fields (default: the published settings)")
+    parser.add_argument(
+        "--set", metavar="NAME=VALUE", action="append", default=[], help="override one config field; repeat for several"
+    )
+    parser.add_argument(
+        "--folds", metavar="N,M", type=fold_numbers, help="train only these folds (1-based) in this call (default: all)"
+    )
+    parser.add_argument("--parallel-folds", action="store_true", help="under torchrun: each process trains whole folds")
+    parser.add_argument(
+        "--cache",
+        metavar="DIR",
+        help="keep the decoded-signal cache here, kept after training (default: inside MODEL, deleted)",
+    )
+    parser.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
+    parser.add_argument(
+        "--workers", type=int, help="data loader processes (default: config.workers: 4 on CUDA, 0 on CPU)"
+    )
+    parser.add_argument("--jobs", type=int, default=-1, help="processes for decoding records (default: -1, all cores)")
+    parser.add_argument(
+        "--label-overrides",
+        metavar="OVERRIDES.csv",
+        help="corrected labels (record,class,label: 1, 0, mask, or * drop; see `ecgnet relabel`) applied to the "
+        "headers' labels without editing them (default: none)",
+    )
+    parser.add_argument(
+        "--no-report",
+        action="store_true",
+        help="do not write the cross-validation report MODEL/report/report.html (written by default when "
+        "matplotlib is installed)",
+    )
+    args = parser.parse_args(argv)
+    logs.configure()
+    from .config import load_config_file, parse_overrides
+    from .training import train as train_folder
+
+    try:
+        config = None
+        if args.config or args.set:
+            config = parse_overrides(args.set, load_config_file(args.config) if args.config else None)
+        train_folder(
+            args.data,
+            args.model,
+            config=config,
+            parallel_folds=args.parallel_folds,
+            folds=args.folds,
+            cache_folder=args.cache,
+            device=args.device,
+            workers=args.workers,
+            jobs=args.jobs,
+            label_overrides=args.label_overrides,
+            write_report=not args.no_report,
+        )
+    except (EcgnetError, OSError) as e:
+        _fail(e)
+        return 1
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# drive
+
+DRIVE_DOC = """Classify every record of a folder with a trained model.
+
+Loads MODEL once and writes OUTPUTS/NAME.csv for every record in DATA, that is every
+NAME.hea (and every NAME.mat without one; hidden files ignored): the record name, the 24
+classes, their binary labels and probabilities. A record that fails is reported by name and
+still gets an (all-negative) output file where its name allows; the exit status is then 1.
+A model that cannot be loaded, or a DATA or OUTPUTS folder that cannot be used, stops the
+run with status 2."""
+
+
+def drive(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """`ecgnet drive` / `driver.py`: 0 all records classified, 1 some failed, 2 nothing could run."""
+    parser = _parser(prog, DRIVE_DOC)
+    parser.add_argument("model", help="folder written by train_model.py / ecgnet train")
+    parser.add_argument("data", help="folder of records to classify")
+    parser.add_argument("outputs", help="folder to write NAME.csv output files into")
+    parser.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
+    args = parser.parse_args(argv)
+    logs.configure()
+    from .inference import Ensemble
+    from .runner import run_folder
+
+    try:
+        ensemble = Ensemble.from_folder(args.model, args.device)
+        report = run_folder(ensemble, args.data, args.outputs)
+    except (EcgnetError, OSError) as e:
+        _fail(e)
+        return 2
+    for name, reason in report.failures:
+        print(f"failed: {name if name.isprintable() else ascii(name)}: {reason}", file=sys.stderr)
+    return 1 if report.failures else 0
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluate
+
+EVALUATE_DOC = """Score challenge outputs exactly as the official 2020 scorer (evaluate_12ECG_score.py).
+
+LABELS holds NAME.hea files (their #Dx lines are the truth), OUTPUTS the NAME.csv files a
+driver wrote. Without SCORES_CSV the scores are printed. --json writes every metric at full
+precision, the per-class table and the same metrics per source (record-name prefix).
+Exit status: 0 scored, 1 an error (named in one line)."""
+
+
+def evaluate(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """`ecgnet evaluate` / `evaluate_model.py`: 0 when scored, 1 on an error."""
+    parser = _parser(prog, EVALUATE_DOC)
+    parser.add_argument("labels", help="folder of NAME.hea label files")
+    parser.add_argument("outputs", help="folder of NAME.csv output files")
+    parser.add_argument("scores_csv", nargs="?", help="write the overall scores here (default: print them)")
+    parser.add_argument("class_scores_csv", nargs="?", help="write the per-class scores here (default: not written)")
+    parser.add_argument(
+        "--json", metavar="FILE", help="write every metric, per class and per source, as JSON (default: not written)"
+    )
+    args = parser.parse_args(argv)
+    logs.configure()
+    try:
+        _score(args.labels, args.outputs, args.scores_csv, args.class_scores_csv, args.json)
+    except (EcgnetError, OSError) as e:
+        _fail(e)
+        return 1
+    return 0
+
+
+def _score(labels: str, outputs: str, scores_csv: str | None, class_scores_csv: str | None, json: str | None) -> None:
+    from . import scoring
+
+    evaluation = scoring.evaluate_folders(labels, outputs)
+    for path in evaluation.outputs.malformed:
+        print(
+            f"- The output file {path} has formatting errors, so all outputs are assumed to be "
+            "negative for this recording.",
+            file=sys.stderr,
+        )
+    text = scoring.scores_csv(evaluation.overall)
+    if scores_csv:
+        with open(scores_csv, "w") as f:
+            f.write(text)
+    else:
+        print(text)
+    if class_scores_csv:
+        with open(class_scores_csv, "w") as f:
+            f.write(scoring.class_scores_csv(evaluation.overall))
+    if json:
+        scoring.write_json(evaluation, json)
+
+
+# ---------------------------------------------------------------------------------------------
+# synth, benchmark: their parsers live with their code
+
+
+def synth(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """`ecgnet synth`: write synthetic challenge records (`ecgnet.synthetic.main`)."""
+    from .synthetic import main as synthetic_main
+
+    logs.configure()
+    return synthetic_main(argv, prog=prog)
+
+
+def benchmark(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """`ecgnet benchmark`: speed and memory of every stage (`ecgnet.benchmarks.run.main`)."""
+    from .benchmarks.run import main as benchmark_main
+
+    logs.configure()
+    return benchmark_main(argv, prog=prog)
+
+
+# ---------------------------------------------------------------------------------------------
+# the label-noise and report tools: their parsers live with their code; they need the `review`
+# extra (cleanlab, statsmodels, matplotlib), which the challenge image does not install
+
+REVIEW_EXTRA = frozenset(("cleanlab", "statsmodels", "matplotlib", "sklearn"))
+
+
+def _tool(module: str) -> Callable[..., int]:
+    """The command whose `main(argv, prog)` is in `module` (imported when the command runs)."""
+
+    def command(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+        logs.configure()
+        try:
+            return importlib.import_module(module).main(argv, prog=prog)
+        except ModuleNotFoundError as e:
+            if (e.name or "").split(".")[0] not in REVIEW_EXTRA:
+                raise
+            print(
+                f"error: {prog} needs {e.name}, part of the review extra: pip install 'ecgnet[review]'", file=sys.stderr
+            )
+            return 2
+
+    return command
+
+
+# ---------------------------------------------------------------------------------------------
+# ecgnet COMMAND ...
+
+COMMANDS = {
+    "train": (train, "train the fold ensemble and its thresholds on a folder of records"),
+    "drive": (drive, "classify every record of a folder with a trained model"),
+    "evaluate": (evaluate, "score output files exactly as the official 2020 scorer"),
+    "synth": (synth, "write synthetic 12-lead records in the challenge's format"),
+    "benchmark": (benchmark, "measure the speed and memory of every stage (minutes)"),
+    "audit": (
+        _tool("ecgnet.review.audit"),
+        "rank the (record, class) labels most likely wrong, from out-of-fold outputs",
+    ),
+    "review-kit": (_tool("ecgnet.review.kit"), "make a blinded, print-ready ECG review packet for clinicians"),
+    "agreement": (_tool("ecgnet.review.agreement"), "agreement statistics of clinicians' answers (kappa with CIs)"),
+    "relabel": (_tool("ecgnet.review.relabel"), "turn clinicians' answers into a label-overrides file for training"),
+    "report": (_tool("ecgnet.report"), "an HTML report with plots of a model's cross-validation and test scores"),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`ecgnet COMMAND [ARGS]`: run COMMAND with ARGS; `ecgnet COMMAND --help` for its options."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(
+        prog="ecgnet",
+        formatter_class=HelpFormatter,
+        description="A 12-lead ECG classifier for the PhysioNet/CinC Challenge 2020.",
+        epilog="Run `ecgnet COMMAND --help` for a command's arguments and their defaults.",
+    )
+    parser.add_argument("--version", action="version", version=f"ecgnet {__version__}")
+    commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND", required=True)
+    for name, (_, summary) in COMMANDS.items():
+        commands.add_parser(name, help=summary, add_help=False)
+    # Only the command name is parsed here; everything after it belongs to the command.
+    name = parser.parse_args(argv[:1]).command
+    return COMMANDS[name][0](argv[1:], prog=f"{parser.prog} {name}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

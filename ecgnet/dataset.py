@@ -1,0 +1,195 @@
+"""The training data: records from the signal cache, their labels and folds, and the batches
+of random windows an epoch trains on.
+
+`prepare_data` caches the records of a data folder (`cache`), applies the label overrides if
+any (`overrides`: labels set, loss cells masked, records dropped), keeps those with a scored
+label and assigns their folds, checking them against the folds the run started with (kept in the
+MODEL folder, `modelstore`). `epoch_plan` draws an epoch's batches; `WindowBatches` cuts them
+out of the cache as tensors, in data-loader processes when there are any.
+"""
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from . import labels as label_space
+from . import preprocess
+from .cache import SignalCache, build_cache
+from .config import Config
+from .distributed import Runtime
+from .errors import TrainingError
+from .folders import list_records
+from .folds import assign_folds
+from .modelstore import ModelFolder
+from .overrides import Overrides, apply_overrides, summary, unmatched
+from .records import Record
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainingData:
+    cache: SignalCache
+    rows: np.ndarray  # cache position of each training record
+    names: list[str]
+    labels: np.ndarray  # (records, classes) float32
+    demographics: np.ndarray  # (records, 5) float32
+    folds: np.ndarray  # fold of each record
+    loss_mask: np.ndarray | None = None  # (records, classes) float32, 0 where a label override masks
+    #                                      the cell's loss; None without overrides (nothing masked)
+
+    def lengths(self) -> np.ndarray:
+        return self.cache.lengths[self.rows]
+
+    def records(self, indices: np.ndarray) -> list[Record]:
+        """Records (signals are views into the cache) for validation."""
+        return [Record(self.names[i], self.cache.signal(self.rows[i]), self.demographics[i]) for i in indices]
+
+
+def _open_cache(data_folder: str, cache_folder: str, config: Config, runtime: Runtime, jobs: int) -> SignalCache:
+    """The cache of the records of `data_folder`: built by the main process, opened by all."""
+    cache = None
+    if runtime.is_main:
+        found = list_records(data_folder, require=True)
+        log.info(f"data: {len(found)} records in {data_folder}")
+        cache = build_cache(found, cache_folder, config.sample_rate, jobs=jobs)
+    runtime.barrier()
+    return cache if cache is not None else SignalCache(cache_folder)
+
+
+def _overridden(
+    names: list[str], labels: np.ndarray, overrides: Overrides, runtime: Runtime
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`apply_overrides` over every readable record, logging what it changed."""
+    labels, loss_mask, keep = apply_overrides(names, labels, overrides)
+    if runtime.is_main:
+        counts = summary(names, overrides)
+        log.info(
+            f"label overrides {overrides.path}: {counts['set']} labels set, {counts['masked']} masked, "
+            f"{counts['dropped']} records dropped"
+        )
+        missing = unmatched(names, overrides)
+        if missing:
+            log.warning(
+                f"label overrides {overrides.path}: {len(missing)} record(s) not among the readable records "
+                f"of the data folder, ignored: {', '.join(missing[:10])}"
+                + (f" (and {len(missing) - 10} more)" if len(missing) > 10 else "")
+            )
+    return labels, loss_mask, keep
+
+
+def prepare_data(
+    data_folder: str,
+    store: ModelFolder,
+    config: Config,
+    runtime: Runtime,
+    cache_folder: str | None = None,
+    jobs: int = -1,
+    overrides: Overrides | None = None,
+) -> TrainingData:
+    """Cache the records, apply the label overrides, keep the records with a scored label
+    (after the overrides; dropped ones are left out), and assign folds."""
+    cache = _open_cache(data_folder, cache_folder or store.cache, config, runtime, jobs)
+    counts = label_space.LabelCounts()
+    encoded = [label_space.encode(record["dx"], counts) for record in cache.records]
+    all_labels = np.array(encoded, dtype=np.float32).reshape(len(encoded), label_space.NUM_CLASSES)
+    loss_mask = keep = None
+    if overrides is not None:
+        all_labels, loss_mask, keep = _overridden(list(cache.names), all_labels, overrides, runtime)
+    rows = [i for i in range(len(all_labels)) if all_labels[i].any() and (keep is None or keep[i])]
+    dropped = 0 if keep is None else int((~keep).sum())
+    unlabelled = sum(1 for i in range(len(all_labels)) if not all_labels[i].any() and (keep is None or keep[i]))
+    log.info(
+        f"data: {len(rows)} records for training; excluded {unlabelled} without any scored label"
+        + (f", {dropped} dropped by the label overrides" if overrides is not None else "")
+        + f" and {len(cache.failures)} unreadable; {counts.summary()}"
+    )
+    if len(rows) < config.folds:
+        raise TrainingError(f"{len(rows)} usable records cannot make {config.folds} folds")
+    names = [cache.names[i] for i in rows]
+    labels = all_labels[rows]
+    if loss_mask is not None:
+        loss_mask = loss_mask[rows]
+    folds = assign_folds(names, labels, config.folds, config.seed)
+    saved = store.read_folds()
+    if saved is not None and saved != (names, folds.tolist()):
+        raise TrainingError(
+            f"the records in {data_folder} differ from those this run started with "
+            f"({store.work_path('folds.json')}); train into a new MODEL folder"
+        )
+    if saved is None and runtime.is_main:
+        store.write_folds(names, folds)
+    demographics = np.array([cache.records[i]["demographics"] for i in rows], dtype=np.float32)
+    return TrainingData(cache, np.array(rows), names, labels, demographics, folds, loss_mask)
+
+
+def epoch_plan(
+    indices: np.ndarray, lengths: np.ndarray, config: Config, rng: np.random.Generator, world: int = 1
+) -> list[np.ndarray]:
+    """The epoch's batches: a shuffled pass over `indices`, each record as a random window.
+
+    A batch is an int array of rows (record, source start, target start, count). A last
+    batch smaller than the number of processes joins the one before it, so that no
+    process ever gets an empty share."""
+    order = rng.permutation(indices)
+    plan = [
+        np.array(
+            [
+                (i, *preprocess.training_window(int(lengths[i]), config.window, rng))
+                for i in order[s : s + config.batch_size]
+            ]
+        )
+        for s in range(0, len(order), config.batch_size)
+    ]
+    if len(plan) > 1 and len(plan[-1]) < world:
+        plan[-2:] = [np.concatenate(plan[-2:])]
+    return plan
+
+
+class WindowBatches(torch.utils.data.Dataset):
+    """Batch k of an epoch plan as tensors: (x, demographics, labels, (start, end), global size,
+    loss mask). The loss mask is None without label overrides, else (this share's loss mask,
+    the number of unmasked cells in the whole global batch).
+
+    Each process takes its share (every world-th row) of every global batch."""
+
+    def __init__(self, data: TrainingData, plan: list[np.ndarray], window: int, rank: int = 0, world: int = 1):
+        self.data = data
+        self.plan = plan
+        self.window = window
+        self.rank, self.world = rank, world
+
+    def __len__(self) -> int:
+        return len(self.plan)
+
+    def __getitem__(self, k: int) -> tuple:
+        batch = self.plan[k][self.rank :: self.world]
+        x = np.zeros((len(batch), preprocess.NUM_LEADS, self.window), dtype=np.float32)
+        for row, (i, source, target, count) in enumerate(batch):
+            signal = self.data.cache.signal(self.data.rows[i])
+            x[row, :, target : target + count] = signal[:, source : source + count]
+        indices = batch[:, 0]
+        start = torch.from_numpy(batch[:, 2].copy())
+        mask = None
+        if self.data.loss_mask is not None:
+            mask = (torch.from_numpy(self.data.loss_mask[indices]), int(self.data.loss_mask[self.plan[k][:, 0]].sum()))
+        return (
+            torch.from_numpy(x),
+            torch.from_numpy(self.data.demographics[indices]),
+            torch.from_numpy(self.data.labels[indices]),
+            (start, start + torch.from_numpy(batch[:, 3].copy())),
+            len(self.plan[k]),
+            mask,
+        )
+
+
+def batch_loader(batches: WindowBatches, workers: int, device: torch.device) -> Iterable:
+    """`batches` read ahead by `workers` data-loader processes (none: in this process)."""
+    if workers == 0:
+        return batches
+    return torch.utils.data.DataLoader(
+        batches, batch_size=None, num_workers=workers, pin_memory=device.type == "cuda", prefetch_factor=4
+    )

@@ -1,0 +1,62 @@
+"""File-system helpers: files written whole or not at all, and guarded opening of untrusted files.
+
+Every file the project writes (output files, the MODEL folder, the cache index, scores) goes
+through `atomic_file`: the data go to a new, exclusively created, randomly named hidden file
+in the target's folder, which is then renamed over the target. A crash never leaves a
+half-written file, and a file or link planted in the folder is never written through.
+"""
+
+import contextlib
+import os
+import secrets
+import stat
+from collections.abc import Iterator
+from typing import IO
+
+from .errors import RecordError
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike, binary: bool = False) -> Iterator[IO]:
+    """A new file to write `path`'s content into; it replaces `path` when the block ends
+    without an error, and is removed otherwise. An OSError names `path`, not the temporary
+    file (the name is short enough for any file name the folder allows)."""
+    path = os.fspath(path)
+    temporary = os.path.join(os.path.dirname(path), f".{secrets.token_hex(8)}.tmp")
+    try:
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as e:
+        e.filename = path
+        raise
+    try:
+        with os.fdopen(descriptor, "wb" if binary else "w", encoding=None if binary else "utf-8") as f:
+            yield f
+        os.replace(temporary, path)
+    except BaseException as e:
+        os.unlink(temporary)
+        if isinstance(e, OSError) and e.filename == temporary:
+            e.filename, e.filename2 = path, None
+        raise
+
+
+def atomic_write(path: str | os.PathLike, data: str | bytes) -> None:
+    """Write `data` (text or bytes) to `path` through `atomic_file`."""
+    with atomic_file(path, binary=isinstance(data, bytes)) as f:
+        f.write(data)
+
+
+def open_regular(path: str | os.PathLike, what: str) -> IO[bytes]:
+    """`path` opened for binary reading if it is a regular file: never a folder, a device such
+    as /dev/zero, or a pipe, whose reading could block or never end. RecordError otherwise,
+    `what` naming the file's role ("header file")."""
+    try:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a device, pipe or socket)"
+            raise RecordError(path, f"{what} is {kind}")
+        return open(path, "rb")
+    except FileNotFoundError:
+        dangling = os.path.islink(path)
+        raise RecordError(path, f"{what} is {'a link to a missing file' if dangling else 'missing'}") from None
+    except OSError as e:
+        raise RecordError(path, f"cannot read {what}: {e.strerror or e}") from None

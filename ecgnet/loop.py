@@ -1,0 +1,403 @@
+"""Training one fold: epochs of random windows, validation on whole records, a checkpoint
+after every epoch, the best epoch kept by its validation score.
+
+A fold's progress is a `FoldState`, which round-trips through the fold's checkpoint (with
+the network's and the optimizer's state): a run started again goes on after the last epoch
+done. Every random choice comes from (seed, fold, epoch), so a resumed fold makes the same
+choices as an uninterrupted one. A finished fold leaves its weights and a `FoldResult`.
+"""
+
+import contextlib
+import logging
+import math
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
+
+from . import labels as label_space
+from . import metrics, modelstore
+from .batchnorm import global_batch_norm
+from .config import Config
+from .dataset import TrainingData, WindowBatches, batch_loader, epoch_plan
+from .distributed import Runtime
+from .errors import TrainingError
+from .inference import default_batch_samples, predict
+from .model import SEResNet1d
+from .thresholds import apply_thresholds
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FoldState:
+    """A fold after `epoch` epochs: what its checkpoint holds besides the network and optimizer."""
+
+    epoch: int = 0  # epochs done
+    best_score: float = -math.inf  # the best epoch's validation score (`selection_score`)
+    best_epoch: int = -1  # the best epoch, counted from 1; -1 before the first
+    history: list[dict] = field(default_factory=list)  # one entry per epoch done
+    best_model: dict[str, torch.Tensor] | None = None  # the best epoch's weights, on the CPU
+    best_probabilities: np.ndarray | None = None  # its validation probabilities
+
+    def add_epoch(self, model: torch.nn.Module, score: float, probabilities: np.ndarray, entry: dict) -> None:
+        """Count the epoch just trained, keeping its weights if its score is the best so far."""
+        self.epoch += 1
+        if score > self.best_score:
+            self.best_score, self.best_epoch = score, self.epoch
+            self.best_model = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            self.best_probabilities = probabilities
+        self.history.append(entry)
+
+    def to_checkpoint(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict:
+        """The checkpoint: tensors and primitives only, as `modelstore.load_tensors` reads them."""
+        return {
+            "epoch": self.epoch,
+            "best_score": self.best_score,
+            "best_epoch": self.best_epoch,
+            "history": self.history,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "best_model": self.best_model,
+            "best_probabilities": torch.from_numpy(self.best_probabilities),
+        }
+
+    @classmethod
+    def from_checkpoint(cls, saved: dict, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> "FoldState":
+        """The state of a checkpoint; `model` and `optimizer` take its weights and moments."""
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        return cls(
+            saved["epoch"],
+            saved["best_score"],
+            saved["best_epoch"],
+            saved["history"],
+            saved["best_model"],
+            saved["best_probabilities"].numpy(),
+        )
+
+
+@dataclass
+class FoldResult:
+    """What a finished fold leaves for the threshold search and the report."""
+
+    fold: int  # counted from 0
+    best_epoch: int
+    best_score: float
+    history: list[dict]
+    validation: np.ndarray  # its validation records (rows of the training data)
+    probabilities: np.ndarray  # their probabilities at the best epoch
+
+    def to_tensors(self) -> dict:
+        return {
+            "fold": self.fold,
+            "best_epoch": self.best_epoch,
+            "best_score": self.best_score,
+            "history": self.history,
+            "validation": torch.from_numpy(self.validation),
+            "probabilities": torch.from_numpy(self.probabilities),
+        }
+
+    @classmethod
+    def from_tensors(cls, saved: dict) -> "FoldResult":
+        return cls(
+            saved["fold"],
+            saved["best_epoch"],
+            saved["best_score"],
+            saved["history"],
+            saved["validation"].numpy(),
+            saved["probabilities"].numpy(),
+        )
+
+
+@dataclass
+class MixedPrecision:
+    """Mixed precision on CUDA: bf16 where the GPU has it, else fp16 with loss scaling; off
+    (`dtype` None) on the CPU or without `config.amp`."""
+
+    dtype: torch.dtype | None = None
+    scaler: torch.amp.GradScaler | None = None
+
+    @classmethod
+    def choose(cls, enabled: bool, device: torch.device) -> "MixedPrecision":
+        if not (enabled and device.type == "cuda"):
+            return cls()
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return cls(dtype, torch.amp.GradScaler("cuda") if dtype == torch.float16 else None)
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        return torch.autocast("cuda", dtype=self.dtype) if self.dtype else contextlib.nullcontext()
+
+    def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        """Backpropagate `loss` and step `optimizer`, through the loss scaler if there is one."""
+        if self.scaler:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(optimizer)
+            self.scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
+
+
+class TimeLeft:
+    """The time this process's training has left, from its last few epochs."""
+
+    def __init__(self, config: Config, store: modelstore.ModelFolder, folds: list[int]):
+        self.config, self.store, self.folds = config, store, folds
+        self.durations = []
+
+    def after_epoch(self, fold: int, epochs_done: int, seconds: float) -> str:
+        self.durations.append(seconds)
+        per_epoch = float(np.mean(self.durations[-5:]))
+        folds_after = sum(1 for k in self.folds if k > fold and not os.path.exists(self.store.fold_result(k)))
+        return duration(per_epoch * ((self.config.epochs - epochs_done) + folds_after * self.config.epochs))
+
+
+def duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def learning_rate(config: Config, epoch: int) -> float:
+    """Step schedule: lr x gamma at every milestone reached (epochs counted from 0)."""
+    return config.lr * config.lr_gamma ** sum(epoch >= m for m in config.lr_milestones)
+
+
+def selection_score(probabilities: np.ndarray, labels: np.ndarray, config: Config) -> float:
+    """The score the best epoch is chosen by: the challenge metric of the labels
+    (p >= `uniform_threshold`) OR the most probable class."""
+    threshold = np.full(label_space.NUM_CLASSES, config.uniform_threshold)
+    return metrics.challenge_metric(labels, apply_thresholds(probabilities, threshold))
+
+
+def validate(
+    model: torch.nn.Module, data: TrainingData, indices: np.ndarray, config: Config, runtime: Runtime
+) -> np.ndarray:
+    """Probabilities of `indices` (all processes get all of them), each process predicting
+    every world-th record."""
+    model.eval()
+    share = indices[runtime.rank :: runtime.world]
+    probabilities = predict(
+        [model], data.records(share), config, runtime.device, default_batch_samples(runtime.device)
+    )[0]
+    parts = runtime.all_gather(probabilities)
+    out = np.zeros((len(indices), label_space.NUM_CLASSES), dtype=np.float32)
+    for rank, part in enumerate(parts):
+        out[rank :: runtime.world] = part
+    return out
+
+
+def new_model(config: Config, frequency: np.ndarray, device: torch.device) -> SEResNet1d:
+    """A freshly initialised network; with `prior_bias`, each class's output starts at its
+    training frequency instead of 0.5, so the first steps learn features rather than the
+    (heavily skewed) class balance."""
+    model = SEResNet1d(config)
+    if config.prior_bias:
+        frequency = np.clip(frequency, 1e-3, 1 - 1e-3)
+        with torch.no_grad():
+            model.classifier.bias.copy_(torch.from_numpy(np.log(frequency / (1 - frequency))))
+    return model.to(device)
+
+
+def masked_loss(
+    logits: torch.Tensor, y: torch.Tensor, mask: tuple[torch.Tensor, int] | None, global_size: int, world: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(this share's summed BCE, the loss to backpropagate, the share's summed loss per sample
+    for the log) of one process's share of a global batch of `global_size` records.
+
+    The share's sum is divided by the global batch's number of loss cells, so the average that
+    DDP takes over the `world` processes is exactly the mean over the global batch. Without a
+    mask (no label overrides) that is global_size x NUM_CLASSES cells, computed as always. With
+    one ((share's 0/1 mask, unmasked cells of the whole global batch)) masked cells add nothing
+    and are not counted: the loss is the mean over the global batch's unmasked cells."""
+    if mask is None:
+        loss_sum = F.binary_cross_entropy_with_logits(logits, y, reduction="sum")
+        loss = loss_sum * (world / (global_size * label_space.NUM_CLASSES))
+        return loss_sum, loss, loss_sum.detach() / label_space.NUM_CLASSES
+    cells, global_cells = mask
+    cells = cells.to(logits.device, non_blocking=True)
+    loss_sum = (F.binary_cross_entropy_with_logits(logits, y, reduction="none") * cells).sum()
+    global_cells = max(int(global_cells), 1)
+    return loss_sum, loss_sum * (world / global_cells), loss_sum.detach() * (global_size / global_cells)
+
+
+def train_epoch(
+    network: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batches: Iterable,
+    runtime: Runtime,
+    amp: MixedPrecision,
+    name: str,
+) -> tuple[float, int]:
+    """One pass over `batches`, logging progress (as `name`) every 30 s; returns this
+    process's (summed loss per sample, samples)."""
+    device = runtime.device
+    network.train()
+    total_loss = torch.zeros((), device=device)
+    seen, last_report = 0, time.time()
+    for step, (x, demographics, y, valid, global_size, mask) in enumerate(batches):
+        x, demographics, y = (t.to(device, non_blocking=True) for t in (x, demographics, y))
+        valid = tuple(v.to(device, non_blocking=True) for v in valid)
+        with amp.autocast():
+            logits = network(x, demographics, valid)
+        loss_sum, loss, per_sample = masked_loss(logits.float(), y, mask, global_size, runtime.world)
+        optimizer.zero_grad(set_to_none=True)
+        amp.step(loss, optimizer)
+        total_loss += per_sample
+        seen += len(y)
+        if time.time() - last_report > 30:
+            last_report = time.time()
+            log.info(f"{name} step {step + 1}/{len(batches)} loss {total_loss.item() / seen:.4f}")
+    return total_loss.item(), seen
+
+
+def check_finite(
+    fold: int, epochs_done: int, loss: float, model: torch.nn.Module, probabilities: np.ndarray, checkpoint: str
+) -> None:
+    """Refuse an epoch whose loss, weights or validation outputs are not finite. It is refused
+    before anything of it is saved: the checkpoint of the epoch before stays as it was."""
+    weights_finite = all(torch.isfinite(t).all() for t in model.state_dict().values() if t.is_floating_point())
+    problems = [
+        what
+        for what, finite in (
+            ("the loss", math.isfinite(loss)),
+            ("the weights", weights_finite),
+            ("the validation outputs", np.isfinite(probabilities).all()),
+        )
+        if not finite
+    ]
+    if problems:
+        kept = f"the checkpoint of epoch {epochs_done} is kept in {checkpoint}" if epochs_done else "nothing was saved"
+        raise TrainingError(
+            f"fold {fold + 1} epoch {epochs_done + 1}: {' and '.join(problems)} became NaN or "
+            f"infinite; training stopped and {kept}. A lower lr may help."
+        )
+
+
+class _FoldRun:
+    """One fold's training: its network, optimizer and state, new or from its checkpoint."""
+
+    def __init__(
+        self,
+        fold: int,
+        data: TrainingData,
+        store: modelstore.ModelFolder,
+        config: Config,
+        runtime: Runtime,
+        workers: int,
+    ):
+        self.fold, self.data, self.store, self.config, self.runtime, self.workers = (
+            fold,
+            data,
+            store,
+            config,
+            runtime,
+            workers,
+        )
+        device = runtime.device
+        self.train_idx, self.val_idx = np.flatnonzero(data.folds != fold), np.flatnonzero(data.folds == fold)
+        torch.manual_seed(config.seed * 1000 + fold)
+        self.model = new_model(config, data.labels[self.train_idx].mean(axis=0), device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.state = FoldState()
+        if os.path.exists(store.checkpoint(fold)):
+            saved = modelstore.load_tensors(store.checkpoint(fold))
+            self.state = FoldState.from_checkpoint(saved, self.model, self.optimizer)
+            log.info(
+                f"fold {fold + 1}: resuming after epoch {self.state.epoch} "
+                f"(best {self.state.best_score:.4f} at epoch {self.state.best_epoch})"
+            )
+        self.network = self.model  # wrapped to average gradients over the processes of a group
+        if runtime.in_group:
+            # Batch norm over the global batch, as one process would (same tensors and state dict keys).
+            self.model = global_batch_norm(self.model, device)
+            self.network = DistributedDataParallel(self.model, device_ids=[device] if device.type == "cuda" else None)
+        self.amp = MixedPrecision.choose(config.amp, device)
+
+    def train(self, epoch: int) -> tuple[float, float]:
+        """Train and validate epoch `epoch` (from 0) and save the checkpoint; returns (mean
+        loss, validation score)."""
+        config, runtime, state = self.config, self.runtime, self.state
+        started = time.time()
+        rng = np.random.default_rng([config.seed, self.fold, epoch])
+        torch.manual_seed(int(rng.integers(2**62)))
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate(config, epoch)
+        plan = epoch_plan(self.train_idx, self.data.lengths(), config, rng, runtime.world)
+        batches = batch_loader(
+            WindowBatches(self.data, plan, config.window, runtime.rank, runtime.world), self.workers, runtime.device
+        )
+        loss, seen = train_epoch(
+            self.network, self.optimizer, batches, runtime, self.amp, f"fold {self.fold + 1} epoch {epoch + 1}"
+        )
+        probabilities = validate(self.model, self.data, self.val_idx, config, runtime)
+        seen = sum(runtime.all_gather(seen))
+        mean_loss = sum(runtime.all_gather(loss)) / max(seen, 1)
+        check_finite(self.fold, state.epoch, mean_loss, self.model, probabilities, self.store.checkpoint(self.fold))
+        score = selection_score(probabilities, self.data.labels[self.val_idx], config)
+        state.add_epoch(
+            self.model,
+            score,
+            probabilities,
+            {
+                "epoch": epoch + 1,
+                "loss": mean_loss,
+                "val_challenge": score,
+                "lr": learning_rate(config, epoch),
+                "steps": len(plan),
+                "samples": seen,
+                "seconds": time.time() - started,
+            },
+        )
+        if runtime.is_main:
+            modelstore.save_tensors(self.store.checkpoint(self.fold), state.to_checkpoint(self.model, self.optimizer))
+        runtime.barrier()
+        return mean_loss, score
+
+    def finish(self) -> None:
+        """Write the best weights (foldK.pt) and the fold's result; the checkpoint goes."""
+        if self.runtime.is_main:
+            state = self.state
+            modelstore.save_tensors(self.store.weights(self.fold), state.best_model)
+            result = FoldResult(
+                self.fold, state.best_epoch, state.best_score, state.history, self.val_idx, state.best_probabilities
+            )
+            modelstore.save_tensors(self.store.fold_result(self.fold), result.to_tensors())
+            os.remove(self.store.checkpoint(self.fold))
+        self.runtime.barrier()
+
+
+def train_fold(
+    fold: int,
+    data: TrainingData,
+    store: modelstore.ModelFolder,
+    config: Config,
+    runtime: Runtime,
+    workers: int,
+    time_left: TimeLeft,
+) -> FoldState:
+    """Train one fold to its best epoch; writes foldK.pt and its `FoldResult`."""
+    run = _FoldRun(fold, data, store, config, runtime, workers)
+    state = run.state
+    log.info(
+        f"fold {fold + 1}/{config.folds}: {len(run.train_idx)} training, {len(run.val_idx)} validation records "
+        f"on {runtime.device}"
+    )
+    for epoch in range(state.epoch, config.epochs):
+        loss, score = run.train(epoch)
+        seconds = state.history[-1]["seconds"]
+        log.info(
+            f"fold {fold + 1}/{config.folds} epoch {epoch + 1}/{config.epochs} loss {loss:.4f} "
+            f"val challenge {score:.4f} (best {state.best_score:.4f} @ {state.best_epoch}) "
+            f"{seconds:.1f}s, {time_left.after_epoch(fold, epoch + 1, seconds)} left"
+        )
+    run.finish()
+    log.info(f"fold {fold + 1}: best validation challenge metric {state.best_score:.4f} at epoch {state.best_epoch}")
+    return state

@@ -1,0 +1,98 @@
+"""`ecgnet report`: one self-contained HTML page about a trained model, and its plots as files.
+
+    ecgnet report MODEL OUT [--labels DATA] [--scores SCORES_JSON] [--test-labels TEST_DATA --outputs OUTPUTS]
+
+OUT/report.html holds every plot as an embedded PNG (it opens offline, without JavaScript);
+each plot is also written beside it as PNG and SVG. Modules: `data` (numbers, no plotting),
+`plots` (matplotlib, Agg backend; the only module that imports it), `html` (the page) and
+`build` (putting them together). matplotlib is needed only here: importing this package does
+not import it (nor does anything the driver runs).
+"""
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from ..errors import EcgnetError, describe
+from .data import ReportError, TestSet
+
+__all__ = ["main", "write_report", "TestSet", "ReportError"]
+
+DOC = """Write OUT/report.html about a trained MODEL: cross-validation and (optionally) test results.
+
+The page holds a summary table (challenge metric, AUROC, AUPRC, F-measure, sensitivity and
+specificity, per fold and pooled out-of-fold, before and after the threshold search), a
+per-class table, ROC and precision-recall curves per class, the challenge metric against each
+class's threshold, learning curves per fold, the metric's confusion matrix with its weights,
+and a per-source table. Plots are embedded and also written as PNG and SVG files into OUT.
+
+The MODEL folder keeps out-of-fold probabilities but no labels: give --labels DATA (the
+folder the model was trained on) for the views that need them. A test set: --scores (from
+evaluate_model.py --json) and/or --test-labels with --outputs (the folders it scored).
+Exit status: 0 written, 1 an error (named in one line)."""
+
+
+def write_report(model_folder, out_folder, test=None, labels=None, min_positives=10):
+    """Write OUT/report.html for MODEL; return its path. See `ecgnet.report.build.write_report`.
+    (matplotlib is imported here, not when the package is.)"""
+    from .build import write_report as _write_report
+
+    return _write_report(model_folder, out_folder, test=test, labels=labels, min_positives=min_positives)
+
+
+def _parser(prog: str):
+    first, _, rest = DOC.partition("\n\n")
+    parser = argparse.ArgumentParser(
+        prog=prog, description=first, epilog=rest, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("model", metavar="MODEL", help="a finished model folder (train_model.py)")
+    parser.add_argument("out", metavar="OUT", help="folder to write report.html and the plot files into")
+    parser.add_argument(
+        "--labels",
+        metavar="DATA",
+        help="the training records (their #Dx lines), for the out-of-fold views (default: none; "
+        "those views are then left out)",
+    )
+    parser.add_argument(
+        "--scores", metavar="SCORES_JSON", help="a test set's evaluate_model.py --json file (default: none)"
+    )
+    parser.add_argument(
+        "--test-labels",
+        metavar="TEST_DATA",
+        help="the test records, for the test set's curves (default: none; needs --outputs)",
+    )
+    parser.add_argument(
+        "--outputs",
+        metavar="OUTPUTS",
+        help="the driver's output files for TEST_DATA (default: none; needs --test-labels)",
+    )
+    parser.add_argument(
+        "--min-positives",
+        type=int,
+        default=10,
+        metavar="N",
+        help="mark classes with fewer positives than this (default: %(default)s)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "ecgnet report") -> int:
+    """`ecgnet report`: 0 when the report is written, 1 on an error (one line on stderr)."""
+    parser = _parser(prog)
+    args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
+    if bool(args.test_labels) != bool(args.outputs):
+        parser.error("--test-labels and --outputs go together")
+    test = None
+    if args.scores or args.test_labels:
+        test = TestSet(args.scores, args.test_labels, args.outputs)
+    try:
+        path = write_report(args.model, args.out, test=test, labels=args.labels, min_positives=args.min_positives)
+    except (EcgnetError, OSError) as e:
+        print(f"error: {describe(e)}", file=sys.stderr)
+        return 1
+    print(f"report: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,7 @@
+"""`python -m ecgnet.report MODEL OUT ...`: the same as `ecgnet report`."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

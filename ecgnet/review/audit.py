@@ -1,0 +1,451 @@
+"""`ecgnet audit MODEL DATA OUT`: rank the (record, class) labels most likely to be wrong.
+
+The evidence is the model's OUT-OF-FOLD probabilities (`MODEL/oof_probabilities.csv`: each
+training record predicted by the fold model that did not train on it; in-fold predictions
+would have learnt the wrong labels and hide them) against the records' `#Dx` labels in DATA
+(headers only, equivalent codes merged as everywhere in ecgnet). Confident learning is
+cleanlab's (`cleanlab.multilabel_classification`):
+
+- flagged pairs: `filter.find_multilabel_issues_per_class` (one-vs-rest confident joint per
+  class, `filter_by` prune_by_noise_rate by default);
+- label quality: `rank.get_label_quality_scores_per_class` (self-confidence: the probability
+  of the given label, p when labelled and 1 - p when not); rank 1 is the lowest quality;
+- issue: `spurious` when the pair is labelled (the finding is likely absent), `missing` when
+  it is not (the finding is likely present);
+- a class is audited only when it has at least --min-positives positive AND negative records
+  (with fewer, the confident joint is meaningless: cleanlab refuses a class with no negatives
+  and flags most records of a class with three positives); the others are listed, with the
+  reason, in summary.json and never flagged;
+- estimated noise rate: flagged pairs / records, per class (per source: flagged pairs /
+  (records x audited classes)). It counts what cleanlab flags, not a calibrated estimate.
+
+Only records the model trained on have out-of-fold probabilities: records without a scored
+label (or unreadable) at training time cannot be audited and are counted in summary.json.
+
+`--paper --class 39732003 --n 100 --seed S` makes the selection of the method's paper instead
+(Zhao et al. 2021, LAD): a random sample of the records the thresholded out-of-fold prediction
+gets wrong for that class (thresholds of model.json, applied as the driver does: probability
+>= threshold, or the record's most probable class). False negatives (labelled, predicted
+absent: issue `spurious`) and false positives (`missing`) are counted separately in
+summary.json; rank is the order of the random draw, so any first k rows are a random sample too.
+
+Writes OUT/label_issues.csv (columns ISSUE_COLUMNS) and OUT/summary.json.
+"""
+
+import argparse
+import csv
+import json
+import math
+import os
+import sys
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import labels as label_space
+from ..errors import EcgnetError, describe
+from ..folders import list_records, name_prefix
+from ..headers import load_header
+from ..thresholds import apply_thresholds
+from .formats import ISSUE_COLUMNS, ISSUES_FILE
+
+OOF_FILE = "oof_probabilities.csv"
+SUMMARY_FILE = "summary.json"
+MIN_POSITIVES = 10
+FILTERS = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given")
+PAPER_KINDS = ("both", "fn", "fp")
+
+DESCRIPTION = "Rank the (record, class) labels most likely to be wrong, from a model's out-of-fold probabilities."
+
+
+class AuditError(EcgnetError):
+    """Inputs the audit cannot use; the message names the file (and row and column)."""
+
+
+@dataclass
+class OutOfFold:
+    """The rows of MODEL/oof_probabilities.csv."""
+
+    path: str
+    names: list  # record names, file order
+    folds: np.ndarray  # 1-based fold of each record
+    probabilities: np.ndarray  # (records, 24) float64, CLASSES order
+
+
+def read_oof(path):
+    """Read and check `oof_probabilities.csv`: header `record,fold,<CLASSES>`, one row per
+    record, folds whole numbers from 1, probabilities finite numbers from 0 to 1."""
+    expected = ["record", "fold", *label_space.CLASSES]
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.reader(f))
+    except FileNotFoundError:
+        raise AuditError(
+            f"{path} is missing: the model folder has no out-of-fold probabilities (train it with this ecgnet)"
+        ) from None
+    if not rows or [c.strip() for c in rows[0]] != expected:
+        found = ",".join(rows[0])[:80] if rows else "nothing"
+        raise AuditError(
+            f"{path} row 1: the header must be record,fold and the {label_space.NUM_CLASSES} class "
+            f"codes in ecgnet's order, found {found!r}"
+        )
+    names, folds, values, seen = [], [], [], {}
+    for number, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(expected):
+            raise AuditError(f"{path} row {number}: {len(row)} columns, expected {len(expected)}")
+        name = row[0].strip()
+        if not name:
+            raise AuditError(f"{path} row {number}, column record: the record name is empty")
+        if name in seen:
+            raise AuditError(f"{path} row {number}, column record: record {name!r} is also on row {seen[name]}")
+        seen[name] = number
+        try:
+            fold = int(row[1])
+        except ValueError:
+            fold = 0
+        if fold < 1:
+            raise AuditError(f"{path} row {number}, column fold: {row[1]!r} is not a fold number (1, 2, ...)")
+        probabilities = []
+        for code, cell in zip(label_space.CLASSES, row[2:]):
+            try:
+                p = float(cell)
+            except ValueError:
+                p = math.nan
+            if not 0.0 <= p <= 1.0:  # NaN fails too
+                raise AuditError(f"{path} row {number}, column {code}: {cell!r} is not a probability from 0 to 1")
+            probabilities.append(p)
+        names.append(name)
+        folds.append(fold)
+        values.append(probabilities)
+    if not names:
+        raise AuditError(f"{path} holds no records")
+    return OutOfFold(str(path), names, np.array(folds), np.array(values, dtype=np.float64))
+
+
+def given_labels(data_folder, names, oof_path=OOF_FILE):
+    """(labels, DATA records without out-of-fold probabilities): the (records, 24) multi-hot
+    `#Dx` labels of `names`, read from the headers in `data_folder` (no signal is read)."""
+    headers = {r.name: r.header for r in list_records(data_folder) if r.header}
+    missing = [name for name in names if name not in headers]
+    if missing:
+        raise AuditError(
+            f"{oof_path}: {len(missing)} of its records have no header in {data_folder} "
+            f"(first: {missing[0]!r}); give the DATA folder the model was trained on"
+        )
+    labels = np.array([label_space.encode(load_header(headers[name]).dx) for name in names], dtype=np.int8)
+    return labels, len(set(headers) - set(names))
+
+
+def audited_classes(labels, min_positives=MIN_POSITIVES):
+    """(boolean mask of the classes to audit, {code: why not} for the others)."""
+    positives = labels.sum(axis=0)
+    negatives = len(labels) - positives
+    audit = (positives >= min_positives) & (negatives >= min_positives)
+    reasons = {}
+    for k in np.flatnonzero(~audit):
+        few = f"{positives[k]} positive" if positives[k] < min_positives else f"{negatives[k]} negative"
+        reasons[label_space.CLASSES[k]] = f"{few} records, fewer than --min-positives {min_positives}"
+    return audit, reasons
+
+
+def _index_lists(labels):
+    return [np.flatnonzero(row).tolist() for row in labels]
+
+
+def label_quality(labels, probabilities):
+    """cleanlab's per-class self-confidence: (records, classes), low = suspicious."""
+    from cleanlab.multilabel_classification import rank
+
+    return np.asarray(rank.get_label_quality_scores_per_class(_index_lists(labels), probabilities))
+
+
+def find_issues(labels, probabilities, audit, filter_by="prune_by_noise_rate"):
+    """(flags, warnings): boolean (records, 24) of the pairs cleanlab flags among the audited
+    classes (never elsewhere), and the warnings cleanlab gave."""
+    from cleanlab.multilabel_classification import filter as cl_filter
+
+    flags = np.zeros(labels.shape, dtype=bool)
+    columns = np.flatnonzero(audit)
+    if len(columns) < 2:  # cleanlab needs two classes at least
+        return flags, [f"{len(columns)} class(es) to audit: cleanlab needs two; nothing flagged"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        found = cl_filter.find_multilabel_issues_per_class(
+            _index_lists(labels[:, columns]), probabilities[:, columns], filter_by=filter_by, n_jobs=1
+        )
+    flags[:, columns] = np.asarray(found, dtype=bool)
+    return flags, sorted({str(w.message).strip() for w in caught})
+
+
+def _rows(names, labels, probabilities, quality, thresholds, pairs):
+    """label_issues.csv rows of (record index, class index) pairs, ranked in the given order."""
+    rows = []
+    for rank, (i, k) in enumerate(pairs, start=1):
+        given = int(labels[i, k])
+        rows.append(
+            {
+                "record": names[i],
+                "source": name_prefix(names[i]),
+                "class": label_space.CLASSES[k],
+                "abbreviation": label_space.ABBREVIATIONS[k],
+                "given_label": given,
+                "oof_probability": f"{probabilities[i, k]:.6f}",
+                "threshold": f"{thresholds[k]:g}",
+                "label_quality": f"{quality[i, k]:.6f}",
+                "issue": "spurious" if given else "missing",
+                "rank": rank,
+            }
+        )
+    return rows
+
+
+def ranked_pairs(flags, quality, names):
+    """Flagged (record, class) index pairs, lowest label quality first (ties: record, class)."""
+    pairs = list(zip(*np.nonzero(flags)))
+    return sorted(pairs, key=lambda ik: (quality[ik], names[ik[0]], ik[1]))
+
+
+def paper_pairs(labels, probabilities, thresholds, code, n, seed, kind="both"):
+    """(pairs, counts): a random sample of `n` records misclassified for class `code` by the
+    thresholded out-of-fold prediction, in draw order, and the false negative / positive counts."""
+    k = label_space.CLASS_INDEX[code]
+    predicted = apply_thresholds(probabilities, thresholds)[:, k]
+    given = labels[:, k].astype(bool)
+    fn, fp = np.flatnonzero(given & ~predicted), np.flatnonzero(~given & predicted)
+    population = np.sort(np.concatenate([fn if kind != "fp" else [], fp if kind != "fn" else []]).astype(int))
+    chosen = population[np.random.default_rng(seed).permutation(len(population))[:n]]
+    counts = {
+        "false_negatives": int(len(fn)),
+        "false_positives": int(len(fp)),
+        "sampled_false_negatives": int(given[chosen].sum()),
+        "sampled_false_positives": int((~given[chosen]).sum()),
+    }
+    return [(int(i), k) for i in chosen], counts
+
+
+def _rate(flagged, cells):
+    return round(flagged / cells, 6) if cells else None
+
+
+def summarize(names, labels, flags, audit):
+    """Per class and per source: records, positives, flagged pairs (spurious, missing), rate."""
+    classes = {}
+    for k, code in enumerate(label_space.CLASSES):
+        flagged = int(flags[:, k].sum()) if audit[k] else None
+        spurious = int((flags[:, k] & (labels[:, k] == 1)).sum()) if audit[k] else None
+        classes[code] = {
+            "abbreviation": label_space.ABBREVIATIONS[k],
+            "audited": bool(audit[k]),
+            "records": len(names),
+            "positives": int(labels[:, k].sum()),
+            "flagged": flagged,
+            "spurious": spurious,
+            "missing": None if flagged is None else flagged - spurious,
+            "estimated_noise_rate": None if flagged is None else _rate(flagged, len(names)),
+        }
+    sources = {}
+    prefixes = np.array([name_prefix(name) for name in names])
+    for prefix in sorted(set(prefixes)):
+        rows = prefixes == prefix
+        flagged = int(flags[rows].sum())
+        spurious = int((flags[rows] & (labels[rows] == 1)).sum())
+        sources[prefix] = {
+            "records": int(rows.sum()),
+            "positives": int(labels[rows][:, audit].sum()),
+            "flagged": flagged,
+            "spurious": spurious,
+            "missing": flagged - spurious,
+            "estimated_noise_rate": _rate(flagged, int(rows.sum()) * int(audit.sum())),
+        }
+    return classes, sources
+
+
+def write_issues(path, rows):
+    with open(path + ".tmp", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=ISSUE_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(path + ".tmp", path)
+
+
+def read_issues(path):
+    """The rows of a label_issues.csv as dictionaries (for tests and tools)."""
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        if tuple(reader.fieldnames or ()) != ISSUE_COLUMNS:
+            raise AuditError(f"{path} row 1: the header must be {','.join(ISSUE_COLUMNS)}")
+        return list(reader)
+
+
+def run_audit(
+    model,
+    data,
+    out,
+    min_positives=MIN_POSITIVES,
+    filter_by="prune_by_noise_rate",
+    paper_class=None,
+    n=100,
+    seed=0,
+    kind="both",
+):
+    """Audit MODEL's out-of-fold probabilities against DATA's labels; write OUT/label_issues.csv
+    and OUT/summary.json; returns the summary. `paper_class` switches to the paper's selection."""
+    import cleanlab
+
+    from ..modelstore import ModelFolder, load_model  # imports torch: not for --help
+
+    _, _, thresholds = load_model(model)  # checks model.json (thresholds) and the weight files
+    thresholds = np.array(thresholds)
+    oof_path = ModelFolder(model).path(OOF_FILE)
+    oof = read_oof(oof_path)
+    labels, without_oof = given_labels(data, oof.names, oof_path)
+    quality = label_quality(labels, oof.probabilities)
+    audit, not_audited = audited_classes(labels, min_positives)
+    flags, library_warnings = find_issues(labels, oof.probabilities, audit, filter_by)
+    classes, sources = summarize(oof.names, labels, flags, audit)
+    summary = {
+        "mode": "paper" if paper_class else "rank",
+        "model": str(model),
+        "data": str(data),
+        "probabilities": f"{oof_path}: out-of-fold (each record predicted by the fold model that did not train on it)",
+        "method": {
+            "library": f"cleanlab {cleanlab.__version__}",
+            "flags": f"cleanlab.multilabel_classification.filter.find_multilabel_issues_per_class "
+            f"(filter_by={filter_by})",
+            "label_quality": "cleanlab.multilabel_classification.rank.get_label_quality_scores_per_class "
+            "(self_confidence: probability of the given label)",
+        },
+        "records": len(oof.names),
+        "records_in_data_without_probabilities": without_oof,
+        "min_positives": min_positives,
+        "classes_audited": [c for c, a in zip(label_space.CLASSES, audit) if a],
+        "classes_not_audited": not_audited,
+        "estimated_noise_rate": "flagged pairs / records per class; per source flagged pairs / (records x audited "
+        "classes); what cleanlab flags, not a calibrated estimate",
+        "flagged_pairs": int(flags.sum()),
+        "classes": classes,
+        "sources": sources,
+        "warnings": library_warnings,
+    }
+    if paper_class:
+        code = label_space.canonical_code(paper_class)
+        pairs, counts = paper_pairs(labels, oof.probabilities, thresholds, code, n, seed, kind)
+        summary["paper"] = {
+            "class": code,
+            "abbreviation": label_space.ABBREVIATIONS[label_space.CLASS_INDEX[code]],
+            "threshold": float(thresholds[label_space.CLASS_INDEX[code]]),
+            "n": n,
+            "seed": seed,
+            "kind": kind,
+            "sampled": len(pairs),
+            **counts,
+            "selection": "random sample of the records the thresholded out-of-fold prediction "
+            "misclassifies (false negative: issue spurious; false positive: missing)",
+        }
+    else:
+        pairs = ranked_pairs(flags, quality, oof.names)
+    rows = _rows(oof.names, labels, oof.probabilities, quality, thresholds, pairs)
+    os.makedirs(out, exist_ok=True)
+    write_issues(os.path.join(out, ISSUES_FILE), rows)
+    with open(os.path.join(out, SUMMARY_FILE + ".tmp"), "w") as f:
+        json.dump(summary, f, indent=2)
+        f.write("\n")
+    os.replace(os.path.join(out, SUMMARY_FILE + ".tmp"), os.path.join(out, SUMMARY_FILE))
+    return summary
+
+
+def _scored_class(text):
+    code = label_space.canonical_code(text.strip())
+    if code not in label_space.CLASS_INDEX:
+        by_abbreviation = dict(zip(label_space.ABBREVIATIONS, label_space.CLASSES))
+        if text.strip() in by_abbreviation:
+            return by_abbreviation[text.strip()]
+        raise argparse.ArgumentTypeError(f"{text!r} is not one of the 24 scored classes (a code or abbreviation)")
+    return code
+
+
+def _parser(prog):
+    from ..cli import HelpFormatter
+
+    rest = __doc__.partition("\n\n")[2]
+    parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION, epilog=rest, formatter_class=HelpFormatter)
+    parser.add_argument("model", help="a trained MODEL folder (model.json, oof_probabilities.csv)")
+    parser.add_argument("data", help="the folder of records the model was trained on (headers are read)")
+    parser.add_argument("out", help="folder to write label_issues.csv and summary.json into (made if missing)")
+    parser.add_argument(
+        "--min-positives",
+        type=int,
+        default=MIN_POSITIVES,
+        metavar="N",
+        help="audit a class only with at least N positive and N negative records",
+    )
+    parser.add_argument(
+        "--filter-by", choices=FILTERS, default="prune_by_noise_rate", help="cleanlab's rule for flagging pairs"
+    )
+    parser.add_argument(
+        "--paper",
+        action="store_true",
+        help="instead of the ranking, a random sample of the records misclassified for --class",
+    )
+    parser.add_argument(
+        "--class",
+        dest="paper_class",
+        type=_scored_class,
+        metavar="CODE",
+        help="with --paper: the class (SNOMED CT code or abbreviation), e.g. 39732003 (LAD)",
+    )
+    parser.add_argument("--n", type=int, default=100, help="with --paper: records to sample")
+    parser.add_argument("--seed", type=int, default=0, help="with --paper: seed of the random sample")
+    parser.add_argument(
+        "--kind",
+        choices=PAPER_KINDS,
+        default="both",
+        help="with --paper: sample false negatives, false positives or both",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None, prog: str = "ecgnet audit") -> int:
+    parser = _parser(prog)
+    args = parser.parse_args(argv)
+    if args.paper != bool(args.paper_class):
+        parser.error("--paper and --class go together")
+    if args.n < 1 or args.min_positives < 1:
+        parser.error("--n and --min-positives must be at least 1")
+    try:
+        summary = run_audit(
+            args.model,
+            args.data,
+            args.out,
+            args.min_positives,
+            args.filter_by,
+            args.paper_class if args.paper else None,
+            args.n,
+            args.seed,
+            args.kind,
+        )
+    except (EcgnetError, OSError) as e:
+        print(f"error: {describe(e)}", file=sys.stderr)
+        return 2
+    if args.paper:
+        p = summary["paper"]
+        print(
+            f"{p['abbreviation']} ({p['class']}): {p['false_negatives']} false negatives and {p['false_positives']} "
+            f"false positives out of fold; sampled {p['sampled_false_negatives']} and {p['sampled_false_positives']} "
+            f"(seed {p['seed']})"
+        )
+    else:
+        print(
+            f"{summary['records']} records, {len(summary['classes_audited'])} classes audited "
+            f"({len(summary['classes_not_audited'])} with too few positives or negatives): "
+            f"{summary['flagged_pairs']} flagged pairs"
+        )
+    print(f"wrote {os.path.join(args.out, ISSUES_FILE)} and {os.path.join(args.out, SUMMARY_FILE)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

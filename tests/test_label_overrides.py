@@ -1,0 +1,181 @@
+"""Label overrides in training (`train --label-overrides`, ecgnet.overrides): the labels and loss
+cells they change, their record in model.json and train.log, resuming with other overrides, and
+the challenge path staying free of the review extras."""
+
+import csv
+import json
+import logging
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ecgnet import labels as label_space
+from ecgnet import modelstore, synthetic, training
+from ecgnet.dataset import WindowBatches, prepare_data
+from ecgnet.distributed import Runtime
+from ecgnet.errors import TrainingError
+from ecgnet.headers import load_header
+from ecgnet.loop import masked_loss
+from ecgnet.overrides import read_overrides
+
+from helpers import ROOT, TINY
+
+K = label_space.NUM_CLASSES
+SR, AF, IAVB = "426783006", "164889003", "270492004"
+QUICK = TINY.replace(epochs=1, lr_milestones=())
+
+
+def _overrides(path, rows):
+    with open(path, "w", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows([("record", "class", "label"), *rows])
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("synthetic") / "data"
+    return str(folder), synthetic.make_dataset(folder, 16, seed=7)
+
+
+def test_prepare_data_applies_exactly_the_listed_overrides(records, tmp_path, caplog):
+    folder, names = records
+    given = prepare_data(folder, modelstore.ModelFolder(tmp_path / "plain"), QUICK, Runtime(), jobs=1)
+    assert given.loss_mask is None
+    row = {name: i for i, name in enumerate(given.names)}
+    a, b, c = names[0], names[1], names[2]
+    sr, af, iavb = (label_space.CLASS_INDEX[code] for code in (SR, AF, IAVB))
+    flip_a = 1 - int(given.labels[row[a], sr])
+    path = _overrides(
+        tmp_path / "o.csv",
+        [(a, SR, str(flip_a)), (b, AF, "mask"), (b, IAVB, "1"), (c, "*", "drop"), ("NOT_HERE", SR, "0")],
+    )
+    with caplog.at_level(logging.INFO):
+        data = prepare_data(
+            folder,
+            modelstore.ModelFolder(tmp_path / "overridden"),
+            QUICK,
+            Runtime(),
+            jobs=1,
+            overrides=read_overrides(path),
+        )
+    assert data.names == [n for n in given.names if n != c]
+    old = given.labels[[row[n] for n in data.names]]
+    changed = {(data.names[i], int(k)) for i, k in zip(*np.nonzero(data.labels != old))}
+    expected = {(a, sr)} | ({(b, iavb)} if given.labels[row[b], iavb] == 0 else set())
+    assert changed == expected and data.labels[data.names.index(b), iavb] == 1
+    assert data.labels.dtype == np.float32 and data.loss_mask.dtype == np.float32
+    assert {(data.names[i], int(k)) for i, k in zip(*np.nonzero(data.loss_mask == 0))} == {(b, af)}
+    assert any(r.levelno == logging.WARNING and "NOT_HERE" in r.getMessage() for r in caplog.records)
+    assert "1 dropped by the label overrides" in caplog.text
+
+    # A batch carries its share's mask and the unmasked cells of the whole global batch, on every process.
+    ib = data.names.index(b)
+    batch = np.array([(i, 0, 0, 64) for i in range(len(data.names)) if i != ib][:4] + [(ib, 0, 0, 64)])
+    shares = [WindowBatches(data, [batch], 128, rank, 2)[0] for rank in (0, 1)]
+    assert [s[5][1] for s in shares] == [5 * K - 1] * 2
+    assert sum(float(s[5][0].sum()) for s in shares) == 5 * K - 1
+    assert WindowBatches(given, [batch], 128)[0][5] is None  # without overrides: no mask at all
+
+
+def test_a_masked_cell_adds_no_loss_and_is_not_counted():
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(4, K, generator=generator, requires_grad=True)
+    y = (torch.rand(4, K, generator=generator) > 0.7).float()
+    mask = torch.ones(4, K)
+    mask[1, 3] = 0
+    # Two processes, rows 0, 2 and 1, 3 of a global batch of 4: DDP sums the shares' gradients / world.
+    total = (
+        sum(masked_loss(logits[rank::2], y[rank::2], (mask[rank::2], int(mask.sum())), 4, 2)[1] for rank in (0, 1)) / 2
+    )
+    cells = F.binary_cross_entropy_with_logits(logits, y, reduction="none")
+    hand = (cells.sum() - cells[1, 3]) / (4 * K - 1)
+    assert torch.allclose(total, hand, rtol=0, atol=1e-7)
+    total.backward()
+    assert logits.grad[1, 3] == 0
+    want = (torch.sigmoid(logits) - y).detach() / (4 * K - 1)
+    want[1, 3] = 0
+    assert torch.allclose(logits.grad, want, rtol=0, atol=1e-8)
+    # The logged loss: the mean over unmasked cells, as a sum per sample.
+    logged = sum(masked_loss(logits[r::2], y[r::2], (mask[r::2], int(mask.sum())), 4, 2)[2] for r in (0, 1))
+    assert torch.allclose(logged / 4, hand, atol=1e-7)
+
+
+def test_without_overrides_the_loss_is_computed_as_before():
+    generator = torch.Generator().manual_seed(1)
+    logits, y = torch.randn(3, K, generator=generator), (torch.rand(3, K, generator=generator) > 0.5).float()
+    loss_sum, loss, per_sample = masked_loss(logits, y, None, 6, 2)
+    before = F.binary_cross_entropy_with_logits(logits, y, reduction="sum")
+    assert torch.equal(loss_sum, before) and torch.equal(loss, before * (2 / (6 * K)))
+    assert torch.equal(per_sample, before / K)
+
+
+def test_model_json_records_the_overrides_and_resuming_with_others_is_refused(records, tmp_path):
+    folder, names = records
+    first = _overrides(tmp_path / "first.csv", [(names[0], SR, "1"), (names[1], AF, "mask"), ("GONE", SR, "0")])
+    other = _overrides(tmp_path / "other.csv", [(names[0], SR, "0")])
+    model = str(tmp_path / "model")
+    assert (
+        training.train(folder, model, config=QUICK, folds=[0], jobs=1, label_overrides=first, write_report=False)
+        is None
+    )  # fold 2 still to train
+    sha = modelstore.sha256(first)
+    with pytest.raises(
+        TrainingError,
+        match=rf"started with {first} \(sha256 {sha[:12]}\), but this call gives "
+        rf"{other} \(sha256 {modelstore.sha256(other)[:12]}\)",
+    ):
+        training.train(folder, model, jobs=1, label_overrides=other, write_report=False)
+    with pytest.raises(TrainingError, match=r"started with .*first.csv .* but this call gives no label overrides"):
+        training.train(folder, model, jobs=1, write_report=False)
+    same = shutil.copy(first, tmp_path / "same_content.csv")  # the same overrides under another name resume
+    assert training.train(folder, model, jobs=1, label_overrides=same, write_report=False) is not None
+    recorded = json.loads((tmp_path / "model" / "model.json").read_text())["training"]["label_overrides"]
+    assert recorded == {"file": str(same), "sha256": sha, "set": 1, "masked": 1, "dropped": 0, "unmatched": 1}
+    log = (tmp_path / "model" / "train.log").read_text()
+    assert f"label overrides: {first} sha256 {sha}" in log and "ignored: GONE" in log
+    assert "report skipped (--no-report)" in log and not (tmp_path / "model" / "report").exists()
+
+
+def test_a_run_without_overrides_refuses_to_resume_with_them(records, tmp_path):
+    folder, names = records
+    model = str(tmp_path / "model")
+    training.train(folder, model, config=QUICK, folds=[0], jobs=1, write_report=False)
+    path = _overrides(tmp_path / "o.csv", [(names[0], SR, "1")])
+    with pytest.raises(TrainingError, match=r"started with no label overrides, but this call gives .*o.csv"):
+        training.train(folder, model, jobs=1, label_overrides=path, write_report=False)
+
+
+def test_the_challenge_path_imports_no_review_extra(tmp_path):
+    """driver.py, team_code, the CLI's train and drive, and training's own modules never import
+    matplotlib, cleanlab or statsmodels (the challenge image has none of them)."""
+    code = f"""
+import sys
+import driver, team_code, train_model, train_12ECG_classifier, run_12ECG_classifier
+import ecgnet.cli, ecgnet.training, ecgnet.overrides, ecgnet.report
+assert ecgnet.cli.drive([{str(tmp_path / "no_model")!r}, {str(tmp_path)!r}, {str(tmp_path / "out")!r}]) == 2
+assert ecgnet.cli.train([{str(tmp_path / "no_data")!r}, {str(tmp_path / "model")!r}]) == 1
+print(sorted({{m.split('.')[0] for m in sys.modules}} & {{'matplotlib', 'cleanlab', 'statsmodels'}}))
+"""
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]", result.stdout
+
+
+def test_synth_label_noise_flag(tmp_path, capsys):
+    assert synthetic.main([str(tmp_path / "d"), "10", "--seed", "3", "--label-noise", "0.1"]) == 0
+    assert "with 0.1 of their labels flipped" in capsys.readouterr().out
+    truth = (tmp_path / "d" / synthetic.TRUE_LABELS_FILE).read_text().splitlines()
+    assert len(truth) == 11 and truth[0] == "record," + ",".join(label_space.CLASSES)
+    flipped = 0
+    for line in truth[1:]:
+        name, *values = line.split(",")
+        given = label_space.encode(load_header(str(tmp_path / "d" / f"{name}.hea")).dx)
+        flipped += int(np.sum(given != np.array(values, dtype=float)))
+    assert flipped == round(0.1 * 10 * len(synthetic.SYNTHETIC_CLASSES))
+    with pytest.raises(SystemExit):
+        synthetic.main([str(tmp_path / "e"), "10", "--label-noise", "1.5"])
