@@ -4,9 +4,10 @@
 
 OUT/report.html holds every plot as an embedded PNG (it opens offline, without JavaScript);
 each plot is also written beside it as PNG and SVG. Modules: `data` (numbers, no plotting),
-`plots` (matplotlib, Agg backend; the only module that imports it), `html` (the page) and
-`build` (putting them together). matplotlib is needed only here: importing this package does
-not import it (nor does anything the driver runs).
+`plots` (matplotlib, Agg backend; the only module that imports it), `html` (the page),
+`tables` (the sections without figures) and `build` (the sections with figures, and putting
+them together). matplotlib is needed only here: importing this package does not import it
+(nor does anything the driver runs).
 """
 
 import argparse

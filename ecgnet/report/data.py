@@ -1,6 +1,8 @@
 """What the report shows, as numbers: read from a MODEL folder, training labels and a test set.
 
 No plotting here (and no matplotlib): `plots` draws these arrays and `html` lays them out.
+It runs over ~300 lines because its readers and the numbers they feed share one set of types
+(`Scored`, `ModelData`, `TestData`) that splitting would scatter.
 
 The MODEL folder gives the per-fold history and metrics (`cv_report.json`), the out-of-fold
 probabilities (`oof_probabilities.csv`) and the thresholds (`model.json`). It holds no labels:

@@ -2,6 +2,8 @@
 
 Each function returns a matplotlib Figure; `save` writes it as PNG and SVG beside the report
 and returns the PNG as a data URI for the HTML. Only this module imports matplotlib.
+It runs over ~300 lines because it is the one module allowed to import matplotlib (the
+report must import without it until a plot is drawn), so its figures stay together.
 """
 
 import base64

@@ -1,0 +1,203 @@
+"""The report's parts without figures: notices, the summary, per-class and per-source sections,
+the class order and the fixed prose. No plotting here (and no matplotlib): `build` adds the
+figure sections and puts the page together."""
+
+import csv
+from importlib import resources
+
+import numpy as np
+
+from .. import labels as label_space
+from . import data as D
+from . import html as H
+
+
+def _diagnoses():
+    """The diagnosis name of each class, from the official dx_mapping_scored.csv."""
+    with resources.files("ecgnet").joinpath("data", "dx_mapping_scored.csv").open() as f:
+        names = {row["SNOMED CT Code"].strip(): row["Dx"].strip() for row in csv.DictReader(f)}
+    return [names.get(code, "") for code in label_space.CLASSES]
+
+
+DIAGNOSES = _diagnoses()
+NEEDS_LABELS = (
+    "Needs the training labels: the MODEL folder keeps the out-of-fold probabilities but not the "
+    "labels. Run <code>ecgnet report MODEL OUT --labels DATA</code> with the folder of records the "
+    "model was trained on."
+)
+NEEDS_TEST_CURVES = (
+    "Needs the test records and outputs: add <code>--test-labels TEST_DATA --outputs OUTPUTS</code> "
+    "(the folders <code>evaluate_model.py</code> scored)."
+)
+
+CONFUSION_TEXT = (
+    "<p>How to read it: rows are true classes, columns predicted classes. Each record adds 1 / |true &cup; predicted "
+    "labels| to <b>A</b> for every (true, predicted) pair, and the challenge metric is the sum of <b>W</b> &times; "
+    "<b>A</b>, scaled so that the true labels score 1 and always answering sinus rhythm scores 0. The diagonal earns "
+    "full credit (W = 1). A wrong prediction (a class the record does not have) still earns its weight: from 0.15 to "
+    "0.5 in the 2020 table, so close diagnoses (AF for atrial flutter, T-wave abnormal for T-wave inversion: 0.5) are "
+    "half forgiven and distant ones (Q-wave abnormal for sinus rhythm: 0.15) almost wholly lost; every extra label "
+    "also dilutes the record's other credit through the 1 / |union| term. Off-diagonal cells of A also hold pairs of "
+    "two true labels of one record, which are no mistake, so the lower panels keep only the wrong predictions: on "
+    "the left as dots (area: their mass in A; green: forgiven, red: costly; the <i>missed</i> column holds true "
+    "labels that were not predicted, which earn nothing), on the right the credit they lose, (1 &minus; W) &times; "
+    "mass.</p>"
+)
+
+
+def _fold_rows(model):
+    rows = []
+    folds = model.cv_report.get("folds", [])
+    computed = {}
+    if model.fold_results:
+        computed = dict(zip(sorted(set(model.folds.tolist())), model.fold_results))
+    for fold in folds:
+        number = fold.get("fold")
+        before = dict(fold.get("before_thresholds") or {})
+        after = dict(fold.get("after_thresholds") or {})
+        if number in computed:  # fill what cv_report lacks (sensitivity and specificity in older reports)
+            for target, result in zip((before, after), computed[number]):
+                for key, value in D.summary_row(result).items():
+                    if target.get(key) is None:
+                        target[key] = value
+        best = fold.get("best_validation_challenge")
+        extra = f"{fold.get('best_epoch')} ({best:.3f})" if best is not None else str(fold.get("best_epoch"))
+        rows.append(
+            {
+                "label": f"fold {number}",
+                "kind": "fold",
+                "records": fold.get("records"),
+                "extra": extra,
+                "before": before,
+                "after": after,
+            }
+        )
+    overall = model.cv_report.get("overall", {})
+    before, after = dict(overall.get("before_thresholds") or {}), dict(overall.get("after_thresholds") or {})
+    if model.oof is not None:
+        for target, result in ((before, model.oof_before), (after, model.oof.result)):
+            for key, value in D.summary_row(result).items():
+                if target.get(key) is None:
+                    target[key] = value
+    rows.append(
+        {
+            "label": "out-of-fold, pooled",
+            "kind": "pooled",
+            "records": overall.get("records", len(model.names)),
+            "extra": "",
+            "before": before,
+            "after": after,
+        }
+    )
+    return rows
+
+
+def class_order(model, test):
+    """Class order of every per-class view: by weight in the metric on the training labels
+    (or the test labels, or by test positives), heaviest first."""
+    if model.oof is not None:
+        key = model.oof.weight_share()
+    elif test is not None and test.scored is not None:
+        key = test.scored.weight_share()
+    elif test is not None:
+        key = np.array([row["positives"] for row in test.scores["classes"]], dtype=float)
+    else:
+        return list(range(label_space.NUM_CLASSES))
+    return [int(k) for k in np.argsort(-key, kind="stable")]
+
+
+def notices(model):
+    """The notes above the sections: labels that disagree with cv_report.json, or no labels."""
+    notes = []
+    recorded = (model.cv_report.get("overall", {}).get("after_thresholds") or {}).get("Challenge metric")
+    if model.oof is not None and recorded is not None and abs(recorded - model.oof.result["Challenge metric"]) > 1e-3:
+        notes.append(
+            H.note(
+                f"The labels given give an out-of-fold challenge metric of {model.oof.result['Challenge metric']:.4f}, "
+                f"but cv_report.json records {recorded:.4f}: are they the labels the model was trained on? The "
+                "per-class, curve, confusion and per-source views below use them.",
+                error=True,
+            )
+        )
+    if model.oof is None:
+        notes.append(
+            H.note(
+                "No training labels were given (<code>--labels DATA</code>): the per-class, curve, "
+                "threshold, confusion and per-source views of the cross-validation are left out."
+            )
+        )
+    return notes
+
+
+def summary_section(model, test_data):
+    """The summary table: each fold, the pooled out-of-fold predictions and the test set."""
+    rows = _fold_rows(model)
+    if test_data is not None:
+        after = D.summary_row(test_data.scores)
+        if test_data.scored is not None:
+            for key, value in D.summary_row(test_data.scored.result).items():
+                after[key] = value if after.get(key) is None else after[key]
+        rows.append(
+            {
+                "label": "test set",
+                "kind": "test",
+                "records": test_data.scores.get("records"),
+                "extra": "",
+                "before": None,
+                "after": after,
+            }
+        )
+    summary = (
+        H.summary_table(rows)
+        + f"<p>Labels from p &ge; {model.checkpoint_threshold:g} (or the most probable class: the rule that chose "
+        "each fold's epoch) and from the searched per-class thresholds. Every training record is predicted "
+        f"once, by the fold model that did not see it ({len(model.names)} records pooled). The searched thresholds "
+        "were fitted on these same predictions, so the 'searched' out-of-fold columns are optimistic. AUROC and "
+        "AUPRC do not depend on thresholds. Sensitivity and specificity are macro averages over the classes "
+        "with positives (resp. negatives). The test set row is the driver's outputs as scored by "
+        "<code>evaluate_model.py</code>.</p>"
+    )
+    return ("summary", "Summary", summary)
+
+
+def class_section(model, test_data, order, min_positives):
+    """The per-class tables, out-of-fold and test set."""
+    content = ""
+    if model.oof is not None:
+        content += "<h3>Out-of-fold</h3>" + H.class_table(
+            D.class_rows(model.oof.result, model.thresholds, model.oof.weight_share()), order, min_positives, DIAGNOSES
+        )
+    else:
+        content += H.note(NEEDS_LABELS)
+    if test_data is not None:
+        share = test_data.scored.weight_share() if test_data.scored is not None else None
+        test_result = test_data.scores
+        if test_data.scored is not None and test_result["classes"][0].get("sensitivity", "absent") == "absent":
+            test_result = test_data.scored.result  # scores from before sensitivity was added
+        content += '<h3 id="test-classes">Test set</h3>' + H.class_table(
+            D.class_rows(test_result, model.thresholds, share), order, min_positives, DIAGNOSES
+        )
+    content += (
+        "<p>Classes sorted by their weight in the challenge metric: the share of the score of perfect outputs "
+        "that records of the class carry (each record's credit is split over its labels). Classes with fewer "
+        f"than {min_positives} positives are greyed and marked <i>few</i>: their numbers rest on a handful of "
+        "records. F1, sensitivity and specificity are those of the outputs at the thresholds shown.</p>"
+    )
+    return ("classes", "Per class", content)
+
+
+def source_section(model, test_data):
+    """The per-source tables, out-of-fold and test set."""
+    content = ""
+    if model.oof is not None:
+        content += "<h3>Out-of-fold</h3>" + H.source_table(model.oof.by_source)
+    else:
+        content += H.note(NEEDS_LABELS)
+    if test_data is not None:
+        sources = test_data.scores.get("sources") or {}
+        content += '<h3 id="test-sources">Test set</h3>' + (H.source_table(sources) if sources else "<p>None.</p>")
+    content += (
+        "<p>Sources are told by the record name's prefix (A CPSC, Q CPSC-Extra, I INCART, S PTB, HR PTB-XL, "
+        "E Georgia, JS Chapman-Shaoxing/Ningbo); outputs at the chosen thresholds.</p>"
+    )
+    return ("sources", "Per source", content)
