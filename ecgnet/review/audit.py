@@ -280,33 +280,13 @@ def read_issues(path):
         return list(reader)
 
 
-def run_audit(
-    model,
-    data,
-    out,
-    min_positives=MIN_POSITIVES,
-    filter_by="prune_by_noise_rate",
-    paper_class=None,
-    n=100,
-    seed=0,
-    kind="both",
-):
-    """Audit MODEL's out-of-fold probabilities against DATA's labels; write OUT/label_issues.csv
-    and OUT/summary.json; returns the summary. `paper_class` switches to the paper's selection."""
+def _summary(model, data, oof_path, oof, labels, without_oof, flags, audit, not_audited, options):
+    """summary.json of a ranking (the paper's selection adds its "paper" entry)."""
     import cleanlab
 
-    from ..modelstore import ModelFolder, load_model  # imports torch: not for --help
-
-    _, _, thresholds = load_model(model)  # checks model.json (thresholds) and the weight files
-    thresholds = np.array(thresholds)
-    oof_path = ModelFolder(model).path(OOF_FILE)
-    oof = read_oof(oof_path)
-    labels, without_oof = given_labels(data, oof.names, oof_path)
-    quality = label_quality(labels, oof.probabilities)
-    audit, not_audited = audited_classes(labels, min_positives)
-    flags, library_warnings = find_issues(labels, oof.probabilities, audit, filter_by)
+    min_positives, filter_by, paper_class = options
     classes, sources = summarize(oof.names, labels, flags, audit)
-    summary = {
+    return {
         "mode": "paper" if paper_class else "rank",
         "model": str(model),
         "data": str(data),
@@ -328,32 +308,70 @@ def run_audit(
         "flagged_pairs": int(flags.sum()),
         "classes": classes,
         "sources": sources,
-        "warnings": library_warnings,
     }
+
+
+def _paper_selection(labels, probabilities, thresholds, paper_class, n, seed, kind):
+    """(pairs, summary.json's "paper" entry) of the paper's random sample for `paper_class`."""
+    code = label_space.canonical_code(paper_class)
+    pairs, counts = paper_pairs(labels, probabilities, thresholds, code, n, seed, kind)
+    return pairs, {
+        "class": code,
+        "abbreviation": label_space.ABBREVIATIONS[label_space.CLASS_INDEX[code]],
+        "threshold": float(thresholds[label_space.CLASS_INDEX[code]]),
+        "n": n,
+        "seed": seed,
+        "kind": kind,
+        "sampled": len(pairs),
+        **counts,
+        "selection": "random sample of the records the thresholded out-of-fold prediction "
+        "misclassifies (false negative: issue spurious; false positive: missing)",
+    }
+
+
+def write_summary(path, summary):
+    with open(path + ".tmp", "w") as f:
+        json.dump(summary, f, indent=2)
+        f.write("\n")
+    os.replace(path + ".tmp", path)
+
+
+def run_audit(
+    model,
+    data,
+    out,
+    min_positives=MIN_POSITIVES,
+    filter_by="prune_by_noise_rate",
+    paper_class=None,
+    n=100,
+    seed=0,
+    kind="both",
+):
+    """Audit MODEL's out-of-fold probabilities against DATA's labels; write OUT/label_issues.csv
+    and OUT/summary.json; returns the summary. `paper_class` switches to the paper's selection."""
+    import cleanlab  # noqa: F401  (the review extras: missing ones fail before any file is read)
+
+    from ..modelstore import ModelFolder, load_model  # imports torch: not for --help
+
+    _, _, thresholds = load_model(model)  # checks model.json (thresholds) and the weight files
+    thresholds = np.array(thresholds)
+    oof_path = ModelFolder(model).path(OOF_FILE)
+    oof = read_oof(oof_path)
+    labels, without_oof = given_labels(data, oof.names, oof_path)
+    quality = label_quality(labels, oof.probabilities)
+    audit, not_audited = audited_classes(labels, min_positives)
+    flags, library_warnings = find_issues(labels, oof.probabilities, audit, filter_by)
+    options = (min_positives, filter_by, paper_class)
+    summary = _summary(model, data, oof_path, oof, labels, without_oof, flags, audit, not_audited, options)
+    summary["warnings"] = library_warnings
     if paper_class:
-        code = label_space.canonical_code(paper_class)
-        pairs, counts = paper_pairs(labels, oof.probabilities, thresholds, code, n, seed, kind)
-        summary["paper"] = {
-            "class": code,
-            "abbreviation": label_space.ABBREVIATIONS[label_space.CLASS_INDEX[code]],
-            "threshold": float(thresholds[label_space.CLASS_INDEX[code]]),
-            "n": n,
-            "seed": seed,
-            "kind": kind,
-            "sampled": len(pairs),
-            **counts,
-            "selection": "random sample of the records the thresholded out-of-fold prediction "
-            "misclassifies (false negative: issue spurious; false positive: missing)",
-        }
+        pairs, summary["paper"] = _paper_selection(labels, oof.probabilities, thresholds, paper_class, n, seed, kind)
     else:
         pairs = ranked_pairs(flags, quality, oof.names)
     rows = _rows(oof.names, labels, oof.probabilities, quality, thresholds, pairs)
     os.makedirs(out, exist_ok=True)
     write_issues(os.path.join(out, ISSUES_FILE), rows)
-    with open(os.path.join(out, SUMMARY_FILE + ".tmp"), "w") as f:
-        json.dump(summary, f, indent=2)
-        f.write("\n")
-    os.replace(os.path.join(out, SUMMARY_FILE + ".tmp"), os.path.join(out, SUMMARY_FILE))
+    write_summary(os.path.join(out, SUMMARY_FILE), summary)
     return summary
 
 

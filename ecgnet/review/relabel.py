@@ -35,7 +35,8 @@ from ..overrides import (  # noqa: F401  (the overrides file's reader and applie
     unmatched,
     write_overrides,
 )
-from .agreement import consensus, load_kit, read_all_answers
+from .answers import load_kit, read_all_answers
+from .stats import consensus
 
 POLICIES = ("consensus", "mask", "drop")
 
