@@ -15,7 +15,8 @@
 `evaluate_model.py` are thin wrappers over `train`, `drive` and `evaluate` below: the same
 options, output and exit statuses. Each command takes `argv` (default: `sys.argv[1:]`) and
 returns its exit status; the heavy modules are imported only once the arguments are parsed,
-so `--help` is quick.
+so `--help` is quick. Every command's options live here, in one module, so that the
+command line reads as one program.
 """
 
 import argparse

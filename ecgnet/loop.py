@@ -5,6 +5,9 @@ A fold's progress is a `FoldState`, which round-trips through the fold's checkpo
 the network's and the optimizer's state): a run started again goes on after the last epoch
 done. Every random choice comes from (seed, fold, epoch), so a resumed fold makes the same
 choices as an uninterrupted one. A finished fold leaves its weights and a `FoldResult`.
+
+The module is longer than most because a fold's whole loop, with its state, precision, loss
+and checks, is meant to read top to bottom in one place (as nanoGPT's train.py does).
 """
 
 import contextlib

@@ -15,17 +15,22 @@
       work/                  resumable training state: config.json, label_overrides.json,
                              folds.json, per-fold checkpoints and results, and the signal cache
 
-Every file is written whole or not at all (`files.atomic_file`).
+Every file is written whole or not at all (`files.atomic_file`). The module is long because it
+owns the whole layout, writing and reading every file above (with every check a model folder
+from elsewhere needs), so that the layout lives in one place.
 """
 
+import csv
 import hashlib
 import io
 import json
+import math
 import os
 import pickle
 import re
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -311,3 +316,65 @@ def load_model(folder: str | os.PathLike) -> tuple[Config, list[str], list[float
             raise ModelFolderError(f"{path} is damaged: its checksum differs from the one in model.json")
         paths.append(path)
     return config, paths, thresholds
+
+
+@dataclass
+class OutOfFold:
+    """The rows of MODEL/oof_probabilities.csv."""
+
+    path: str
+    names: list  # record names, file order
+    folds: np.ndarray  # 1-based fold of each record
+    probabilities: np.ndarray  # (records, 24) float64, CLASSES order
+
+
+def read_oof_probabilities(path: str) -> OutOfFold:
+    """Read and check `oof_probabilities.csv`: header `record,fold,<CLASSES>`, one row per
+    record, folds whole numbers from 1, probabilities finite numbers from 0 to 1."""
+    expected = ["record", "fold", *label_space.CLASSES]
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.reader(f))
+    except FileNotFoundError:
+        raise ModelFolderError(
+            f"{path} is missing: the model folder has no out-of-fold probabilities (train it with this ecgnet)"
+        ) from None
+    if not rows or [c.strip() for c in rows[0]] != expected:
+        found = ",".join(rows[0])[:80] if rows else "nothing"
+        raise ModelFolderError(
+            f"{path} row 1: the header must be record,fold and the {label_space.NUM_CLASSES} class "
+            f"codes in ecgnet's order, found {found!r}"
+        )
+    names, folds, values, seen = [], [], [], {}
+    for number, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(expected):
+            raise ModelFolderError(f"{path} row {number}: {len(row)} columns, expected {len(expected)}")
+        name = row[0].strip()
+        if not name:
+            raise ModelFolderError(f"{path} row {number}, column record: the record name is empty")
+        if name in seen:
+            raise ModelFolderError(f"{path} row {number}, column record: record {name!r} is also on row {seen[name]}")
+        seen[name] = number
+        try:
+            fold = int(row[1])
+        except ValueError:
+            fold = 0
+        if fold < 1:
+            raise ModelFolderError(f"{path} row {number}, column fold: {row[1]!r} is not a fold number (1, 2, ...)")
+        probabilities = []
+        for code, cell in zip(label_space.CLASSES, row[2:]):
+            try:
+                p = float(cell)
+            except ValueError:
+                p = math.nan
+            if not 0.0 <= p <= 1.0:  # NaN fails too
+                raise ModelFolderError(f"{path} row {number}, column {code}: {cell!r} is not a probability from 0 to 1")
+            probabilities.append(p)
+        names.append(name)
+        folds.append(fold)
+        values.append(probabilities)
+    if not names:
+        raise ModelFolderError(f"{path} holds no records")
+    return OutOfFold(str(path), names, np.array(folds), np.array(values, dtype=np.float64))

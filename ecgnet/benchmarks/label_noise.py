@@ -108,7 +108,8 @@ def retrain_with_overrides(train_folder, model_folder, overrides_path, config):
 
 def run(work, noise=0.1, train=400, test=150, config_path=None, seed=1):
     from ecgnet.config import load_config_file
-    from ecgnet.review.audit import OOF_FILE, given_labels, read_issues, read_oof, run_audit
+    from ecgnet.modelstore import read_oof_probabilities
+    from ecgnet.review.audit import OOF_FILE, given_labels, read_issues, run_audit
     from ecgnet.training import train as train_model
 
     config = load_config_file(config_path or os.path.join(PACKAGE_PARENT, "configs", "demo.json"))
@@ -131,7 +132,7 @@ def run(work, noise=0.1, train=400, test=150, config_path=None, seed=1):
     summary = run_audit(paths["model"], paths["train"], paths["audit"])
     lap("audit")
     issues = read_issues(os.path.join(paths["audit"], "label_issues.csv"))
-    oof = read_oof(os.path.join(paths["model"], OOF_FILE))
+    oof = read_oof_probabilities(os.path.join(paths["model"], OOF_FILE))
     given, _ = given_labels(paths["train"], oof.names)
     truth = read_true_labels(os.path.join(paths["train"], synthetic.TRUE_LABELS_FILE))
     result = {

@@ -10,7 +10,6 @@ the curves, per-class and per-source views of the cross-validation need the trai
 headers (`labels`), whose `#Dx` codes are encoded as training encodes them.
 """
 
-import csv
 import json
 import math
 import os
@@ -206,28 +205,6 @@ def summary_row(result):
 # ---------------------------------------------------------------- the MODEL folder
 
 
-def read_oof(path):
-    """(names, folds, probabilities) of an oof_probabilities.csv."""
-    try:
-        with open(path, newline="") as f:
-            rows = list(csv.reader(f))
-    except FileNotFoundError:
-        raise ReportError(f"{path} is missing (out-of-fold probabilities)") from None
-    if not rows or rows[0] != ["record", "fold", *label_space.CLASSES]:
-        raise ReportError(f"{path}: expected a header 'record,fold,' and the {label_space.NUM_CLASSES} classes")
-    try:
-        names = [r[0] for r in rows[1:]]
-        folds = np.array([int(r[1]) for r in rows[1:]], dtype=int)
-        probabilities = np.array([[float(x) for x in r[2:]] for r in rows[1:]], dtype=np.float64)
-    except (ValueError, IndexError) as e:
-        raise ReportError(
-            f"{path}: a row is not a record name, a fold and {label_space.NUM_CLASSES} numbers ({e})"
-        ) from None
-    if len(names) == 0 or probabilities.shape != (len(names), label_space.NUM_CLASSES):
-        raise ReportError(f"{path} holds no records or rows of the wrong length")
-    return names, folds, probabilities
-
-
 def read_training_labels(folder, names):
     """Multi-hot labels of `names` from the `#Dx` lines of the headers in `folder`, encoded as
     training encodes them. `folder` may also be a mapping of name -> codes or multi-hot vector."""
@@ -295,8 +272,14 @@ def load_model_data(model_folder, labels=None):
     if thresholds.shape != (label_space.NUM_CLASSES,):
         raise ReportError(f"{os.path.join(folder, 'model.json')} has no {label_space.NUM_CLASSES} thresholds")
     config = manifest.get("config", {})
-    checkpoint_threshold = float(cv_report.get("checkpoint_threshold", config.get("checkpoint_threshold", 0.5)))
-    names, folds, probabilities = read_oof(os.path.join(folder, "oof_probabilities.csv"))
+    # cv_report.json keeps the name `checkpoint_threshold`; model configs call it `uniform_threshold`
+    # (older ones `checkpoint_threshold`).
+    fallback = config.get("uniform_threshold", config.get("checkpoint_threshold", 0.5))
+    checkpoint_threshold = float(cv_report.get("checkpoint_threshold", fallback))
+    from .. import modelstore  # imports torch: only once the cheap checks passed
+
+    oof = modelstore.read_oof_probabilities(os.path.join(folder, "oof_probabilities.csv"))
+    names, folds, probabilities = oof.names, oof.folds, oof.probabilities
     data = ModelData(
         folder,
         manifest,

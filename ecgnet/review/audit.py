@@ -1,6 +1,29 @@
 """`ecgnet audit MODEL DATA OUT`: rank the (record, class) labels most likely to be wrong.
 
-The evidence is the model's OUT-OF-FOLD probabilities (`MODEL/oof_probabilities.csv`: each
+The whole audit lives here, reading the model's and the records' labels, confident learning,
+the paper's sample, the two output files and the command, because each step is short and they
+are only used together; the out-of-fold file itself is read by `modelstore`. HELP below is the
+command's description of what it does.
+"""
+
+import argparse
+import csv
+import json
+import os
+import sys
+import warnings
+
+import numpy as np
+
+from .. import labels as label_space
+from ..errors import EcgnetError, describe
+from ..folders import list_records, name_prefix
+from ..headers import load_header
+from ..modelstore import read_oof_probabilities
+from ..thresholds import apply_thresholds
+from .formats import ISSUE_COLUMNS, ISSUES_FILE
+
+HELP = """The evidence is the model's OUT-OF-FOLD probabilities (`MODEL/oof_probabilities.csv`: each
 training record predicted by the fold model that did not train on it; in-fold predictions
 would have learnt the wrong labels and hide them) against the records' `#Dx` labels in DATA
 (headers only, equivalent codes merged as everywhere in ecgnet). Confident learning is
@@ -32,24 +55,6 @@ summary.json; rank is the order of the random draw, so any first k rows are a ra
 Writes OUT/label_issues.csv (columns ISSUE_COLUMNS) and OUT/summary.json.
 """
 
-import argparse
-import csv
-import json
-import math
-import os
-import sys
-import warnings
-from dataclasses import dataclass
-
-import numpy as np
-
-from .. import labels as label_space
-from ..errors import EcgnetError, describe
-from ..folders import list_records, name_prefix
-from ..headers import load_header
-from ..thresholds import apply_thresholds
-from .formats import ISSUE_COLUMNS, ISSUES_FILE
-
 OOF_FILE = "oof_probabilities.csv"
 SUMMARY_FILE = "summary.json"
 MIN_POSITIVES = 10
@@ -61,68 +66,6 @@ DESCRIPTION = "Rank the (record, class) labels most likely to be wrong, from a m
 
 class AuditError(EcgnetError):
     """Inputs the audit cannot use; the message names the file (and row and column)."""
-
-
-@dataclass
-class OutOfFold:
-    """The rows of MODEL/oof_probabilities.csv."""
-
-    path: str
-    names: list  # record names, file order
-    folds: np.ndarray  # 1-based fold of each record
-    probabilities: np.ndarray  # (records, 24) float64, CLASSES order
-
-
-def read_oof(path):
-    """Read and check `oof_probabilities.csv`: header `record,fold,<CLASSES>`, one row per
-    record, folds whole numbers from 1, probabilities finite numbers from 0 to 1."""
-    expected = ["record", "fold", *label_space.CLASSES]
-    try:
-        with open(path, newline="") as f:
-            rows = list(csv.reader(f))
-    except FileNotFoundError:
-        raise AuditError(
-            f"{path} is missing: the model folder has no out-of-fold probabilities (train it with this ecgnet)"
-        ) from None
-    if not rows or [c.strip() for c in rows[0]] != expected:
-        found = ",".join(rows[0])[:80] if rows else "nothing"
-        raise AuditError(
-            f"{path} row 1: the header must be record,fold and the {label_space.NUM_CLASSES} class "
-            f"codes in ecgnet's order, found {found!r}"
-        )
-    names, folds, values, seen = [], [], [], {}
-    for number, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(expected):
-            raise AuditError(f"{path} row {number}: {len(row)} columns, expected {len(expected)}")
-        name = row[0].strip()
-        if not name:
-            raise AuditError(f"{path} row {number}, column record: the record name is empty")
-        if name in seen:
-            raise AuditError(f"{path} row {number}, column record: record {name!r} is also on row {seen[name]}")
-        seen[name] = number
-        try:
-            fold = int(row[1])
-        except ValueError:
-            fold = 0
-        if fold < 1:
-            raise AuditError(f"{path} row {number}, column fold: {row[1]!r} is not a fold number (1, 2, ...)")
-        probabilities = []
-        for code, cell in zip(label_space.CLASSES, row[2:]):
-            try:
-                p = float(cell)
-            except ValueError:
-                p = math.nan
-            if not 0.0 <= p <= 1.0:  # NaN fails too
-                raise AuditError(f"{path} row {number}, column {code}: {cell!r} is not a probability from 0 to 1")
-            probabilities.append(p)
-        names.append(name)
-        folds.append(fold)
-        values.append(probabilities)
-    if not names:
-        raise AuditError(f"{path} holds no records")
-    return OutOfFold(str(path), names, np.array(folds), np.array(values, dtype=np.float64))
 
 
 def given_labels(data_folder, names, oof_path=OOF_FILE):
@@ -356,7 +299,7 @@ def run_audit(
     _, _, thresholds = load_model(model)  # checks model.json (thresholds) and the weight files
     thresholds = np.array(thresholds)
     oof_path = ModelFolder(model).path(OOF_FILE)
-    oof = read_oof(oof_path)
+    oof = read_oof_probabilities(oof_path)
     labels, without_oof = given_labels(data, oof.names, oof_path)
     quality = label_quality(labels, oof.probabilities)
     audit, not_audited = audited_classes(labels, min_positives)
@@ -388,8 +331,7 @@ def _scored_class(text):
 def _parser(prog):
     from ..cli import HelpFormatter
 
-    rest = __doc__.partition("\n\n")[2]
-    parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION, epilog=rest, formatter_class=HelpFormatter)
+    parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION, epilog=HELP, formatter_class=HelpFormatter)
     parser.add_argument("model", help="a trained MODEL folder (model.json, oof_probabilities.csv)")
     parser.add_argument("data", help="the folder of records the model was trained on (headers are read)")
     parser.add_argument("out", help="folder to write label_issues.csv and summary.json into (made if missing)")

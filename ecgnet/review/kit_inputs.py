@@ -84,20 +84,11 @@ def model_outputs(folder):
         or any(_number(t) is None or not 0 <= t <= 1 for t in thresholds)
     ):
         raise ReviewKitError(f"{folder}/model.json: thresholds must be {label_space.NUM_CLASSES} numbers from 0 to 1")
-    path = os.path.join(folder, "oof_probabilities.csv")
-    rows = read_csv(path, ("record",) + label_space.CLASSES)
-    probabilities = {}
-    for row in rows:
-        values = [_number(row[c]) for c in label_space.CLASSES]
-        if None in values or not all(0 <= v <= 1 for v in values):
-            raise ReviewKitError(f"{path}: the probabilities of record {row['record']!r} are not all from 0 to 1")
-        probabilities.setdefault(row["record"], values)
-    if not probabilities:
-        return {}
-    labels = apply_thresholds(np.array(list(probabilities.values())), thresholds)
+    oof = modelstore.read_oof_probabilities(os.path.join(folder, "oof_probabilities.csv"))
+    labels = apply_thresholds(oof.probabilities, thresholds)
     return {
-        name: {c: (int(labels[i, k]), values[k]) for k, c in enumerate(label_space.CLASSES)}
-        for i, (name, values) in enumerate(probabilities.items())
+        name: {c: (int(labels[i, k]), float(oof.probabilities[i, k])) for k, c in enumerate(label_space.CLASSES)}
+        for i, name in enumerate(oof.names)
     }
 
 
