@@ -80,6 +80,8 @@ NORMAL_INDEX = CLASS_INDEX[NORMAL_CLASS]
 _SCORED = _load_mapping("dx_mapping_scored.csv")
 _UNSCORED = _load_mapping("dx_mapping_unscored.csv")
 ABBREVIATIONS = tuple(_SCORED[c]["Abbreviation"] for c in CLASSES)
+SCORED_NAMES = {code: row["Dx"].strip() for code, row in _SCORED.items()}  # every scored code, equivalents too
+NAMES = tuple(SCORED_NAMES[c] for c in CLASSES)  # the diagnosis name of each class
 KNOWN_UNSCORED_CODES = frozenset(_UNSCORED)
 
 

@@ -2,24 +2,13 @@
 the class order and the fixed prose. No plotting here (and no matplotlib): `build` adds the
 figure sections and puts the page together."""
 
-import csv
-from importlib import resources
-
 import numpy as np
 
 from .. import labels as label_space
 from . import data as D
 from . import html as H
 
-
-def _diagnoses():
-    """The diagnosis name of each class, from the official dx_mapping_scored.csv."""
-    with resources.files("ecgnet").joinpath("data", "dx_mapping_scored.csv").open() as f:
-        names = {row["SNOMED CT Code"].strip(): row["Dx"].strip() for row in csv.DictReader(f)}
-    return [names.get(code, "") for code in label_space.CLASSES]
-
-
-DIAGNOSES = _diagnoses()
+DIAGNOSES = list(label_space.NAMES)
 NEEDS_LABELS = (
     "Needs the training labels: the MODEL folder keeps the out-of-fold probabilities but not the "
     "labels. Run <code>ecgnet report MODEL OUT --labels DATA</code> with the folder of records the "

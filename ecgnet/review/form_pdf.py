@@ -1,16 +1,13 @@
 """The printable answer form (answer_form.pdf): a page of instructions and class names, then
 tables of review IDs with a box per asked class and per extra field."""
 
-import csv
-from importlib import resources
-
 from .. import labels as label_space
 
 
 def class_names():
-    """{code: name} from the official mapping (the class's own name for merged pairs)."""
-    with resources.files("ecgnet").joinpath("data", "dx_mapping_scored.csv").open() as f:
-        return {row["SNOMED CT Code"].strip(): row["Dx"].strip() for row in csv.DictReader(f)}
+    """{code: name} of every scored code, from the official mapping (the class's own name for
+    merged pairs)."""
+    return dict(label_space.SCORED_NAMES)
 
 
 def write_form_pdf(path, ids, classes, paper):
