@@ -47,6 +47,42 @@ class Config:
     # One threshold for every class, before the per-class search: it labels the validation
     # records each epoch is chosen by, starts the search, and gives the "before" figures.
     uniform_threshold: float = 0.5
+    # How the thresholds are fitted on the out-of-fold predictions: "per_class" (the paper's
+    # grid search), "global" (one threshold for all classes), "shrunk" (per-class thresholds
+    # pulled toward the global one, more so for classes with few positives: weight
+    # positives / (positives + threshold_shrinkage)), "mean_source" or "worst_source" (per-class
+    # search maximising the mean or the worst per-source challenge metric).
+    threshold_method: str = "per_class"
+    threshold_shrinkage: float = 10.0
+    # Validation (generalisation). split: "stratified" (the paper's folds, stratified within
+    # each source) or "source" (one fold per record source, leave-one-source-out).
+    # selection: which epoch a fold keeps: "validation" (the paper's: the best on the fold it
+    # is scored on), "inner" (the best on an inner split of `inner_fraction` of the fold's
+    # training records, so the out-of-fold score chose nothing) or "last".
+    split: str = "stratified"
+    selection: str = "validation"
+    inner_fraction: float = 0.2
+    # Signal conditioning of every span the network sees (training windows and inference
+    # views), at `sample_rate`, so that it does not depend on a record's own rate:
+    # bandpass (low, high) Hz, zero-phase Butterworth, () = off; standardise: per-lead z-score.
+    bandpass: tuple = ()
+    standardise: bool = False
+    # Training augmentations, 0 = off: lead_mask (probability that a window loses a random
+    # subset of its leads), amplitude_scale (per-lead gain drawn from 1 +- this), baseline_wander
+    # (mV of a slow random sinusoid), noise (mV of Gaussian noise), mixup (Beta(alpha, alpha)).
+    lead_mask: float = 0.0
+    amplitude_scale: float = 0.0
+    baseline_wander: float = 0.0
+    noise: float = 0.0
+    mixup: float = 0.0
+    # Loss: "bce" (the paper's) or "asl" (asymmetric loss, Ridnik et al. 2021, for imbalance and
+    # label noise: negatives focused by asl_gamma_neg and shifted by asl_clip); label_smoothing
+    # pulls every target toward 0.5 by this much.
+    loss: str = "bce"
+    label_smoothing: float = 0.0
+    asl_gamma_neg: float = 4.0
+    asl_gamma_pos: float = 0.0
+    asl_clip: float = 0.05
 
     def __post_init__(self):
         problems = self._type_problems()
@@ -84,6 +120,21 @@ class Config:
             problems.append("dropout must be in [0, 1) and uniform_threshold in [0, 1]")
         if self.weight_decay < 0 or self.lr_gamma <= 0 or self.workers < -1:
             problems.append("weight_decay must be >= 0, lr_gamma > 0 and workers >= -1")
+        for name, allowed in _CHOICES.items():
+            if getattr(self, name) not in allowed:
+                problems.append(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
+        if not 0 < self.inner_fraction < 1 or self.threshold_shrinkage < 0:
+            problems.append("inner_fraction must be in (0, 1) and threshold_shrinkage >= 0")
+        if self.bandpass and not (
+            len(self.bandpass) == 2 and 0 <= self.bandpass[0] < self.bandpass[1] < self.sample_rate / 2
+        ):
+            problems.append("bandpass must be empty or (low, high) Hz with 0 <= low < high < sample_rate / 2")
+        if not 0 <= self.lead_mask <= 1 or not 0 <= self.amplitude_scale < 1:
+            problems.append("lead_mask must be in [0, 1] and amplitude_scale in [0, 1)")
+        if min(self.baseline_wander, self.noise, self.mixup, self.asl_gamma_neg, self.asl_gamma_pos) < 0:
+            problems.append("baseline_wander, noise, mixup, asl_gamma_neg and asl_gamma_pos must be >= 0")
+        if not 0 <= self.label_smoothing < 1 or not 0 <= self.asl_clip < 1:
+            problems.append("label_smoothing and asl_clip must be in [0, 1)")
         if problems:
             raise ConfigError("invalid config: " + "; ".join(problems))
 
@@ -96,6 +147,8 @@ class Config:
                 right = isinstance(value, tuple) and all(_is_int(v) for v in value)
             elif isinstance(default, bool):
                 right = isinstance(value, bool)
+            elif isinstance(default, str):
+                right = isinstance(value, str)
             elif isinstance(default, int):
                 right = _is_int(value)
             else:
@@ -126,7 +179,19 @@ class Config:
 
 # Fields' earlier names, read in model folders and config files written before the rename.
 _RENAMED = {"checkpoint_threshold": "uniform_threshold"}
-_KINDS = {bool: "true or false", int: "an integer", float: "a finite number", tuple: "a list of integers"}
+_KINDS = {
+    bool: "true or false",
+    int: "an integer",
+    float: "a finite number",
+    tuple: "a list of integers",
+    str: "a string",
+}
+_CHOICES = {
+    "threshold_method": ("per_class", "global", "shrunk", "mean_source", "worst_source"),
+    "split": ("stratified", "source"),
+    "selection": ("validation", "inner", "last"),
+    "loss": ("bce", "asl"),
+}
 
 
 def _is_int(value):
