@@ -21,8 +21,8 @@ from .cache import SignalCache, build_cache
 from .config import Config
 from .distributed import Runtime
 from .errors import TrainingError
-from .folders import list_records
-from .folds import assign_folds
+from .folders import list_records, name_prefix
+from .folds import assign_folds, source_folds
 from .modelstore import ModelFolder
 from .overrides import Overrides, apply_overrides, summary, unmatched
 from .records import Record
@@ -40,6 +40,11 @@ class TrainingData:
     folds: np.ndarray  # fold of each record
     loss_mask: np.ndarray | None = None  # (records, classes) float32, 0 where a label override masks
     #                                      the cell's loss; None without overrides (nothing masked)
+
+    @property
+    def num_folds(self) -> int:
+        """config.folds, or under split=source the number of sources."""
+        return int(self.folds.max()) + 1
 
     def lengths(self) -> np.ndarray:
         return self.cache.lengths[self.rows]
@@ -107,13 +112,11 @@ def prepare_data(
         + (f", {dropped} dropped by the label overrides" if overrides is not None else "")
         + f" and {len(cache.failures)} unreadable; {counts.summary()}"
     )
-    if len(rows) < config.folds:
-        raise TrainingError(f"{len(rows)} usable records cannot make {config.folds} folds")
     names = [cache.names[i] for i in rows]
     labels = all_labels[rows]
     if loss_mask is not None:
         loss_mask = loss_mask[rows]
-    folds = assign_folds(names, labels, config.folds, config.seed)
+    folds = _folds(names, labels, config, data_folder)
     saved = store.read_folds()
     if saved is not None and saved != (names, folds.tolist()):
         raise TrainingError(
@@ -124,6 +127,23 @@ def prepare_data(
         store.write_folds(names, folds)
     demographics = np.array([cache.records[i]["demographics"] for i in rows], dtype=np.float32)
     return TrainingData(cache, np.array(rows), names, labels, demographics, folds, loss_mask)
+
+
+def _folds(names: list[str], labels: np.ndarray, config: Config, data_folder: str) -> np.ndarray:
+    """Each usable record's fold, by `config.split`."""
+    if config.split == "source":
+        folds = source_folds(names)
+        sources = sorted({name_prefix(name) for name in names})
+        if len(sources) < 2:
+            raise TrainingError(
+                f"split=source needs records of at least 2 sources (record name prefixes); the usable "
+                f"records of {data_folder} are all from {sources[0] if sources else 'none'}"
+            )
+        log.info(f"folds: one per source (leave-one-source-out): {', '.join(sources)}")
+        return folds
+    if len(names) < config.folds:
+        raise TrainingError(f"{len(names)} usable records cannot make {config.folds} folds")
+    return assign_folds(names, labels, config.folds, config.seed)
 
 
 def epoch_plan(

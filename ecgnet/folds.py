@@ -1,4 +1,5 @@
-"""Cross-validation folds: multi-label iterative stratification within each source.
+"""Cross-validation folds: multi-label iterative stratification within each source (the
+paper's), or one fold per source (leave-one-source-out, `source_folds`).
 
 Iterative stratification (Sechidis, Tsoumakas and Vlahavas, ECML PKDD 2011) deals the records
 of the rarest label first, each to the fold that most lacks that label, so that every fold
@@ -59,3 +60,12 @@ def assign_folds(record_names: Sequence[str], labels: np.ndarray, num_folds: int
         rng = np.random.default_rng([seed, number])
         folds[rows] = iterative_stratification(labels[rows], num_folds, rng)
     return folds
+
+
+def source_folds(record_names: Sequence[str]) -> np.ndarray:
+    """Fold number per record for leave-one-source-out validation: one fold per source
+    (name prefix), numbered in the sources' sorted order. Each fold's model never sees its
+    source, as a hidden test site is never seen."""
+    sources = [name_prefix(name) for name in record_names]
+    number = {source: k for k, source in enumerate(sorted(set(sources)))}
+    return np.array([number[source] for source in sources], dtype=int)

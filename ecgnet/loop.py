@@ -390,14 +390,14 @@ def train_fold(
     run = _FoldRun(fold, data, store, config, runtime, workers)
     state = run.state
     log.info(
-        f"fold {fold + 1}/{config.folds}: {len(run.train_idx)} training, {len(run.val_idx)} validation records "
+        f"fold {fold + 1}/{data.num_folds}: {len(run.train_idx)} training, {len(run.val_idx)} validation records "
         f"on {runtime.device}"
     )
     for epoch in range(state.epoch, config.epochs):
         loss, score = run.train(epoch)
         seconds = state.history[-1]["seconds"]
         log.info(
-            f"fold {fold + 1}/{config.folds} epoch {epoch + 1}/{config.epochs} loss {loss:.4f} "
+            f"fold {fold + 1}/{data.num_folds} epoch {epoch + 1}/{config.epochs} loss {loss:.4f} "
             f"val challenge {score:.4f} (best {state.best_score:.4f} @ {state.best_epoch}) "
             f"{seconds:.1f}s, {time_left.after_epoch(fold, epoch + 1, seconds)} left"
         )

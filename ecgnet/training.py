@@ -127,7 +127,7 @@ def finalize(
 ) -> dict:
     """Thresholds on the out-of-fold predictions, the report, and model.json (`overrides`: the
     label overrides' record, with their counts, for its "training" entry)."""
-    results = [FoldResult.from_tensors(modelstore.load_tensors(store.fold_result(k))) for k in range(config.folds)]
+    results = [FoldResult.from_tensors(modelstore.load_tensors(store.fold_result(k))) for k in range(data.num_folds)]
     oof = np.zeros_like(data.labels)
     for result in results:
         oof[result.validation] = result.probabilities
@@ -145,7 +145,7 @@ def finalize(
         "best_epochs": [r.best_epoch for r in results],
         "label_overrides": overrides,
     }
-    modelstore.save_model(store.folder, config, thresholds, config.folds, summary)
+    modelstore.save_model(store.folder, config, thresholds, data.num_folds, summary)
     log.info(
         f"out-of-fold challenge metric {summary['cv_challenge_before_thresholds']:.4f} with threshold "
         f"{config.uniform_threshold}, {summary['cv_challenge_after_thresholds']:.4f} with searched thresholds"
@@ -202,7 +202,7 @@ def _train_folds(
 ) -> None:
     """Train the folds this call and process are to train (`folds`, else all), skipping
     finished ones."""
-    todo = [k for k in range(config.folds) if folds is None or k in folds]
+    todo = [k for k in range(data.num_folds) if folds is None or k in folds]
     mine = [k for k in todo if k % runtime.world == runtime.rank] if parallel_folds else todo
     fold_runtime = runtime.single() if parallel_folds else runtime
     time_left = TimeLeft(config, store, mine)
@@ -265,7 +265,7 @@ def train(
             _train_folds(data, store, config, runtime, parallel_folds, folds, workers)
             report = None
             if runtime.is_main:
-                missing = [k + 1 for k in range(config.folds) if not os.path.exists(store.fold_result(k))]
+                missing = [k + 1 for k in range(data.num_folds) if not os.path.exists(store.fold_result(k))]
                 if missing:
                     log.info(f"folds {missing} are not trained yet; run again to train them and finish the model")
                 else:

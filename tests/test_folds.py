@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from ecgnet.folds import assign_folds, iterative_stratification
+from ecgnet.folds import assign_folds, iterative_stratification, source_folds
 
 from helpers import SAMPLE, needs_sample
 
@@ -142,3 +142,9 @@ def test_sample_records_within_two_of_even_in_each_source_and_no_worse_than_iter
         theirs_total.append(class_spreads(theirs, y).sum())
     assert np.mean(ours_max) <= np.mean(theirs_max), (ours_max, theirs_max)
     assert np.mean(ours_total) <= np.mean(theirs_total), (ours_total, theirs_total)
+
+
+def test_source_folds_are_one_per_name_prefix_in_sorted_order():
+    names = ["Q0001", "A0002", "HR00003", "A0001", "E00001", "JS00001", "Q0002"]
+    folds = source_folds(names)
+    assert folds.tolist() == [4, 0, 2, 0, 1, 3, 4]
