@@ -9,6 +9,7 @@
     ecgnet review-kit DATA OUT (--from LABEL_ISSUES.csv | --records FILE --classes CODE,...) [...]
     ecgnet agreement KIT_DIR ANSWERS.csv [ANSWERS.csv ...] [--json FILE]
     ecgnet relabel KIT_DIR ANSWERS.csv ... --policy consensus|drop|mask --out OVERRIDES.csv
+    ecgnet relabel --from-audit LABEL_ISSUES.csv --weight W [--top N] --out OVERRIDES.csv
     ecgnet report MODEL OUT [--labels DATA] [--scores SCORES_JSON --test-labels DATA --outputs OUTPUTS]
 
 `python -m ecgnet` is the same program. The challenge scripts `train_model.py`, `driver.py` and
@@ -102,8 +103,8 @@ def train(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     parser.add_argument(
         "--label-overrides",
         metavar="OVERRIDES.csv",
-        help="corrected labels (record,class,label: 1, 0, mask, or * drop; see `ecgnet relabel`) applied to the "
-        "headers' labels without editing them (default: none)",
+        help="corrected labels (record,class,label: 1, 0, mask, weight:W, or * drop; see `ecgnet relabel`) applied "
+        "to the headers' labels without editing them (default: none)",
     )
     parser.add_argument(
         "--no-report",
@@ -289,7 +290,10 @@ COMMANDS = {
     ),
     "review-kit": (_tool("ecgnet.review.kit"), "make a blinded, print-ready ECG review packet for clinicians"),
     "agreement": (_tool("ecgnet.review.agreement"), "agreement statistics of clinicians' answers (kappa with CIs)"),
-    "relabel": (_tool("ecgnet.review.relabel"), "turn clinicians' answers into a label-overrides file for training"),
+    "relabel": (
+        _tool("ecgnet.review.relabel"),
+        "turn clinicians' answers, or an audit's doubted labels, into a label-overrides file for training",
+    ),
     "report": (_tool("ecgnet.report"), "an HTML report with plots of a model's cross-validation and test scores"),
 }
 

@@ -64,20 +64,25 @@ class Config:
     inner_fraction: float = 0.2
     # Signal conditioning of every span the network sees (training windows and inference
     # views), at `sample_rate`, so that it does not depend on a record's own rate:
-    # bandpass (low, high) Hz, zero-phase Butterworth, () = off; standardise: per-lead z-score.
+    # bandpass (low, high) Hz, zero-phase Butterworth (order 4 each way; low 0: low-pass),
+    # () = off; e.g. (0.5, 40) takes out baseline drift and most 50/60 Hz mains hum (to 0.10
+    # and 0.014 of its amplitude) alike for every site; standardise: per-lead z-score over the
+    # span. See preprocess.condition.
     bandpass: tuple = ()
     standardise: bool = False
-    # Training augmentations, 0 = off: lead_mask (probability that a window loses a random
-    # subset of its leads), amplitude_scale (per-lead gain drawn from 1 +- this), baseline_wander
-    # (mV of a slow random sinusoid), noise (mV of Gaussian noise), mixup (Beta(alpha, alpha)).
+    # Training augmentations of each window's record part, 0 = off (see augment.py): lead_mask
+    # (probability that a window has a random nonempty proper subset of its leads zeroed),
+    # amplitude_scale (per-lead gain drawn from 1 +- this), baseline_wander (mV, the most a
+    # lead's slow 0.05-0.5 Hz sinusoid reaches), noise (mV, standard deviation of Gaussian
+    # noise), mixup (alpha of Beta(alpha, alpha): pairs of a batch mixed, labels too).
     lead_mask: float = 0.0
     amplitude_scale: float = 0.0
     baseline_wander: float = 0.0
     noise: float = 0.0
     mixup: float = 0.0
     # Loss: "bce" (the paper's) or "asl" (asymmetric loss, Ridnik et al. 2021, for imbalance and
-    # label noise: negatives focused by asl_gamma_neg and shifted by asl_clip); label_smoothing
-    # pulls every target toward 0.5 by this much.
+    # label noise: negatives focused by asl_gamma_neg and shifted by asl_clip, positives by
+    # asl_gamma_pos; see losses.py); label_smoothing e makes every target y (1 - e) + e / 2.
     loss: str = "bce"
     label_smoothing: float = 0.0
     asl_gamma_neg: float = 4.0
@@ -144,7 +149,8 @@ class Config:
         for f in dataclasses.fields(self):
             value, default = getattr(self, f.name), f.default
             if isinstance(default, tuple):
-                right = isinstance(value, tuple) and all(_is_int(v) for v in value)
+                element = _is_number if f.name in _NUMBER_TUPLES else _is_int
+                right = isinstance(value, tuple) and all(element(v) for v in value)
             elif isinstance(default, bool):
                 right = isinstance(value, bool)
             elif isinstance(default, str):
@@ -152,9 +158,10 @@ class Config:
             elif isinstance(default, int):
                 right = _is_int(value)
             else:
-                right = (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+                right = _is_number(value)
             if not right:
-                problems.append(f"{f.name} must be {_KINDS[type(default)]}, not {value!r}")
+                kind = "a list of numbers" if f.name in _NUMBER_TUPLES else _KINDS[type(default)]
+                problems.append(f"{f.name} must be {kind}, not {value!r}")
         return problems
 
     def to_dict(self) -> dict:
@@ -186,6 +193,8 @@ _KINDS = {
     tuple: "a list of integers",
     str: "a string",
 }
+# Tuple fields of numbers (cut-off frequencies such as 0.5 Hz); the other tuples are of integers.
+_NUMBER_TUPLES = frozenset({"bandpass"})
 _CHOICES = {
     "threshold_method": ("per_class", "global", "shrunk", "mean_source", "worst_source"),
     "split": ("stratified", "source"),
@@ -198,6 +207,10 @@ def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_number(value):
+    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+
+
 def _convert(field_, text):
     default = field_.default
     if isinstance(default, bool):
@@ -207,7 +220,8 @@ def _convert(field_, text):
             return False
         raise ValueError(f"{field_.name} takes true or false, not {text!r}")
     if isinstance(default, tuple):
-        return tuple(int(x) for x in text.split(",") if x.strip())
+        element = float if field_.name in _NUMBER_TUPLES else int
+        return tuple(element(x) for x in text.split(",") if x.strip())
     return type(default)(text)
 
 

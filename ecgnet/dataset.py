@@ -2,10 +2,11 @@
 of random windows an epoch trains on.
 
 `prepare_data` caches the records of a data folder (`cache`), applies the label overrides if
-any (`overrides`: labels set, loss cells masked, records dropped), keeps those with a scored
-label and assigns their folds, checking them against the folds the run started with (kept in the
-MODEL folder, `modelstore`). `epoch_plan` draws an epoch's batches; `WindowBatches` cuts them
-out of the cache as tensors, in data-loader processes when there are any.
+any (`overrides`: labels set, loss cells masked or down-weighted, records dropped), keeps those
+with a scored label and assigns their folds, checking them against the folds the run started
+with (kept in the MODEL folder, `modelstore`). `epoch_plan` draws an epoch's batches;
+`WindowBatches` cuts them out of the cache, augments (`augment`) and conditions them
+(`preprocess.condition`) as tensors, in data-loader processes when there are any.
 """
 
 import logging
@@ -15,8 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from . import augment, preprocess
 from . import labels as label_space
-from . import preprocess
+from .augment import Augmentation
 from .cache import SignalCache, build_cache
 from .config import Config
 from .distributed import Runtime
@@ -38,8 +40,9 @@ class TrainingData:
     labels: np.ndarray  # (records, classes) float32
     demographics: np.ndarray  # (records, 5) float32
     folds: np.ndarray  # fold of each record
-    loss_mask: np.ndarray | None = None  # (records, classes) float32, 0 where a label override masks
-    #                                      the cell's loss; None without overrides (nothing masked)
+    # (records, classes) float32 loss weights from the label overrides: 0 where a cell is masked,
+    # its weight where down-weighted, else 1; None without overrides (every cell counts fully)
+    loss_mask: np.ndarray | None = None
 
     @property
     def num_folds(self) -> int:
@@ -74,7 +77,7 @@ def _overridden(
         counts = summary(names, overrides)
         log.info(
             f"label overrides {overrides.path}: {counts['set']} labels set, {counts['masked']} masked, "
-            f"{counts['dropped']} records dropped"
+            f"{counts['weighted']} down-weighted, {counts['dropped']} records dropped"
         )
         missing = unmatched(names, overrides)
         if missing:
@@ -171,39 +174,82 @@ def epoch_plan(
 
 class WindowBatches(torch.utils.data.Dataset):
     """Batch k of an epoch plan as tensors: (x, demographics, labels, (start, end), global size,
-    loss mask). The loss mask is None without label overrides, else (this share's loss mask,
-    the number of unmasked cells in the whole global batch).
+    loss weights). The loss weights are None without label overrides, else (this share's
+    weights, the summed weights of the whole global batch).
 
-    Each process takes its share (every world-th row) of every global batch."""
+    Each window's record part is augmented (`augmentation`, training only; None: not) and
+    conditioned (`preprocess.condition`) before it is laid into the zero window, so padding
+    stays zero; with mixup, the share's windows are then mixed in pairs. Every choice depends
+    on k alone, whichever process computes it. Each process takes its share (every world-th
+    row) of every global batch."""
 
-    def __init__(self, data: TrainingData, plan: list[np.ndarray], window: int, rank: int = 0, world: int = 1):
+    def __init__(
+        self,
+        data: TrainingData,
+        plan: list[np.ndarray],
+        config: Config,
+        rank: int = 0,
+        world: int = 1,
+        augmentation: Augmentation | None = None,
+    ):
         self.data = data
         self.plan = plan
-        self.window = window
+        self.config = config
         self.rank, self.world = rank, world
+        self.augmentation = augmentation
 
     def __len__(self) -> int:
         return len(self.plan)
 
     def __getitem__(self, k: int) -> tuple:
         batch = self.plan[k][self.rank :: self.world]
-        x = np.zeros((len(batch), preprocess.NUM_LEADS, self.window), dtype=np.float32)
-        for row, (i, source, target, count) in enumerate(batch):
-            signal = self.data.cache.signal(self.data.rows[i])
-            x[row, :, target : target + count] = signal[:, source : source + count]
         indices = batch[:, 0]
+        labels, demographics = self.data.labels[indices], self.data.demographics[indices]
+        weights = None if self.data.loss_mask is None else self.data.loss_mask[indices]
+        parts = self._parts(k, batch)
+        if self._mixup:
+            mixing = self.augmentation.mixing(k, self.rank, len(batch))
+            parts, labels, demographics, weights = augment.mix(parts, labels, demographics, weights, *mixing)
+        x = np.zeros((len(batch), preprocess.NUM_LEADS, self.config.window), dtype=np.float32)
+        for row, ((_, _, target, count), part) in enumerate(zip(batch, parts)):
+            x[row, :, target : target + count] = part
         start = torch.from_numpy(batch[:, 2].copy())
-        mask = None
-        if self.data.loss_mask is not None:
-            mask = (torch.from_numpy(self.data.loss_mask[indices]), int(self.data.loss_mask[self.plan[k][:, 0]].sum()))
+        mask = None if weights is None else (torch.from_numpy(weights), self._global_weight(k))
         return (
             torch.from_numpy(x),
-            torch.from_numpy(self.data.demographics[indices]),
-            torch.from_numpy(self.data.labels[indices]),
+            torch.from_numpy(demographics),
+            torch.from_numpy(labels),
             (start, start + torch.from_numpy(batch[:, 3].copy())),
             len(self.plan[k]),
             mask,
         )
+
+    @property
+    def _mixup(self) -> bool:
+        return self.augmentation is not None and self.config.mixup > 0
+
+    def _parts(self, k: int, batch: np.ndarray) -> list[np.ndarray]:
+        """The record part of each window of this share, augmented and conditioned."""
+        parts = []
+        for position, (i, source, _, count) in zip(range(self.rank, len(self.plan[k]), self.world), batch):
+            part = self.data.cache.signal(self.data.rows[i])[:, source : source + count]
+            if self.augmentation is not None:
+                part = self.augmentation.window(part, k, position)
+            parts.append(preprocess.condition(part, self.config))
+        return parts
+
+    def _global_weight(self, k: int) -> float:
+        """The summed loss weights of global batch k, after mixup: the same on every process
+        (0/1 weights sum to the number of unmasked cells)."""
+        whole = self.plan[k][:, 0]
+        if not self._mixup:
+            return float(self.data.loss_mask[whole].sum(dtype=np.float64))
+        total = 0.0
+        for rank in range(self.world):
+            weights = self.data.loss_mask[whole[rank :: self.world]]
+            partners, _ = self.augmentation.mixing(k, rank, len(weights))
+            total += float(augment.mixed_weights(weights, partners).sum(dtype=np.float64))
+        return total
 
 
 def batch_loader(batches: WindowBatches, workers: int, device: torch.device) -> Iterable:

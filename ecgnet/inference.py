@@ -60,7 +60,8 @@ def _width(length: int, config: Config) -> int:
 
 
 def view_batches(records: Sequence[Record], config: Config, batch_samples: int) -> Iterator[Batch]:
-    """Yield (x, demographics, valid, owners) batches covering every view of `records`."""
+    """Yield (x, demographics, valid, owners) batches covering every view of `records`, each
+    view conditioned on its own, as training conditions each window (`preprocess.condition`)."""
     views = _views(records, config)
     i = 0
     while i < len(views):
@@ -74,7 +75,7 @@ def view_batches(records: Sequence[Record], config: Config, batch_samples: int) 
         x = np.zeros((count, preprocess.NUM_LEADS, width), dtype=np.float32)
         ends = np.empty(count, dtype=np.int64)
         for row, (r, s, e) in enumerate(batch):
-            x[row, :, : e - s] = records[r].signal[:, s:e]
+            x[row, :, : e - s] = preprocess.condition(records[r].signal[:, s:e], config)
             ends[row] = e - s
         valid = None
         if config.mask_padding and ends.min() < width:

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
 from . import labels as label_space
-from . import metrics, modelstore
+from . import losses, metrics, modelstore
+from .augment import Augmentation
 from .batchnorm import global_batch_norm
 from .config import Config
 from .dataset import TrainingData, WindowBatches, batch_loader, epoch_plan
@@ -210,25 +210,31 @@ def new_model(config: Config, frequency: np.ndarray, device: torch.device) -> SE
 
 
 def masked_loss(
-    logits: torch.Tensor, y: torch.Tensor, mask: tuple[torch.Tensor, int] | None, global_size: int, world: int
+    logits: torch.Tensor,
+    y: torch.Tensor,
+    mask: tuple[torch.Tensor, float] | None,
+    global_size: int,
+    world: int,
+    loss: losses.Loss = losses.bce,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(this share's summed BCE, the loss to backpropagate, the share's summed loss per sample
-    for the log) of one process's share of a global batch of `global_size` records.
+    """(this share's summed `loss`, the loss to backpropagate, the share's summed loss per
+    sample for the log) of one process's share of a global batch of `global_size` records.
 
     The share's sum is divided by the global batch's number of loss cells, so the average that
     DDP takes over the `world` processes is exactly the mean over the global batch. Without a
     mask (no label overrides) that is global_size x NUM_CLASSES cells, computed as always. With
-    one ((share's 0/1 mask, unmasked cells of the whole global batch)) masked cells add nothing
-    and are not counted: the loss is the mean over the global batch's unmasked cells."""
+    one ((share's loss weights in [0, 1], summed weights of the whole global batch)) each cell
+    counts by its weight: the loss is the weighted mean over the global batch, which for 0/1
+    weights is the mean over its unmasked cells (masked cells add nothing and are not counted)."""
     if mask is None:
-        loss_sum = F.binary_cross_entropy_with_logits(logits, y, reduction="sum")
-        loss = loss_sum * (world / (global_size * label_space.NUM_CLASSES))
-        return loss_sum, loss, loss_sum.detach() / label_space.NUM_CLASSES
-    cells, global_cells = mask
-    cells = cells.to(logits.device, non_blocking=True)
-    loss_sum = (F.binary_cross_entropy_with_logits(logits, y, reduction="none") * cells).sum()
-    global_cells = max(int(global_cells), 1)
-    return loss_sum, loss_sum * (world / global_cells), loss_sum.detach() * (global_size / global_cells)
+        loss_sum = loss(logits, y, "sum")
+        scaled = loss_sum * (world / (global_size * label_space.NUM_CLASSES))
+        return loss_sum, scaled, loss_sum.detach() / label_space.NUM_CLASSES
+    weights, global_weight = mask
+    weights = weights.to(logits.device, non_blocking=True)
+    loss_sum = (loss(logits, y, "none") * weights).sum()
+    global_weight = float(global_weight) or 1.0  # all masked: the sum is 0 anyway
+    return loss_sum, loss_sum * (world / global_weight), loss_sum.detach() * (global_size / global_weight)
 
 
 def train_epoch(
@@ -238,9 +244,10 @@ def train_epoch(
     runtime: Runtime,
     amp: MixedPrecision,
     name: str,
+    loss: losses.Loss = losses.bce,
 ) -> tuple[float, int]:
-    """One pass over `batches`, logging progress (as `name`) every 30 s; returns this
-    process's (summed loss per sample, samples)."""
+    """One pass over `batches` minimising `loss`, logging progress (as `name`) every 30 s;
+    returns this process's (summed loss per sample, samples)."""
     device = runtime.device
     network.train()
     total_loss = torch.zeros((), device=device)
@@ -250,9 +257,9 @@ def train_epoch(
         valid = tuple(v.to(device, non_blocking=True) for v in valid)
         with amp.autocast():
             logits = network(x, demographics, valid)
-        loss_sum, loss, per_sample = masked_loss(logits.float(), y, mask, global_size, runtime.world)
+        _, scaled, per_sample = masked_loss(logits.float(), y, mask, global_size, runtime.world, loss)
         optimizer.zero_grad(set_to_none=True)
-        amp.step(loss, optimizer)
+        amp.step(scaled, optimizer)
         total_loss += per_sample
         seen += len(y)
         if time.time() - last_report > 30:
@@ -334,11 +341,15 @@ class _FoldRun:
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(config, epoch)
         plan = epoch_plan(self.train_idx, self.data.lengths(), config, rng, runtime.world)
+        augmentation = Augmentation(config, self.fold, epoch)
         batches = batch_loader(
-            WindowBatches(self.data, plan, config.window, runtime.rank, runtime.world), self.workers, runtime.device
+            WindowBatches(self.data, plan, config, runtime.rank, runtime.world, augmentation),
+            self.workers,
+            runtime.device,
         )
+        name = f"fold {self.fold + 1} epoch {epoch + 1}"
         loss, seen = train_epoch(
-            self.network, self.optimizer, batches, runtime, self.amp, f"fold {self.fold + 1} epoch {epoch + 1}"
+            self.network, self.optimizer, batches, runtime, self.amp, name, losses.criterion(config)
         )
         probabilities = validate(self.model, self.data, self.val_idx, config, runtime)
         seen = sum(runtime.all_gather(seen))

@@ -1,8 +1,10 @@
 """Label overrides: corrected labels for training, beside the records (no `.hea` is edited).
 
 An overrides file is CSV `record,class,label`: label `1` or `0` sets that class of that record,
-`mask` removes that (record, class) cell from the training loss, and class `*` with label `drop`
-leaves the record out. The class is a SNOMED CT code of the 24 scored classes (an equivalent
+`mask` removes that (record, class) cell from the training loss, `weight:W` (W from 0 to 1, e.g.
+`weight:0.3`) keeps its label but counts its loss W times (a label the audit doubts: `ecgnet
+relabel --from-audit` writes these; `weight:0` is `mask`, `weight:1` no change), and class `*`
+with label `drop` leaves the record out. The class is a SNOMED CT code of the 24 scored classes (an equivalent
 code is read as its class). `read_overrides` checks a file, `apply_overrides` applies it to
 training's arrays and `unmatched` names its records that are not in the data.
 
@@ -13,7 +15,7 @@ answers and re-exports these names).
 
 import csv
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -23,6 +25,7 @@ from .folders import name_problem
 
 OVERRIDE_COLUMNS = ("record", "class", "label")
 ALL_CLASSES = "*"
+WEIGHT = "weight:"  # the label `weight:W`
 
 
 class OverridesError(EcgnetError):
@@ -37,10 +40,12 @@ class Overrides:
     labels: dict  # {(record, class index): 0 or 1}
     masked: frozenset  # {(record, class index)}
     dropped: frozenset  # {record}
+    weights: dict = field(default_factory=dict)  # {(record, class index): loss weight in [0, 1]}
 
     @property
     def records(self):
-        return {r for r, _ in self.labels} | {r for r, _ in self.masked} | set(self.dropped)
+        cells = [*self.labels, *self.masked, *self.weights]
+        return {r for r, _ in cells} | set(self.dropped)
 
 
 def write_overrides(path, rows):
@@ -63,7 +68,7 @@ def read_overrides(path):
         raise OverridesError(f"{path} is not a readable CSV text file ({e})") from None
     if not rows or [c.strip() for c in rows[0]] != list(OVERRIDE_COLUMNS):
         raise OverridesError(f"{path} row 1: the header must be {','.join(OVERRIDE_COLUMNS)}")
-    labels, masked, dropped, seen, by_record = {}, set(), set(), {}, {}
+    labels, masked, dropped, weights, seen, by_record = {}, set(), set(), {}, {}, {}
     for number, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue
@@ -76,8 +81,11 @@ def read_overrides(path):
 
         if not record or name_problem(record):
             raise bad("record", name_problem(record) if record else "the record name is empty")
-        if label not in ("1", "0", "mask", "drop"):
-            raise bad("label", f"{label!r} is not 1, 0, mask or drop")
+        weight = parse_weight(label[len(WEIGHT) :]) if label.startswith(WEIGHT) else None
+        if label.startswith(WEIGHT) and weight is None:
+            raise bad("label", f"{label!r}: the weight of weight:W must be a number from 0 to 1")
+        if weight is None and label not in ("1", "0", "mask", "drop"):
+            raise bad("label", f"{label!r} is not 1, 0, mask, weight:W (W from 0 to 1) or drop")
         if (label == "drop") != (code == ALL_CLASSES):
             raise bad("class", "drop goes with class * (the whole record), and class * only with drop")
         if code != ALL_CLASSES:
@@ -96,16 +104,27 @@ def read_overrides(path):
             dropped.add(record)
         elif label == "mask":
             masked.add((record, label_space.CLASS_INDEX[code]))
+        elif weight is not None:
+            weights[(record, label_space.CLASS_INDEX[code])] = weight
         else:
             labels[(record, label_space.CLASS_INDEX[code])] = int(label)
-    return Overrides(path, labels, frozenset(masked), frozenset(dropped))
+    return Overrides(path, labels, frozenset(masked), frozenset(dropped), weights)
+
+
+def parse_weight(text):
+    """The W of a `weight:W` label, or None where it is not a number from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if 0 <= value <= 1 else None  # NaN fails too
 
 
 def apply_overrides(names, labels, overrides):
     """(labels, loss_mask, keep) for training: a copy of `labels` (records x 24, CLASSES order)
-    with the overridden cells set, a float32 loss mask (0 where masked, else 1) and a boolean
-    per record (False where dropped). Cells and records not named are unchanged; records of
-    `overrides` that are not among `names` are ignored (see `unmatched`)."""
+    with the overridden cells set, float32 loss weights (0 where masked, W where `weight:W`,
+    else 1) and a boolean per record (False where dropped). Cells and records not named are
+    unchanged; records of `overrides` that are not among `names` are ignored (see `unmatched`)."""
     labels = np.array(labels, copy=True)
     if labels.ndim != 2 or labels.shape != (len(names), label_space.NUM_CLASSES):
         raise ValueError(f"labels must be ({len(names)}, {label_space.NUM_CLASSES}), not {labels.shape}")
@@ -118,6 +137,8 @@ def apply_overrides(names, labels, overrides):
         labels[rows.get(record, []), k] = value
     for record, k in overrides.masked:
         loss_mask[rows.get(record, []), k] = 0.0
+    for (record, k), weight in overrides.weights.items():
+        loss_mask[rows.get(record, []), k] = weight
     for record in overrides.dropped:
         keep[rows.get(record, [])] = False
     return labels, loss_mask, keep
@@ -129,12 +150,14 @@ def unmatched(names, overrides):
 
 
 def summary(names, overrides):
-    """What `overrides` does to the records `names`: counts of labels set, cells masked and
-    records dropped among them, and the number of its records that are not among them."""
+    """What `overrides` does to the records `names`: counts of labels set, cells masked, cells
+    down-weighted and records dropped among them, and the number of its records that are not
+    among them."""
     present = set(names)
     return {
         "set": sum(r in present for r, _ in overrides.labels),
         "masked": sum(r in present for r, _ in overrides.masked),
+        "weighted": sum(r in present for r, _ in overrides.weights),
         "dropped": sum(r in present for r in overrides.dropped),
         "unmatched": len(unmatched(names, overrides)),
     }

@@ -1,6 +1,7 @@
 """From a record's millivolt signal to network input: lead order, resampling, demographics,
-training windows and inference views."""
+training windows and inference views, and the conditioning of every span the network sees."""
 
+import functools
 import math
 import warnings
 from collections.abc import Sequence
@@ -9,6 +10,7 @@ from fractions import Fraction
 import numpy as np
 from scipy import signal as sps
 
+from .config import Config
 from .errors import RecordError
 
 LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
@@ -18,6 +20,15 @@ DEMOGRAPHICS = ("age/100", "age missing", "female", "male", "sex known")
 # Einthoven's and Goldberger's laws: each limb lead (rows, in LEADS order) as a combination of
 # I and II, e.g. III = II - I and aVR = -(I + II) / 2. Any two independent limb leads give all six.
 _LIMB_FROM_I_II = np.array([[1, 0], [0, 1], [-1, 1], [-0.5, -0.5], [1, -0.5], [-0.5, 1]], dtype=np.float32)
+
+
+# Butterworth order of `Config.bandpass` per pass: filtfilt runs it forward and backward, so the
+# magnitude response is squared and the phase cancels (no shift of waves against each other).
+BANDPASS_ORDER = 4
+# Per-lead standard deviation (mV) below which `standardise` divides by this instead: a flat or
+# disconnected lead (a few uV of quantisation noise) stays near zero rather than becoming noise
+# of unit variance.
+STD_FLOOR = 0.01
 
 
 class ReducedLeadsWarning(UserWarning):
@@ -152,3 +163,39 @@ def inference_views(length: int, window: int, overlap: int) -> list[tuple[int, i
         views += [(i * step, i * step + window) for i in range(1, count - 1)]
         views.append((length - window, length))
     return views
+
+
+def condition(span: np.ndarray, config: Config) -> np.ndarray:
+    """A (12, n) span at `config.sample_rate` as the network sees it: band-passed
+    (`config.bandpass`), then standardised per lead (`config.standardise`). Training windows (their
+    record's part, not the padding) and inference views go through here alike; with both off the
+    span itself comes back, untouched."""
+    if config.bandpass:
+        span = bandpass(span, bandpass_sections(*config.bandpass, config.sample_rate))
+    if config.standardise:
+        span = standardise(span)
+    return span
+
+
+@functools.lru_cache(maxsize=16)
+def bandpass_sections(low: float, high: float, rate: float) -> np.ndarray:
+    """Second-order sections of the Butterworth band-pass (a low-pass where `low` is 0), designed
+    once per setting and process."""
+    if low > 0:
+        return sps.butter(BANDPASS_ORDER, (low, high), btype="bandpass", fs=rate, output="sos")
+    return sps.butter(BANDPASS_ORDER, high, btype="lowpass", fs=rate, output="sos")
+
+
+def bandpass(span: np.ndarray, sections: np.ndarray) -> np.ndarray:
+    """Zero-phase filtering of every lead (float32 out). The ends are extended by odd reflection,
+    as scipy does by default, but never by more than the span minus one sample: a short span (a
+    record of a few samples) is filtered with what it has rather than refused."""
+    padlen = min(3 * (2 * len(sections) + 1), span.shape[1] - 1)
+    return sps.sosfiltfilt(sections, span, axis=1, padlen=padlen).astype(np.float32)
+
+
+def standardise(span: np.ndarray) -> np.ndarray:
+    """Each lead minus its mean, over its standard deviation (at least `STD_FLOOR`), so that an
+    all-zero lead, a missing one, stays zero."""
+    centred = span - span.mean(axis=1, keepdims=True)
+    return (centred / np.maximum(centred.std(axis=1, keepdims=True), STD_FLOOR)).astype(np.float32)

@@ -33,3 +33,16 @@ def test_invalid_values_are_refused():
         Config(overlap=5000)
     with pytest.raises(ValueError, match="unknown config fields"):
         Config.from_dict({"epoch": 3})
+
+
+def test_bandpass_takes_fractional_cut_offs_and_is_checked():
+    c = parse_overrides(["bandpass=0.5,40"])
+    assert c.bandpass == (0.5, 40.0) and Config.from_dict(c.to_dict()) == c
+    assert parse_overrides(["bandpass="]).bandpass == ()
+    for bad in ["bandpass=40,0.5", "bandpass=1,200", "bandpass=1"]:
+        with pytest.raises(ValueError, match="bandpass must be empty or"):
+            parse_overrides([bad])
+    with pytest.raises(ValueError, match="bandpass must be a list of numbers"):
+        Config.from_dict({"bandpass": [1, "x"]})
+    with pytest.raises(ValueError, match="lr_milestones must be a list of integers"):
+        Config.from_dict({"lr_milestones": [1.5]})

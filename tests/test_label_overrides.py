@@ -52,7 +52,14 @@ def test_prepare_data_applies_exactly_the_listed_overrides(records, tmp_path, ca
     flip_a = 1 - int(given.labels[row[a], sr])
     path = _overrides(
         tmp_path / "o.csv",
-        [(a, SR, str(flip_a)), (b, AF, "mask"), (b, IAVB, "1"), (c, "*", "drop"), ("NOT_HERE", SR, "0")],
+        [
+            (a, SR, str(flip_a)),
+            (a, AF, "weight:0.25"),
+            (b, AF, "mask"),
+            (b, IAVB, "1"),
+            (c, "*", "drop"),
+            ("NOT_HERE", SR, "0"),
+        ],
     )
     with caplog.at_level(logging.INFO):
         data = prepare_data(
@@ -70,16 +77,19 @@ def test_prepare_data_applies_exactly_the_listed_overrides(records, tmp_path, ca
     assert changed == expected and data.labels[data.names.index(b), iavb] == 1
     assert data.labels.dtype == np.float32 and data.loss_mask.dtype == np.float32
     assert {(data.names[i], int(k)) for i, k in zip(*np.nonzero(data.loss_mask == 0))} == {(b, af)}
+    assert {(data.names[i], int(k)) for i, k in zip(*np.nonzero(data.loss_mask == 0.25))} == {(a, af)}
     assert any(r.levelno == logging.WARNING and "NOT_HERE" in r.getMessage() for r in caplog.records)
-    assert "1 dropped by the label overrides" in caplog.text
+    assert "1 dropped by the label overrides" in caplog.text and "1 masked, 1 down-weighted" in caplog.text
 
-    # A batch carries its share's mask and the unmasked cells of the whole global batch, on every process.
-    ib = data.names.index(b)
-    batch = np.array([(i, 0, 0, 64) for i in range(len(data.names)) if i != ib][:4] + [(ib, 0, 0, 64)])
-    shares = [WindowBatches(data, [batch], 128, rank, 2)[0] for rank in (0, 1)]
-    assert [s[5][1] for s in shares] == [5 * K - 1] * 2
-    assert sum(float(s[5][0].sum()) for s in shares) == 5 * K - 1
-    assert WindowBatches(given, [batch], 128)[0][5] is None  # without overrides: no mask at all
+    # A batch carries its share's weights and the summed weights of the whole global batch, on every process.
+    ia, ib = data.names.index(a), data.names.index(b)
+    batch = np.array(
+        [(i, 0, 0, 64) for i in range(len(data.names)) if i not in (ia, ib)][:3] + [(ia, 0, 0, 64), (ib, 0, 0, 64)]
+    )
+    shares = [WindowBatches(data, [batch], QUICK, rank, 2)[0] for rank in (0, 1)]
+    assert [s[5][1] for s in shares] == [5 * K - 1.75] * 2
+    assert sum(float(s[5][0].sum()) for s in shares) == 5 * K - 1.75
+    assert WindowBatches(given, [batch], QUICK)[0][5] is None  # without overrides: no mask at all
 
 
 def test_a_masked_cell_adds_no_loss_and_is_not_counted():
@@ -116,7 +126,10 @@ def test_without_overrides_the_loss_is_computed_as_before():
 
 def test_model_json_records_the_overrides_and_resuming_with_others_is_refused(records, tmp_path):
     folder, names = records
-    first = _overrides(tmp_path / "first.csv", [(names[0], SR, "1"), (names[1], AF, "mask"), ("GONE", SR, "0")])
+    first = _overrides(
+        tmp_path / "first.csv",
+        [(names[0], SR, "1"), (names[1], AF, "mask"), (names[2], AF, "weight:0.5"), ("GONE", SR, "0")],
+    )
     other = _overrides(tmp_path / "other.csv", [(names[0], SR, "0")])
     model = str(tmp_path / "model")
     assert (
@@ -135,9 +148,18 @@ def test_model_json_records_the_overrides_and_resuming_with_others_is_refused(re
     same = shutil.copy(first, tmp_path / "same_content.csv")  # the same overrides under another name resume
     assert training.train(folder, model, jobs=1, label_overrides=same, write_report=False) is not None
     recorded = json.loads((tmp_path / "model" / "model.json").read_text())["training"]["label_overrides"]
-    assert recorded == {"file": str(same), "sha256": sha, "set": 1, "masked": 1, "dropped": 0, "unmatched": 1}
+    assert recorded == {
+        "file": str(same),
+        "sha256": sha,
+        "set": 1,
+        "masked": 1,
+        "weighted": 1,
+        "dropped": 0,
+        "unmatched": 1,
+    }
     log = (tmp_path / "model" / "train.log").read_text()
     assert f"label overrides: {first} sha256 {sha}" in log and "ignored: GONE" in log
+    assert "1 masked, 1 down-weighted, 0 records dropped" in log
     assert "report skipped (--no-report)" in log and not (tmp_path / "model" / "report").exists()
 
 

@@ -4,11 +4,13 @@ import numpy as np
 import pytest
 
 from ecgnet import labels as label_space
+from ecgnet.overrides import summary
 
 pytest.importorskip("statsmodels")
 from test_agreement import IAVB, LAD, write_kit  # noqa: E402
 
-from ecgnet.review import relabel  # noqa: E402
+from ecgnet.review import audit, relabel  # noqa: E402
+from ecgnet.review.formats import ISSUE_COLUMNS  # noqa: E402
 
 K = label_space.NUM_CLASSES
 
@@ -43,7 +45,9 @@ def _write(tmp_path, text):
 
 def test_overrides_change_exactly_the_listed_cells(tmp_path):
     path = _write(
-        tmp_path, "record,class,label\nA1,39732003,0\nA2,59118001,1\nA2,270492004,mask\nA3,*,drop\nB9,39732003,1\n"
+        tmp_path,
+        "record,class,label\nA1,39732003,0\nA2,59118001,1\nA2,270492004,mask\nA3,*,drop\nB9,39732003,1\n"
+        "A0,164889003,weight:0.25\nA0,426783006,weight:1\n",
     )
     overrides = relabel.read_overrides(path)
     names = ["A0", "A1", "A2", "A3"]
@@ -55,6 +59,10 @@ def test_overrides_change_exactly_the_listed_cells(tmp_path):
     assert changed == {(1, label_space.CLASS_INDEX[LAD]), (2, label_space.CLASS_INDEX["713427006"])}  # 59118001 ~
     assert new.dtype == labels.dtype and labels[1, label_space.CLASS_INDEX[LAD]] == 1  # input untouched
     assert {(int(i), int(k)) for i, k in zip(*np.nonzero(mask == 0))} == {(2, label_space.CLASS_INDEX[IAVB])}
+    assert {(int(i), int(k), float(mask[i, k])) for i, k in zip(*np.nonzero((mask > 0) & (mask < 1)))} == {
+        (0, label_space.CLASS_INDEX["164889003"], 0.25)
+    }  # a weighted cell keeps its label
+    assert summary(names, overrides) == {"set": 2, "masked": 1, "weighted": 2, "dropped": 1, "unmatched": 1}
     assert mask.dtype == np.float32 and keep.tolist() == [True, True, True, False]
     assert relabel.unmatched(names, overrides) == ["B9"]
     with pytest.raises(ValueError):
@@ -65,7 +73,17 @@ def test_overrides_change_exactly_the_listed_cells(tmp_path):
     "text, where",
     [
         ("record,class,value\n", "row 1: the header must be record,class,label"),
-        ("record,class,label\nA1,39732003,yes\n", "row 2, column label: 'yes' is not 1, 0, mask or drop"),
+        ("record,class,label\nA1,39732003,yes\n", "row 2, column label: 'yes' is not 1, 0, mask, weight:W"),
+        ("record,class,label\nA1,39732003,weight:1.5\n", "row 2, column label: 'weight:1.5': the weight"),
+        ("record,class,label\nA1,39732003,weight:-0.1\n", "row 2, column label: 'weight:-0.1': the weight"),
+        ("record,class,label\nA1,39732003,weight:nan\n", "row 2, column label: 'weight:nan': the weight"),
+        ("record,class,label\nA1,39732003,weight:\n", "row 2, column label: 'weight:': the weight"),
+        ("record,class,label\nA1,39732003,weight:a\n", "row 2, column label: 'weight:a': the weight"),
+        ("record,class,label\nA1,*,weight:0.5\n", "row 2, column class: drop goes with class *"),
+        (
+            "record,class,label\nA1,39732003,weight:0.5\nA1,39732003,0\n",
+            "row 3, column class: record A1 and class 39732003 are already overridden on row 2",
+        ),
         ("record,class,label\nA1,39732003,drop\n", "row 2, column class: drop goes with class *"),
         ("record,class,label\nA1,*,1\n", "row 2, column class: drop goes with class *"),
         ("record,class,label\nA1,12345,1\n", "row 2, column class: '12345' is not a SNOMED CT code"),
@@ -92,3 +110,62 @@ def test_bad_answers_stop_relabel(tmp_path, capsys):
     assert relabel.main([str(tmp_path / "kit"), *paths, "--policy", "mask", "--out", str(tmp_path / "o.csv")]) == 2
     assert "review ID 'X1' is not in" in capsys.readouterr().err
     assert not (tmp_path / "o.csv").exists()
+
+
+def _issues(tmp_path, rows):
+    path = tmp_path / "label_issues.csv"
+    audit.write_issues(
+        str(path),
+        [
+            dict(zip(ISSUE_COLUMNS, (record, "A", code, "", 1, "0.1", "0.5", "0.1", "spurious", rank)))
+            for rank, (record, code) in enumerate(rows, start=1)
+        ],
+    )
+    return str(path)
+
+
+def test_audit_pairs_become_weighted_overrides(tmp_path, capsys):
+    issues = _issues(tmp_path, [("r2", LAD), ("r1", IAVB), ("r1", LAD), ("r3", LAD)])
+    out = tmp_path / "overrides.csv"
+    argv = ["--from-audit", issues, "--weight", "0.3", "--out", str(out)]
+    assert relabel.main([*argv, "--top", "3"]) == 0
+    assert out.read_text().splitlines() == [
+        "record,class,label",
+        f"r1,{IAVB},weight:0.3",  # the first three rows, by record then class order
+        f"r1,{LAD},weight:0.3",
+        f"r2,{LAD},weight:0.3",
+    ]
+    assert "wrote 3 overrides (weight 0.3 from" in capsys.readouterr().out
+    assert relabel.read_overrides(out).weights[("r2", label_space.CLASS_INDEX[LAD])] == pytest.approx(0.3)
+    assert relabel.main(argv) == 0 and len(out.read_text().splitlines()) == 5  # all rows without --top
+
+
+@pytest.mark.parametrize(
+    "extra, problem",
+    [
+        ([], "--from-audit needs --weight"),
+        (["--weight", "1.2"], "expected a weight from 0 to 1"),
+        (["--weight", "0.3", "--top", "0"], "expected a number of rows from 1"),
+        (["--weight", "0.3", "--policy", "mask"], "--from-audit takes no kit"),
+    ],
+)
+def test_from_audit_options_are_checked(tmp_path, capsys, extra, problem):
+    issues = _issues(tmp_path, [("r1", LAD)])
+    with pytest.raises(SystemExit):
+        relabel.main(["--from-audit", issues, "--out", str(tmp_path / "o.csv"), *extra])
+    assert problem in capsys.readouterr().err
+
+
+def test_a_kit_needs_its_answers_and_policy(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        relabel.main([str(tmp_path), "--out", str(tmp_path / "o.csv")])
+    assert "give KIT_DIR, ANSWERS.csv and --policy" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        relabel.main([str(tmp_path), "a.csv", "--policy", "mask", "--weight", "0.3", "--out", str(tmp_path / "o.csv")])
+    assert "--weight and --top go with --from-audit" in capsys.readouterr().err
+
+
+def test_an_unscored_class_in_the_audit_file_is_named(tmp_path, capsys):
+    issues = _issues(tmp_path, [("r1", LAD), ("r2", "12345")])
+    assert relabel.main(["--from-audit", issues, "--weight", "0", "--out", str(tmp_path / "o.csv")]) == 2
+    assert f"{issues} row 3, column class: '12345' is not one of the 24 scored classes" in capsys.readouterr().err

@@ -112,7 +112,7 @@ def training(data: str, work: str, log: Callable[[str], None], steps: int = 6) -
     model = new_model(config, tdata.labels.mean(axis=0), runtime.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     amp = MixedPrecision()  # off, as on a CPU
-    batches = WindowBatches(tdata, plan, config.window)
+    batches = WindowBatches(tdata, plan, config)
 
     def timed(source):
         started = time.perf_counter()

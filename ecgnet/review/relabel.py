@@ -1,4 +1,6 @@
-"""`ecgnet relabel KIT_DIR ANSWERS.csv ... --policy P --out OVERRIDES.csv`: reviewed labels for training.
+"""`ecgnet relabel KIT_DIR ANSWERS.csv ... --policy P --out OVERRIDES.csv`: reviewed labels for
+training; `ecgnet relabel --from-audit label_issues.csv --weight W [--top N] --out OVERRIDES.csv`:
+the audit's doubted labels down-weighted.
 
 Turns the reviewers' consensus (see `ecgnet agreement`: per item and class the majority of
 the 1/0 answers, a tie or only "?" being uncertain) into an overrides file that training
@@ -14,9 +16,15 @@ Policies (the given label is the one in key.csv, the dataset's):
   drop       `drop` (class `*`) for every record whose consensus contradicts the given label for
              any asked class: training leaves the record out
 
-Overrides file: `record,class,label`; label `1`, `0` or `mask` with class a SNOMED CT code of
-the 24 scored classes (an equivalent code is read as its class), or `drop` with class `*`.
-`read_overrides` checks a file and `apply_overrides` applies it to training's arrays.
+--from-audit, instead of reviewers' answers: `weight:W` for every (record, class) pair of an
+`ecgnet audit` label_issues.csv (the first N rows with --top N: the audit writes them most
+doubtful first), without a review. Training keeps those labels but counts their loss W times,
+so that a label the out-of-fold predictions contradict steers the network less, while one the
+audit wrongly doubts is not lost (W 0 masks the cells).
+
+Overrides file: `record,class,label`; label `1`, `0`, `mask` or `weight:W` with class a SNOMED
+CT code of the 24 scored classes (an equivalent code is read as its class), or `drop` with class
+`*`. `read_overrides` checks a file and `apply_overrides` applies it to training's arrays.
 """
 
 import argparse
@@ -28,19 +36,22 @@ from ..errors import EcgnetError, describe
 from ..overrides import (  # noqa: F401  (the overrides file's reader and applier live in the core)
     ALL_CLASSES,
     OVERRIDE_COLUMNS,
+    WEIGHT,
     Overrides,
     OverridesError,
     apply_overrides,
+    parse_weight,
     read_overrides,
     unmatched,
     write_overrides,
 )
 from .answers import load_kit, read_all_answers
+from .audit import read_issues
 from .stats import consensus
 
 POLICIES = ("consensus", "mask", "drop")
 
-DESCRIPTION = "Turn reviewers' answers into a label overrides file for training."
+DESCRIPTION = "Turn reviewers' answers, or an audit's doubted labels, into a label overrides file for training."
 
 
 def overrides_for(kit, answers, policy):
@@ -68,38 +79,102 @@ def overrides_for(kit, answers, policy):
                 "scored classes, so training cannot take an override of it"
             )
 
-    def order(row):
-        return row[0], -1 if row[1] == ALL_CLASSES else label_space.CLASS_INDEX[label_space.canonical_code(row[1])]
-
-    return sorted(out, key=order)
+    return sorted(out, key=_order)
 
 
-def main(argv: list[str] | None = None, prog: str = "ecgnet relabel") -> int:
+def overrides_from_audit(path, weight, top=None):
+    """[(record, class code, 'weight:W')] for the first `top` rows (None: all) of the audit's
+    label_issues.csv at `path`, sorted by record then class order."""
+    out = []
+    for number, row in enumerate(read_issues(path)[:top], start=2):
+        code = label_space.canonical_code(row["class"].strip())
+        if code not in label_space.CLASS_INDEX:
+            raise OverridesError(
+                f"{path} row {number}, column class: {row['class']!r} is not one of the 24 scored classes"
+            )
+        out.append((row["record"].strip(), code, f"{WEIGHT}{weight:g}"))
+    return sorted(out, key=_order)
+
+
+def _order(row):
+    """Overrides rows by record, then a record's drop before its classes in CLASSES order."""
+    return row[0], -1 if row[1] == ALL_CLASSES else label_space.CLASS_INDEX[label_space.canonical_code(row[1])]
+
+
+def _weight(text):
+    value = parse_weight(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"expected a weight from 0 to 1, not {text!r}")
+    return value
+
+
+def _count(text):
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of rows from 1, not {text!r}")
+    return int(text)
+
+
+def _parser(prog):
     from ..cli import HelpFormatter
 
     rest = __doc__.partition("\n\n")[2]
     parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION, epilog=rest, formatter_class=HelpFormatter)
-    parser.add_argument("kit", help="the review kit folder (manifest.json, key.csv)")
-    parser.add_argument("answers", nargs="+", help="each reviewer's filled answer_form.csv, named after the reviewer")
-    parser.add_argument("--policy", choices=POLICIES, required=True, help="how reviewed labels become overrides")
+    parser.add_argument("kit", nargs="?", help="the review kit folder (manifest.json, key.csv)")
+    parser.add_argument("answers", nargs="*", help="each reviewer's filled answer_form.csv, named after the reviewer")
+    parser.add_argument("--policy", choices=POLICIES, help="how reviewed labels become overrides (with a kit)")
+    parser.add_argument(
+        "--from-audit",
+        metavar="LABEL_ISSUES.csv",
+        help="instead of a kit and answers: down-weight the pairs of this `ecgnet audit` output",
+    )
+    parser.add_argument(
+        "--weight", type=_weight, metavar="W", help="with --from-audit: the loss weight of those pairs, from 0 to 1"
+    )
+    parser.add_argument(
+        "--top", type=_count, metavar="N", help="with --from-audit: only its first N rows (default: all)"
+    )
     parser.add_argument("--out", required=True, metavar="OVERRIDES.csv", help="the overrides file to write")
     parser.add_argument(
         "--blank-as-uncertain",
         action="store_true",
         help="read a blank answer as ?, not an error (default: off, a blank is an error)",
     )
+    return parser
+
+
+def _check(parser, args):
+    """Refuse a call that mixes the two ways (a kit's answers, an audit) or lacks what its way needs."""
+    if args.from_audit:
+        if args.kit or args.policy or args.blank_as_uncertain:
+            parser.error("--from-audit takes no kit, answers, --policy or --blank-as-uncertain")
+        if args.weight is None:
+            parser.error("--from-audit needs --weight")
+    else:
+        if not (args.kit and args.answers and args.policy):
+            parser.error("give KIT_DIR, ANSWERS.csv and --policy, or --from-audit LABEL_ISSUES.csv and --weight")
+        if args.weight is not None or args.top is not None:
+            parser.error("--weight and --top go with --from-audit")
+
+
+def main(argv: list[str] | None = None, prog: str = "ecgnet relabel") -> int:
+    parser = _parser(prog)
     args = parser.parse_args(argv)
+    _check(parser, args)
     try:
-        kit = load_kit(args.kit)
-        answers = read_all_answers(args.answers, kit, args.blank_as_uncertain)
-        rows = overrides_for(kit, answers, args.policy)
+        if args.from_audit:
+            rows = overrides_from_audit(args.from_audit, args.weight, args.top)
+        else:
+            kit = load_kit(args.kit)
+            answers = read_all_answers(args.answers, kit, args.blank_as_uncertain)
+            rows = overrides_for(kit, answers, args.policy)
         write_overrides(args.out, rows)
         read_overrides(args.out)  # what training will read must pass its checks
     except (EcgnetError, OSError) as e:
         print(f"error: {describe(e)}", file=sys.stderr)
         return 2
     records = len({r for r, _, _ in rows})
-    print(f"wrote {len(rows)} overrides ({args.policy}) of {records} records to {args.out}")
+    how = f"weight {args.weight:g} from {args.from_audit}" if args.from_audit else args.policy
+    print(f"wrote {len(rows)} overrides ({how}) of {records} records to {args.out}")
     return 0
 
 
