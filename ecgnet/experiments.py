@@ -89,9 +89,9 @@ def parse_variant(spec: str, base: Config, base_overrides: str | None) -> Varian
         elif key == "seed":
             raise ComparisonError(f"variant {name}: the seed is set by --seeds, not by a variant")
         elif key in _OVERRIDES_KEYS:
-            overrides = value.strip()
+            overrides = os.path.abspath(value.strip())  # plan.json compares it whatever the working folder
             if not os.path.isfile(overrides):
-                raise ComparisonError(f"variant {name}: label overrides file {overrides} does not exist")
+                raise ComparisonError(f"variant {name}: label overrides file {value.strip()} does not exist")
         else:
             fields.append(pair)
     try:
@@ -103,6 +103,10 @@ def parse_variant(spec: str, base: Config, base_overrides: str | None) -> Varian
 
 def plan_variants(base: Config, base_overrides: str | None, specs: list[str]) -> list[Variant]:
     """The baseline and the variants of `specs`, names checked to be distinct."""
+    if base_overrides is not None:
+        if not os.path.isfile(base_overrides):
+            raise ComparisonError(f"label overrides file {base_overrides} does not exist")
+        base_overrides = os.path.abspath(base_overrides)
     variants = [Variant(BASELINE, "", base, base_overrides)]
     for spec in specs:
         variant = parse_variant(spec, base, base_overrides)
@@ -144,9 +148,14 @@ def update_plan(out: str, data: str, variants: list[Variant], seeds: list[int]) 
             record["config"],
             record["label_overrides"],
         ):
+            what = (
+                "the base config (--config, --set, --label-overrides) differs from the one"
+                if variant.name == BASELINE
+                else f"variant {variant.name} was defined otherwise than"
+            )
             raise ComparisonError(
-                f"variant {variant.name} was defined otherwise when {out} was started ({_plan_path(out)}): "
-                "give it another name, or compare into another OUT folder"
+                f"{what} {out} was started with ({_plan_path(out)}): give the variant another name, or compare "
+                "into another OUT folder"
             )
     plan["seeds"] += [s for s in seeds if s not in plan["seeds"]]
     os.makedirs(out, exist_ok=True)

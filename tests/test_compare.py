@@ -88,6 +88,8 @@ def test_a_variant_may_not_change_its_definition(compared, capsys):
     changed = argv[:-1] + ["cleaned:threshold_method=shrunk"]
     assert cli.compare(changed) == 1
     assert "variant cleaned was defined otherwise" in capsys.readouterr().err
+    assert cli.compare(argv + ["--set", "lr=0.01"]) == 1
+    assert "the base config (--config, --set, --label-overrides) differs" in capsys.readouterr().err
 
 
 def test_summarise_of_a_folder_without_a_comparison(tmp_path, capsys):
@@ -102,7 +104,7 @@ def test_variant_specifications(folders, tmp_path):
     assert variant.config.lr_milestones == (8, 12) and variant.config.epochs == 15
     assert variant.config.bandpass == (1, 40) and variant.label_overrides is None
     variant = experiments.parse_variant(f"v2:epochs=3,config={config_file}", base, overrides)
-    assert variant.config == BASE.replace(epochs=3) and variant.label_overrides == overrides
+    assert variant.config == BASE.replace(epochs=3) and variant.label_overrides == overrides  # the base's
     variant = experiments.parse_variant(f"v3:label-overrides={overrides}", base, None)
     assert variant.config == base and variant.label_overrides == overrides
     for spec, message in (
