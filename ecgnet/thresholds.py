@@ -185,6 +185,33 @@ def search_source_thresholds(
     return _coordinate_search(probabilities, objective, threshold_grid(step), start, max_rounds)
 
 
+def fit_methods(
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    methods: tuple[str, ...],
+    sources: np.ndarray | None = None,
+    step: float = 0.01,
+    start: float = 0.5,
+    shrinkage: float = 10.0,
+) -> dict[str, np.ndarray]:
+    """The thresholds of each of `methods` fitted on these records, as `fit_thresholds` fits
+    them, with the per-class and global searches done once for all (shrunk needs both)."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    labels = np.asarray(labels, dtype=bool)
+    fitted = {}
+    if "per_class" in methods or "shrunk" in methods:
+        fitted["per_class"] = search_thresholds(probabilities, labels, step, start)[0]
+    if "global" in methods or "shrunk" in methods:
+        fitted["global"] = np.full(probabilities.shape[1], search_global_threshold(probabilities, labels, step, start))
+    if "shrunk" in methods:
+        positives = labels.sum(axis=0)
+        fitted["shrunk"] = shrink_thresholds(fitted["per_class"], fitted["global"][0], positives, shrinkage, step)
+    for method in methods:
+        if method not in fitted:
+            fitted[method] = fit_thresholds(probabilities, labels, method, sources, step, start, shrinkage)[0]
+    return {method: fitted[method] for method in methods}
+
+
 def fit_thresholds(
     probabilities: np.ndarray,
     labels: np.ndarray,

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import metrics
 from .folders import name_prefix
-from .thresholds import THRESHOLD_METHODS, apply_thresholds, fit_thresholds
+from .thresholds import THRESHOLD_METHODS, apply_thresholds, fit_methods
 
 log = logging.getLogger(__name__)
 
@@ -43,27 +43,28 @@ def threshold_transfer(
     keys = sorted(set(sources.tolist()))
     if len(keys) < 2:
         return None
+    binary = {method: np.zeros_like(labels) for method in methods}
+    per_source = {method: {} for method in methods}
+    for key in keys:
+        held = sources == key
+        log.info(f"threshold transfer: fitting {len(methods)} methods without source {key}")
+        fitted = fit_methods(probabilities[~held], labels[~held], methods, sources[~held], step, start, shrinkage)
+        for method, thresholds in fitted.items():
+            binary[method][held] = apply_thresholds(probabilities[held], thresholds)
+            per_source[method][key] = metrics.challenge_metric(labels[held], binary[method][held])
     result = {"sources": {key: int(np.sum(sources == key)) for key in keys}, "methods": {}}
     for method in methods:
-        binary = np.zeros_like(labels)
-        per_source = {}
-        for key in keys:
-            held = sources == key
-            fitted, _ = fit_thresholds(
-                probabilities[~held], labels[~held], method, sources[~held], step, start, shrinkage
-            )
-            binary[held] = apply_thresholds(probabilities[held], fitted)
-            per_source[key] = metrics.challenge_metric(labels[held], binary[held])
-        worst = min(per_source, key=per_source.get)
+        scores = per_source[method]
+        worst = min(scores, key=scores.get)
         result["methods"][method] = {
-            "sources": per_source,
-            "mean": float(np.mean(list(per_source.values()))),
-            "worst": per_source[worst],
+            "sources": scores,
+            "mean": float(np.mean(list(scores.values()))),
+            "worst": scores[worst],
             "worst_source": worst,
-            "pooled": metrics.challenge_metric(labels, binary),
+            "pooled": metrics.challenge_metric(labels, binary[method]),
         }
         log.info(
             f"threshold transfer, {method}: left-out sources' challenge metric mean "
-            f"{result['methods'][method]['mean']:.4f}, worst {per_source[worst]:.4f} ({worst})"
+            f"{result['methods'][method]['mean']:.4f}, worst {scores[worst]:.4f} ({worst})"
         )
     return result

@@ -141,3 +141,12 @@ def test_fit_thresholds_refuses_what_it_cannot_do():
         thresholds.fit_thresholds(p, y, "worst_source")
     with pytest.raises(ValueError, match="unknown threshold method"):
         thresholds.fit_thresholds(p, y, "median")
+
+
+def test_fit_methods_equals_fitting_each_method_alone():
+    p, y, sources = two_sources()
+    together = thresholds.fit_methods(p, y, thresholds.THRESHOLD_METHODS, sources, shrinkage=3.0)
+    assert list(together) == list(thresholds.THRESHOLD_METHODS)
+    for method, found in together.items():
+        assert np.array_equal(found, thresholds.fit_thresholds(p, y, method, sources, shrinkage=3.0)[0]), method
+    assert list(thresholds.fit_methods(p, y, ("shrunk",))) == ["shrunk"]
