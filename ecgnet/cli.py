@@ -11,6 +11,8 @@
     ecgnet relabel KIT_DIR ANSWERS.csv ... --policy consensus|drop|mask --out OVERRIDES.csv
     ecgnet relabel --from-audit LABEL_ISSUES.csv --weight W [--top N] --out OVERRIDES.csv
     ecgnet report MODEL OUT [--labels DATA] [--scores SCORES_JSON --test-labels DATA --outputs OUTPUTS]
+    ecgnet compare DATA OUT [--config FILE] [--set name=value ...] --seeds 1,2,3 [--variant NAME:key=value,...]
+    ecgnet compare --summarise OUT
 
 `python -m ecgnet` is the same program. The challenge scripts `train_model.py`, `driver.py` and
 `evaluate_model.py` are thin wrappers over `train`, `drive` and `evaluate` below: the same
@@ -231,6 +233,91 @@ def _score(labels: str, outputs: str, scores_csv: str | None, class_scores_csv: 
 
 
 # ---------------------------------------------------------------------------------------------
+# compare
+
+COMPARE_DOC = """Train variants of a config over several seeds; report each variant's mean and spread.
+
+One seed on a few hundred records moves the challenge metric by several hundredths: compare
+settings by their mean and spread over seeds. The variant `baseline` (the base config:
+--config and --set, with --label-overrides) is always included. Every (variant, seed) trains
+into OUT/NAME/seed-S, all runs sharing one signal cache (OUT/cache); run the same command again
+to resume (finished runs are skipped, unfinished ones go on). OUT/comparison.json and
+OUT/comparison.md are rewritten after every run: per variant, the out-of-fold challenge metric
+with fitted and uniform thresholds, AUROC, the per-source mean and worst, both epoch choices
+(selection=inner) and the threshold-transfer table per method.
+
+A variant is NAME:key=value,key=value,... with config fields (a list value goes on after its
+comma: lr_milestones=8,12), config=FILE (start from this config file instead of the base) and
+label_overrides=FILE (train on these label overrides). For example:
+
+  ecgnet compare DATA OUT --config configs/demo.json --seeds 1,2,3 \\
+      --variant global:threshold_method=global \\
+      --variant loso:split=source,selection=inner
+  ecgnet compare --summarise OUT       # the tables of the runs finished so far
+
+Exit status: 0 done, 1 an error (named in one line)."""
+
+
+def seed_list(text: str) -> list[int]:
+    """`--seeds 1,2,3` -> [1, 2, 3]."""
+    try:
+        seeds = [int(k) for k in text.split(",") if k.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seeds such as 1,2,3, not {text!r}") from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"expected distinct seeds such as 1,2,3, not {text!r}")
+    return seeds
+
+
+def compare(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """`ecgnet compare`: 0 when every run is finished (or the tables rebuilt), 1 on an error."""
+    parser = _parser(prog, COMPARE_DOC)
+    parser.add_argument("data", nargs="?", help="folder of training records (not with --summarise)")
+    parser.add_argument("out", help="folder of the runs and the comparison tables")
+    parser.add_argument("--config", metavar="FILE", help="base config file (default: the published settings)")
+    parser.add_argument(
+        "--set", metavar="NAME=VALUE", action="append", default=[], help="override one base config field; repeat"
+    )
+    parser.add_argument("--seeds", type=seed_list, default="1,2,3", metavar="S,S,...", help="seeds of every variant")
+    parser.add_argument(
+        "--variant",
+        metavar="NAME:KEY=VALUE,...",
+        action="append",
+        default=[],
+        help="a variant of the base config; repeat for several (see above)",
+    )
+    parser.add_argument(
+        "--label-overrides", metavar="OVERRIDES.csv", help="label overrides of the base config (default: none)"
+    )
+    parser.add_argument("--summarise", action="store_true", help="only rebuild the tables from the finished runs")
+    parser.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
+    parser.add_argument("--workers", type=int, help="data loader processes (default: config.workers)")
+    parser.add_argument("--jobs", type=int, default=-1, help="processes for decoding records (default: -1, all cores)")
+    args = parser.parse_args(argv)
+    if args.summarise != (args.data is None):
+        parser.error("give DATA OUT to run a comparison, or --summarise OUT alone to rebuild its tables")
+    logs.configure()
+    from . import experiments
+    from .config import Config, load_config_file, parse_overrides
+
+    try:
+        if args.summarise:
+            summary = experiments.summarise(args.out)
+        else:
+            base = parse_overrides(args.set, load_config_file(args.config) if args.config else Config())
+            variants = experiments.plan_variants(base, args.label_overrides, args.variant)
+            summary = experiments.run_comparison(
+                args.data, args.out, variants, args.seeds, args.device, args.workers, args.jobs
+            )
+    except (EcgnetError, OSError) as e:
+        _fail(e)
+        return 1
+    finished = sum(v["finished"] for v in summary["variants"])
+    print(f"{finished} of {len(summary['variants']) * len(summary['seeds'])} runs finished; tables in {args.out}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
 # synth, benchmark: their parsers live with their code
 
 
@@ -295,6 +382,7 @@ COMMANDS = {
         "turn clinicians' answers, or an audit's doubted labels, into a label-overrides file for training",
     ),
     "report": (_tool("ecgnet.report"), "an HTML report with plots of a model's cross-validation and test scores"),
+    "compare": (compare, "train variants of a config over several seeds; each variant's mean and spread"),
 }
 
 

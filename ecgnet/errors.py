@@ -39,6 +39,10 @@ class OutputError(EcgnetError):
     """An output folder or file that cannot be written."""
 
 
+class ComparisonError(EcgnetError):
+    """A comparison of variants (`ecgnet compare`) that cannot run or be summarised."""
+
+
 def describe(error: BaseException) -> str:
     """`error`'s message in plain words: an OSError as 'PATH: reason', not '[Errno N] ...'."""
     if isinstance(error, OSError) and error.strerror:

@@ -1,5 +1,6 @@
 """Cross-validation folds: multi-label iterative stratification within each source (the
-paper's), or one fold per source (leave-one-source-out, `source_folds`).
+paper's), or one fold per source (leave-one-source-out, `source_folds`); and the inner
+validation split of a fold's training records (`inner_split`, for selection=inner).
 
 Iterative stratification (Sechidis, Tsoumakas and Vlahavas, ECML PKDD 2011) deals the records
 of the rarest label first, each to the fold that most lacks that label, so that every fold
@@ -15,13 +16,17 @@ import numpy as np
 from .folders import name_prefix
 
 
-def iterative_stratification(labels: np.ndarray, num_folds: int, rng: np.random.Generator) -> np.ndarray:
-    """Fold number (0..num_folds-1) for each row of a (records, classes) 0/1 matrix."""
+def iterative_stratification(
+    labels: np.ndarray, num_folds: int, rng: np.random.Generator, shares: np.ndarray | None = None
+) -> np.ndarray:
+    """Fold number (0..num_folds-1) for each row of a (records, classes) 0/1 matrix; `shares`:
+    each fold's fraction of the records and of every label (default: equal)."""
     labels = np.asarray(labels, dtype=bool)
     num_records = labels.shape[0]
     folds = np.full(num_records, -1)
-    want_records = np.full(num_folds, num_records / num_folds)
-    want_labels = np.outer(labels.sum(axis=0), np.full(num_folds, 1.0 / num_folds))
+    shares = np.full(num_folds, 1.0 / num_folds) if shares is None else np.asarray(shares, dtype=np.float64)
+    want_records = num_records * shares
+    want_labels = np.outer(labels.sum(axis=0), shares)
     remaining = labels.copy()
     unassigned = np.ones(num_records, dtype=bool)
 
@@ -69,3 +74,21 @@ def source_folds(record_names: Sequence[str]) -> np.ndarray:
     sources = [name_prefix(name) for name in record_names]
     number = {source: k for k, source in enumerate(sorted(set(sources)))}
     return np.array([number[source] for source in sources], dtype=int)
+
+
+# The inner split's random stream, apart from the folds' ([seed, source number]).
+_INNER_STREAM = 1
+
+
+def inner_split(record_names: Sequence[str], labels: np.ndarray, fraction: float, seed: int, fold: int) -> np.ndarray:
+    """Which of a fold's training records (`record_names`, `labels`) form its inner validation
+    split: about `fraction` of them, stratified on the labels and the sources (name prefixes)
+    together, so that the split is drawn across the training sources (under split=source too).
+    The same (seed, fold) gives the same split."""
+    sources = [name_prefix(name) for name in record_names]
+    keys = sorted(set(sources))
+    # A source is one more label to stratify on: each gets its share of the split.
+    source_columns = np.array([[source == key for key in keys] for source in sources], dtype=bool)
+    columns = np.hstack([np.asarray(labels, dtype=bool), source_columns.reshape(len(sources), len(keys))])
+    rng = np.random.default_rng([seed, fold, _INNER_STREAM])
+    return iterative_stratification(columns, 2, rng, shares=[fraction, 1 - fraction]) == 0

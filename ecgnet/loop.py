@@ -1,5 +1,12 @@
 """Training one fold: epochs of random windows, validation on whole records, a checkpoint
-after every epoch, the best epoch kept by its validation score.
+after every epoch, the epoch kept by `config.selection`.
+
+selection=validation (the paper's) keeps the epoch best on the fold's held-out records, the
+ones its out-of-fold score is then computed on. selection=inner trains on the fold's training
+records less an inner split (`folds.inner_split`), validates every epoch on both, keeps the
+epoch best on the inner split, and also remembers the epoch the held-out records would have
+chosen, so that both choices' out-of-fold scores can be reported. selection=last keeps the
+last epoch and validates only it.
 
 A fold's progress is a `FoldState`, which round-trips through the fold's checkpoint (with
 the network's and the optimizer's state): a run started again goes on after the last epoch
@@ -30,6 +37,7 @@ from .config import Config
 from .dataset import TrainingData, WindowBatches, batch_loader, epoch_plan
 from .distributed import Runtime
 from .errors import TrainingError
+from .folds import inner_split
 from .inference import default_batch_samples, predict
 from .model import SEResNet1d
 from .thresholds import apply_thresholds
@@ -42,19 +50,36 @@ class FoldState:
     """A fold after `epoch` epochs: what its checkpoint holds besides the network and optimizer."""
 
     epoch: int = 0  # epochs done
-    best_score: float = -math.inf  # the best epoch's validation score (`selection_score`)
-    best_epoch: int = -1  # the best epoch, counted from 1; -1 before the first
+    best_score: float = -math.inf  # the chosen epoch's selection score (`selection_score`)
+    best_epoch: int = -1  # the chosen epoch, counted from 1; -1 before the first
     history: list[dict] = field(default_factory=list)  # one entry per epoch done
-    best_model: dict[str, torch.Tensor] | None = None  # the best epoch's weights, on the CPU
-    best_probabilities: np.ndarray | None = None  # its validation probabilities
+    best_model: dict[str, torch.Tensor] | None = None  # the chosen epoch's weights, on the CPU
+    best_probabilities: np.ndarray | None = None  # its probabilities of the held-out records
+    # selection=inner: the epoch the held-out records would have chosen, and their probabilities
+    held_out_best_score: float = -math.inf
+    held_out_best_epoch: int = -1
+    held_out_best_probabilities: np.ndarray | None = None
 
-    def add_epoch(self, model: torch.nn.Module, score: float, probabilities: np.ndarray, entry: dict) -> None:
-        """Count the epoch just trained, keeping its weights if its score is the best so far."""
+    def add_epoch(
+        self,
+        model: torch.nn.Module,
+        entry: dict,
+        score: float | None,
+        probabilities: np.ndarray | None,
+        track_held_out: bool = False,
+    ) -> None:
+        """Count the epoch just trained. `score`: its selection score, or None where it is no
+        candidate (selection=last before the last epoch); its weights and held-out
+        `probabilities` are kept if the score is the best so far. `track_held_out`: also keep
+        the held-out probabilities of the epoch best by the held-out score (entry["val_challenge"])."""
         self.epoch += 1
-        if score > self.best_score:
+        if score is not None and score > self.best_score:
             self.best_score, self.best_epoch = score, self.epoch
             self.best_model = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
             self.best_probabilities = probabilities
+        if track_held_out and entry["val_challenge"] > self.held_out_best_score:
+            self.held_out_best_score, self.held_out_best_epoch = entry["val_challenge"], self.epoch
+            self.held_out_best_probabilities = probabilities
         self.history.append(entry)
 
     def to_checkpoint(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict:
@@ -67,12 +92,16 @@ class FoldState:
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "best_model": self.best_model,
-            "best_probabilities": torch.from_numpy(self.best_probabilities),
+            "best_probabilities": _tensor(self.best_probabilities),
+            "held_out_best_score": self.held_out_best_score,
+            "held_out_best_epoch": self.held_out_best_epoch,
+            "held_out_best_probabilities": _tensor(self.held_out_best_probabilities),
         }
 
     @classmethod
     def from_checkpoint(cls, saved: dict, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> "FoldState":
-        """The state of a checkpoint; `model` and `optimizer` take its weights and moments."""
+        """The state of a checkpoint; `model` and `optimizer` take its weights and moments.
+        (Checkpoints written before selection=inner lack the held_out_best keys.)"""
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         return cls(
@@ -81,8 +110,19 @@ class FoldState:
             saved["best_epoch"],
             saved["history"],
             saved["best_model"],
-            saved["best_probabilities"].numpy(),
+            _array(saved["best_probabilities"]),
+            saved.get("held_out_best_score", -math.inf),
+            saved.get("held_out_best_epoch", -1),
+            _array(saved.get("held_out_best_probabilities")),
         )
+
+
+def _tensor(array: np.ndarray | None) -> torch.Tensor | None:
+    return None if array is None else torch.from_numpy(array)
+
+
+def _array(tensor: torch.Tensor | None) -> np.ndarray | None:
+    return None if tensor is None else tensor.numpy()
 
 
 @dataclass
@@ -91,10 +131,21 @@ class FoldResult:
 
     fold: int  # counted from 0
     best_epoch: int
-    best_score: float
+    best_score: float  # the chosen epoch's selection score
     history: list[dict]
-    validation: np.ndarray  # its validation records (rows of the training data)
-    probabilities: np.ndarray  # their probabilities at the best epoch
+    validation: np.ndarray  # its held-out records (rows of the training data)
+    probabilities: np.ndarray  # their probabilities at the chosen epoch
+    # selection=inner: the inner split (rows), and the epoch best on the held-out records, its
+    # score and their probabilities then; None (and -1) otherwise
+    inner: np.ndarray | None = None
+    held_out_best_epoch: int = -1
+    held_out_best_score: float | None = None
+    held_out_best_probabilities: np.ndarray | None = None
+
+    @property
+    def held_out_score(self) -> float:
+        """The held-out records' challenge metric (p >= uniform threshold) at the chosen epoch."""
+        return self.history[self.best_epoch - 1]["val_challenge"]
 
     def to_tensors(self) -> dict:
         return {
@@ -104,10 +155,15 @@ class FoldResult:
             "history": self.history,
             "validation": torch.from_numpy(self.validation),
             "probabilities": torch.from_numpy(self.probabilities),
+            "inner": _tensor(self.inner),
+            "held_out_best_epoch": self.held_out_best_epoch,
+            "held_out_best_score": self.held_out_best_score,
+            "held_out_best_probabilities": _tensor(self.held_out_best_probabilities),
         }
 
     @classmethod
     def from_tensors(cls, saved: dict) -> "FoldResult":
+        """(Results written before selection=inner lack its keys.)"""
         return cls(
             saved["fold"],
             saved["best_epoch"],
@@ -115,6 +171,10 @@ class FoldResult:
             saved["history"],
             saved["validation"].numpy(),
             saved["probabilities"].numpy(),
+            _array(saved.get("inner")),
+            saved.get("held_out_best_epoch", -1),
+            saved.get("held_out_best_score"),
+            _array(saved.get("held_out_best_probabilities")),
         )
 
 
@@ -269,17 +329,18 @@ def train_epoch(
 
 
 def check_finite(
-    fold: int, epochs_done: int, loss: float, model: torch.nn.Module, probabilities: np.ndarray, checkpoint: str
+    fold: int, epochs_done: int, loss: float, model: torch.nn.Module, outputs: list[np.ndarray], checkpoint: str
 ) -> None:
-    """Refuse an epoch whose loss, weights or validation outputs are not finite. It is refused
-    before anything of it is saved: the checkpoint of the epoch before stays as it was."""
+    """Refuse an epoch whose loss, weights or validation outputs (`outputs`: the probabilities
+    of each set validated) are not finite. It is refused before anything of it is saved: the
+    checkpoint of the epoch before stays as it was."""
     weights_finite = all(torch.isfinite(t).all() for t in model.state_dict().values() if t.is_floating_point())
     problems = [
         what
         for what, finite in (
             ("the loss", math.isfinite(loss)),
             ("the weights", weights_finite),
-            ("the validation outputs", np.isfinite(probabilities).all()),
+            ("the validation outputs", all(np.isfinite(p).all() for p in outputs)),
         )
         if not finite
     ]
@@ -313,6 +374,9 @@ class _FoldRun:
         )
         device = runtime.device
         self.train_idx, self.val_idx = np.flatnonzero(data.folds != fold), np.flatnonzero(data.folds == fold)
+        self.inner_idx = self._inner_records() if config.selection == "inner" else None
+        if self.inner_idx is not None:
+            self.train_idx = np.setdiff1d(self.train_idx, self.inner_idx)
         torch.manual_seed(config.seed * 1000 + fold)
         self.model = new_model(config, data.labels[self.train_idx].mean(axis=0), device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -320,10 +384,12 @@ class _FoldRun:
         if os.path.exists(store.checkpoint(fold)):
             saved = modelstore.load_tensors(store.checkpoint(fold))
             self.state = FoldState.from_checkpoint(saved, self.model, self.optimizer)
-            log.info(
-                f"fold {fold + 1}: resuming after epoch {self.state.epoch} "
-                f"(best {self.state.best_score:.4f} at epoch {self.state.best_epoch})"
+            best = (
+                f" (best {self.state.best_score:.4f} at epoch {self.state.best_epoch})"
+                if self.state.best_epoch > 0
+                else ""
             )
+            log.info(f"fold {fold + 1}: resuming after epoch {self.state.epoch}{best}")
         self.network = self.model  # wrapped to average gradients over the processes of a group
         if runtime.in_group:
             # Batch norm over the global batch, as one process would (same tensors and state dict keys).
@@ -331,9 +397,39 @@ class _FoldRun:
             self.network = DistributedDataParallel(self.model, device_ids=[device] if device.type == "cuda" else None)
         self.amp = MixedPrecision.choose(config.amp, device)
 
-    def train(self, epoch: int) -> tuple[float, float]:
-        """Train and validate epoch `epoch` (from 0) and save the checkpoint; returns (mean
-        loss, validation score)."""
+    def _inner_records(self) -> np.ndarray:
+        """The fold's inner validation split (rows), drawn from its training records."""
+        train_idx, config = self.train_idx, self.config
+        inner = inner_split(
+            [self.data.names[i] for i in train_idx],
+            self.data.labels[train_idx],
+            config.inner_fraction,
+            config.seed,
+            self.fold,
+        )
+        if inner.all() or not inner.any():
+            raise TrainingError(
+                f"fold {self.fold + 1}: inner_fraction={config.inner_fraction} of its {len(train_idx)} training "
+                "records leaves no records to train on or none to choose the epoch by; use more records or "
+                "another inner_fraction"
+            )
+        return train_idx[inner]
+
+    def _validate(self, epoch: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(held-out, inner split) probabilities after epoch `epoch` (from 0), each None where
+        the selection does not validate it: selection=last validates only after the last epoch."""
+        config = self.config
+        held_out = None
+        if config.selection != "last" or epoch + 1 == config.epochs:
+            held_out = validate(self.model, self.data, self.val_idx, config, self.runtime)
+        inner = None
+        if self.inner_idx is not None:
+            inner = validate(self.model, self.data, self.inner_idx, config, self.runtime)
+        return held_out, inner
+
+    def train(self, epoch: int) -> float:
+        """Train and validate epoch `epoch` (from 0) and save the checkpoint; returns the mean
+        loss (the validation scores are in the state's last history entry)."""
         config, runtime, state = self.config, self.runtime, self.state
         started = time.time()
         rng = np.random.default_rng([config.seed, self.fold, epoch])
@@ -351,41 +447,73 @@ class _FoldRun:
         loss, seen = train_epoch(
             self.network, self.optimizer, batches, runtime, self.amp, name, losses.criterion(config)
         )
-        probabilities = validate(self.model, self.data, self.val_idx, config, runtime)
+        held_out, inner = self._validate(epoch)
         seen = sum(runtime.all_gather(seen))
         mean_loss = sum(runtime.all_gather(loss)) / max(seen, 1)
-        check_finite(self.fold, state.epoch, mean_loss, self.model, probabilities, self.store.checkpoint(self.fold))
-        score = selection_score(probabilities, self.data.labels[self.val_idx], config)
-        state.add_epoch(
-            self.model,
-            score,
-            probabilities,
-            {
-                "epoch": epoch + 1,
-                "loss": mean_loss,
-                "val_challenge": score,
-                "lr": learning_rate(config, epoch),
-                "steps": len(plan),
-                "samples": seen,
-                "seconds": time.time() - started,
-            },
-        )
+        validated = [p for p in (held_out, inner) if p is not None]
+        check_finite(self.fold, state.epoch, mean_loss, self.model, validated, self.store.checkpoint(self.fold))
+        labels = self.data.labels
+        held_out_score = None if held_out is None else selection_score(held_out, labels[self.val_idx], config)
+        entry = {
+            "epoch": epoch + 1,
+            "loss": mean_loss,
+            "val_challenge": held_out_score,
+            "lr": learning_rate(config, epoch),
+            "steps": len(plan),
+            "samples": seen,
+            "seconds": time.time() - started,
+        }
+        score = held_out_score  # selection=validation, and selection=last (None before the last epoch)
+        if inner is not None:
+            score = entry["inner_challenge"] = selection_score(inner, labels[self.inner_idx], config)
+        state.add_epoch(self.model, entry, score, held_out, track_held_out=inner is not None)
         if runtime.is_main:
             modelstore.save_tensors(self.store.checkpoint(self.fold), state.to_checkpoint(self.model, self.optimizer))
         runtime.barrier()
-        return mean_loss, score
+        return mean_loss
 
     def finish(self) -> None:
-        """Write the best weights (foldK.pt) and the fold's result; the checkpoint goes."""
+        """Write the chosen epoch's weights (foldK.pt) and the fold's result; the checkpoint goes."""
         if self.runtime.is_main:
             state = self.state
             modelstore.save_tensors(self.store.weights(self.fold), state.best_model)
             result = FoldResult(
                 self.fold, state.best_epoch, state.best_score, state.history, self.val_idx, state.best_probabilities
             )
+            if self.inner_idx is not None:
+                result.inner = self.inner_idx
+                result.held_out_best_epoch = state.held_out_best_epoch
+                result.held_out_best_score = state.held_out_best_score
+                result.held_out_best_probabilities = state.held_out_best_probabilities
             modelstore.save_tensors(self.store.fold_result(self.fold), result.to_tensors())
             os.remove(self.store.checkpoint(self.fold))
         self.runtime.barrier()
+
+
+def _epoch_scores(entry: dict, state: FoldState) -> str:
+    """The validation part of an epoch's log line."""
+    if entry["val_challenge"] is None:
+        return "not validated (selection=last)"
+    if "inner_challenge" in entry:
+        return (
+            f"inner challenge {entry['inner_challenge']:.4f} (best {state.best_score:.4f} @ {state.best_epoch}), "
+            f"held-out {entry['val_challenge']:.4f}"
+        )
+    return f"val challenge {entry['val_challenge']:.4f} (best {state.best_score:.4f} @ {state.best_epoch})"
+
+
+def _choice(state: FoldState, config: Config) -> str:
+    """The fold's last log line: the epoch it keeps, and why."""
+    if config.selection == "last":
+        return f"kept the last epoch, {state.best_epoch}: held-out challenge metric {state.best_score:.4f}"
+    if config.selection == "inner":
+        held_out = state.history[state.best_epoch - 1]["val_challenge"]
+        return (
+            f"kept epoch {state.best_epoch}, the best on the inner split ({state.best_score:.4f}; held-out "
+            f"{held_out:.4f}); the held-out records would have chosen epoch {state.held_out_best_epoch} "
+            f"({state.held_out_best_score:.4f})"
+        )
+    return f"best validation challenge metric {state.best_score:.4f} at epoch {state.best_epoch}"
 
 
 def train_fold(
@@ -397,21 +525,23 @@ def train_fold(
     workers: int,
     time_left: TimeLeft,
 ) -> FoldState:
-    """Train one fold to its best epoch; writes foldK.pt and its `FoldResult`."""
+    """Train one fold and keep the epoch `config.selection` chooses; writes foldK.pt and its
+    `FoldResult`."""
     run = _FoldRun(fold, data, store, config, runtime, workers)
     state = run.state
+    inner = f"{len(run.inner_idx)} inner validation, " if run.inner_idx is not None else ""
     log.info(
-        f"fold {fold + 1}/{data.num_folds}: {len(run.train_idx)} training, {len(run.val_idx)} validation records "
-        f"on {runtime.device}"
+        f"fold {fold + 1}/{data.num_folds}: {len(run.train_idx)} training, {inner}{len(run.val_idx)} validation "
+        f"records on {runtime.device}"
     )
     for epoch in range(state.epoch, config.epochs):
-        loss, score = run.train(epoch)
-        seconds = state.history[-1]["seconds"]
+        loss = run.train(epoch)
+        entry = state.history[-1]
         log.info(
             f"fold {fold + 1}/{data.num_folds} epoch {epoch + 1}/{config.epochs} loss {loss:.4f} "
-            f"val challenge {score:.4f} (best {state.best_score:.4f} @ {state.best_epoch}) "
-            f"{seconds:.1f}s, {time_left.after_epoch(fold, epoch + 1, seconds)} left"
+            f"{_epoch_scores(entry, state)} "
+            f"{entry['seconds']:.1f}s, {time_left.after_epoch(fold, epoch + 1, entry['seconds'])} left"
         )
     run.finish()
-    log.info(f"fold {fold + 1}: best validation challenge metric {state.best_score:.4f} at epoch {state.best_epoch}")
+    log.info(f"fold {fold + 1}: {_choice(state, config)}")
     return state

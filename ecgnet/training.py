@@ -1,8 +1,9 @@
 """Training the fold ensemble: `train(data_folder, model_folder, config)`.
 
 The run reads top to bottom: prepare the data (`dataset`: signal cache, labels, folds); train
-each fold (`loop`); then search the per-class thresholds on the out-of-fold predictions and
-write the MODEL folder (`modelstore`). The log goes to stderr and to MODEL/train.log (`logs`).
+each fold (`loop`); then fit the thresholds on the out-of-fold predictions (`thresholds`), write
+the cross-validation report (`crossval`) and the MODEL folder (`modelstore`). The log goes to
+stderr and to MODEL/train.log (`logs`).
 
 Interrupted runs resume: started again with the same MODEL folder, a run skips finished folds
 and continues an unfinished one after its last completed epoch, with the same random choices.
@@ -30,16 +31,15 @@ import time
 
 import numpy as np
 
-from . import distributed, logs, metrics, modelstore
-from . import labels as label_space
+from . import distributed, logs, modelstore
 from .config import Config
+from .crossval import cv_report, fit_run_thresholds
 from .dataset import TrainingData, prepare_data
 from .distributed import Runtime
 from .errors import TrainingError, describe
 from .loop import FoldResult, TimeLeft, duration, train_fold
 from .overrides import Overrides, read_overrides
 from .overrides import summary as overrides_summary
-from .thresholds import apply_thresholds, search_thresholds
 
 log = logging.getLogger(__name__)
 
@@ -83,45 +83,6 @@ def check_overrides(store: modelstore.ModelFolder, requested: dict) -> None:
     )
 
 
-def _metrics_json(result: dict) -> dict:
-    return {name: (float(result[name]) if np.isfinite(result[name]) else None) for name in metrics.ALL_METRIC_NAMES}
-
-
-def cv_report(
-    results: list[FoldResult], oof: np.ndarray, labels: np.ndarray, thresholds: np.ndarray, rounds: int, config: Config
-) -> dict:
-    """cv_report.json: every metric (the official ones, and macro sensitivity and specificity)
-    overall and per fold, with the uniform threshold and with the searched ones, and each
-    fold's epoch history."""
-    uniform = np.full(label_space.NUM_CLASSES, config.uniform_threshold)
-
-    def evaluation(rows):
-        before = metrics.evaluate(labels[rows], apply_thresholds(oof[rows], uniform), oof[rows])
-        after = metrics.evaluate(labels[rows], apply_thresholds(oof[rows], thresholds), oof[rows])
-        return {
-            "records": int(len(rows)),
-            "before_thresholds": _metrics_json(before),
-            "after_thresholds": _metrics_json(after),
-        }
-
-    return {
-        "checkpoint_threshold": config.uniform_threshold,  # the report's key since format 1
-        "threshold_search_rounds": rounds,
-        "thresholds": dict(zip(label_space.CLASSES, thresholds.tolist())),
-        "overall": evaluation(np.arange(len(labels))),
-        "folds": [
-            {
-                "fold": r.fold + 1,
-                "best_epoch": r.best_epoch,
-                "best_validation_challenge": r.best_score,
-                **evaluation(r.validation),
-                "history": r.history,
-            }
-            for r in results
-        ],
-    }
-
-
 def finalize(
     data: TrainingData, store: modelstore.ModelFolder, config: Config, started: float, overrides: dict | None = None
 ) -> dict:
@@ -132,8 +93,9 @@ def finalize(
     for result in results:
         oof[result.validation] = result.probabilities
     labels = data.labels.astype(bool)
-    thresholds, rounds = search_thresholds(oof, labels, config.threshold_step, config.uniform_threshold)
-    report = cv_report(results, oof, labels, thresholds, rounds, config)
+    log.info(f"fitting thresholds ({config.threshold_method}) on the out-of-fold predictions")
+    thresholds, rounds = fit_run_thresholds(oof, labels, data.names, config)
+    report = cv_report(results, data.names, oof, labels, thresholds, rounds, config)
     store.write_cv_report(report)
     store.write_thresholds(thresholds)
     store.write_oof_probabilities(data.names, data.folds, oof)
@@ -150,6 +112,12 @@ def finalize(
         f"out-of-fold challenge metric {summary['cv_challenge_before_thresholds']:.4f} with threshold "
         f"{config.uniform_threshold}, {summary['cv_challenge_after_thresholds']:.4f} with searched thresholds"
     )
+    held_out_choice = report["selection"].get("held_out_choice")
+    if held_out_choice is not None:
+        log.info(
+            f"epochs chosen on the inner splits; choosing them on the held-out records would have given "
+            f"{held_out_choice['after_thresholds']:.4f} with searched thresholds"
+        )
     return report
 
 

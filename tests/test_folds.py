@@ -1,12 +1,13 @@
 """Tests of `ecgnet.folds`: balance, per-source stratification, repeatability, and a comparison with
-the iterative-stratification package on random labels and on the sample records."""
+the iterative-stratification package on random labels and on the sample records; the inner
+validation split of selection=inner."""
 
 import re
 
 import numpy as np
 import pytest
 
-from ecgnet.folds import assign_folds, iterative_stratification, source_folds
+from ecgnet.folds import assign_folds, inner_split, iterative_stratification, source_folds
 
 from helpers import SAMPLE, needs_sample
 
@@ -148,3 +149,25 @@ def test_source_folds_are_one_per_name_prefix_in_sorted_order():
     names = ["Q0001", "A0002", "HR00003", "A0001", "E00001", "JS00001", "Q0002"]
     folds = source_folds(names)
     assert folds.tolist() == [4, 0, 2, 0, 1, 3, 4]
+
+
+def test_inner_split_takes_its_fraction_of_every_source_and_label_and_is_repeatable():
+    rng = np.random.default_rng(4)
+    names = [f"A{i:04d}" for i in range(200)] + [f"HR{i:05d}" for i in range(150)] + [f"Q{i:04d}" for i in range(50)]
+    y = rng.random((400, 24)) < np.linspace(0.02, 0.3, 24)
+    inner = inner_split(names, y, 0.2, seed=2020, fold=1)
+    assert inner.dtype == bool and 70 <= inner.sum() <= 90
+    for prefix, rows in (("A", slice(0, 200)), ("HR", slice(200, 350)), ("Q", slice(350, 400))):
+        assert abs(inner[rows].mean() - 0.2) < 0.05, prefix  # every source on both sides
+    for c in range(12, 24):  # the classes with 60 or more positives
+        assert abs(inner[y[:, c]].mean() - 0.2) < 0.05, c
+    assert np.array_equal(inner, inner_split(names, y, 0.2, seed=2020, fold=1))
+    assert not np.array_equal(inner, inner_split(names, y, 0.2, seed=2020, fold=2))
+    assert not np.array_equal(inner, inner_split(names, y, 0.2, seed=7, fold=1))
+    assert 150 <= inner_split(names, y, 0.4, seed=2020, fold=1).sum() <= 170
+
+
+def test_unequal_shares_keep_equal_folds_as_they_were():
+    y = np.random.default_rng(5).random((97, 24)) < 0.15
+    equal = iterative_stratification(y, 4, np.random.default_rng(1))
+    assert np.array_equal(equal, iterative_stratification(y, 4, np.random.default_rng(1), shares=np.full(4, 0.25)))

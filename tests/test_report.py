@@ -18,18 +18,20 @@ import sys
 import numpy as np
 import pytest
 
+from ecgnet import crossval, metrics, report, scoring
 from ecgnet import labels as label_space
-from ecgnet import metrics, report, scoring
+from ecgnet.config import Config
 from ecgnet.report import data as report_data
-from ecgnet.report import main, write_report
+from ecgnet.report import generalisation, main, write_report
 from ecgnet.thresholds import apply_thresholds, search_thresholds
+from ecgnet.transfer import threshold_transfer
 
 from helpers import ROOT
 
 pytestmark = pytest.mark.slow  # a report draws a dozen figures: seconds each on a busy CPU
 N = label_space.NUM_CLASSES
 ABBREVIATIONS = label_space.ABBREVIATIONS
-SECTIONS = ("summary", "classes", "curves", "thresholds", "learning", "confusion", "sources")
+SECTIONS = ("summary", "classes", "curves", "thresholds", "learning", "confusion", "sources", "generalisation")
 TEST_SECTIONS = ("test-classes", "test-curves", "test-confusion", "test-sources")
 PREFIXES = ("A", "Q", "S", "HR", "E", "JS", "X")
 FEW, NONE = label_space.CLASS_INDEX["164890007"], label_space.CLASS_INDEX["10370003"]  # AFL, PR
@@ -317,6 +319,50 @@ def test_command_line(made_up, tmp_path, capsys):
     assert "ecgnet report" in capsys.readouterr().out
 
 
+def test_generalisation_section_of_an_older_report_says_what_it_lacks(made_up):
+    model, _, _ = made_up
+    sid, _, html = generalisation.generalisation_section(report_data.load_model_data(model))
+    assert sid == "generalisation" and "split=stratified" in html and "selection=validation" in html
+    assert "written before the per-source" in html and "<table>" not in html
+
+
+def test_generalisation_section_shows_sources_selection_and_transfer(made_up):
+    model, labels, _ = made_up
+    data = report_data.load_model_data(model)
+    y = report_data.read_training_labels(labels, data.names)
+    config = Config(split="source", selection="inner", threshold_method="global")
+    cv = data.cv_report
+    cv.update(split="source", threshold_method="global")
+    cv["sources"] = crossval.source_results(data.names, y, data.probabilities, data.thresholds, config)
+    cv["threshold_transfer"] = threshold_transfer(data.names, data.probabilities, y, methods=("per_class", "global"))
+    cv["selection"] = {
+        "method": "inner",
+        "inner_fraction": 0.2,
+        "chosen": {"epochs": [5, 6, 4], "before_thresholds": 0.31, "after_thresholds": 0.41},
+        "held_out_choice": {"epochs": [6, 6, 6], "before_thresholds": 0.35, "after_thresholds": 0.47},
+    }
+    for fold in cv["folds"]:
+        fold.update(inner_records=40, inner_challenge=0.3, held_out_best_epoch=6, held_out_best_challenge=0.52)
+    _, _, html = generalisation.generalisation_section(data)
+    assert "split=source" in html and "never saw it" in html and "saw other records" not in html
+    for key in ("A", "Q", "S", "HR", "E", "JS", "X"):
+        assert f'<td class="left">{key}</td>' in html, key
+    assert "0.410" in html and "0.470" in html and "5, 6, 4" in html and "6, 6, 6" in html
+    assert html.count('<td class="left">fold ') == 3
+    assert "<b>global</b> (this model's)" in html and '<td class="left">per_class</td>' in html
+    # The learning curves draw the inner split dashed, and an epoch that was not validated not at all.
+    from ecgnet.report import plots  # matplotlib
+
+    history = [
+        {"epoch": 1, "loss": 0.3, "val_challenge": None, "inner_challenge": 0.1},
+        {"epoch": 2, "loss": 0.2, "val_challenge": 0.4, "inner_challenge": 0.2},
+    ]
+    figure = plots.learning_curves([{"fold": 1, "best_epoch": 2, "history": history}])
+    styles = [line.get_linestyle() for line in figure.axes[1].get_lines()]
+    assert "--" in styles
+    plots.plt.close(figure)
+
+
 def test_driver_side_never_imports_matplotlib():
     code = (
         "import sys, ecgnet.report, ecgnet.scoring, ecgnet.metrics, ecgnet.inference, ecgnet.runner\n"
@@ -338,6 +384,8 @@ def test_report_of_a_trained_model(tiny_model, tmp_path):
     assert sorted(table_classes(section(text, "classes"))) == sorted(ABBREVIATIONS)
     for key in ("A", "E", "HR", "JS", "Q"):
         assert f'<td class="left">{key}</td>' in section(text, "sources"), key
+        assert f'<td class="left">{key}</td>' in section(text, "generalisation"), key
+    assert "<b>per_class</b> (this model's)" in section(text, "generalisation")
     for stem in ("oof_roc", "oof_pr", "threshold_search", "learning_curves", "oof_confusion"):
         assert (tmp_path / f"{stem}.png").is_file() and (tmp_path / f"{stem}.svg").is_file()
 

@@ -25,7 +25,9 @@ The page holds a summary table (challenge metric, AUROC, AUPRC, F-measure, sensi
 specificity, per fold and pooled out-of-fold, before and after the threshold search), a
 per-class table, ROC and precision-recall curves per class, the challenge metric against each
 class's threshold, learning curves per fold, the metric's confusion matrix with its weights,
-and a per-source table. Plots are embedded and also written as PNG and SVG files into OUT.
+a per-source table, and the generalisation section (the split, the epoch choice, scores per
+source and the threshold transfer). Plots are embedded and also written as PNG and SVG files
+into OUT.
 
 The MODEL folder keeps out-of-fold probabilities but no labels: give --labels DATA (the
 folder the model was trained on) for the views that need them. A test set: --scores (from

@@ -15,6 +15,7 @@ from . import data as D
 from . import html as H
 from . import plots as P
 from . import tables as T
+from .generalisation import generalisation_section
 from .tables import CONFUSION_TEXT, NEEDS_LABELS, NEEDS_TEST_CURVES
 
 
@@ -128,22 +129,32 @@ def threshold_section(model, test_data, order, few_oof, out_folder):
     return ("thresholds", "Threshold search", content)
 
 
+LEARNING_CAPTIONS = {
+    "validation": (
+        "Training loss and validation challenge metric per epoch and fold. Each fold keeps the weights of the "
+        "epoch with the best validation metric (ringed); the validation records are the fold's out-of-fold "
+        "records, so the chosen epoch's metric is slightly optimistic."
+    ),
+    "inner": (
+        "Training loss and challenge metric per epoch and fold, on the held-out fold (solid) and on the fold's "
+        "inner split of its training records (dashed). Each fold keeps the epoch best on its inner split (ringed), "
+        "so the held-out records, which give the out-of-fold score, chose nothing."
+    ),
+    "last": (
+        "Training loss per epoch and fold; each fold keeps its last epoch (ringed), the only one validated on "
+        "its held-out records."
+    ),
+}
+
+
 def learning_section(model, out_folder):
     """Training loss and validation metric per epoch and fold."""
     folds = model.cv_report.get("folds", [])
+    selection = (model.cv_report.get("selection") or {}).get("method", "validation")
     if any(f.get("history") for f in folds):
         milestones = model.manifest.get("config", {}).get("lr_milestones", ())
         uri, files = P.save(P.learning_curves(folds, milestones), out_folder, "learning_curves")
-        content = H.figure(
-            uri,
-            files,
-            (
-                "Training loss and validation challenge metric per epoch and fold. Each fold keeps the weights of the "
-                "epoch with the best validation metric (ringed); the validation records are the fold's out-of-fold "
-                "records, so the chosen epoch's metric is slightly optimistic."
-            ),
-            "learning curves per fold",
-        )
+        content = H.figure(uri, files, LEARNING_CAPTIONS[selection], "learning curves per fold")
     else:
         content = H.note("cv_report.json holds no epoch history.")
     return ("learning", "Learning curves", content)
@@ -206,6 +217,7 @@ def write_report(model_folder, out_folder, test=None, labels=None, min_positives
         learning_section(model, out_folder),
         confusion_section(model, test_data, out_folder),
         T.source_section(model, test_data),
+        generalisation_section(model),
     ]
     text = H.page("ecgnet model report", _meta(model, started), T.notices(model), sections)
     path = os.path.join(out_folder, "report.html")

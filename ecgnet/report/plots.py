@@ -206,13 +206,26 @@ def learning_curves(folds, milestones=()):
         loss_ax.plot(
             epochs, [h["loss"] for h in history], color=color, lw=1.4, marker=".", label=f"fold {fold['fold']}"
         )
+        # selection=last validates only the last epoch; selection=inner also scores an inner split (dashed).
+        validated = [h for h in history if h.get("val_challenge") is not None]
         metric_ax.plot(
-            epochs, [h["val_challenge"] for h in history], color=color, lw=1.4, marker=".", label=f"fold {fold['fold']}"
+            [h["epoch"] for h in validated],
+            [h["val_challenge"] for h in validated],
+            color=color,
+            lw=1.4,
+            marker=".",
+            label=f"fold {fold['fold']}",
         )
+        inner = [h for h in history if h.get("inner_challenge") is not None]
+        if inner:
+            metric_ax.plot(
+                [h["epoch"] for h in inner], [h["inner_challenge"] for h in inner], color=color, lw=1, ls="--"
+            )
         best = fold.get("best_epoch")
         for h in history:
             if h["epoch"] == best:
-                metric_ax.plot([best], [h["val_challenge"]], "o", ms=10, mfc="none", mec=color, mew=2, zorder=5)
+                if h.get("val_challenge") is not None:
+                    metric_ax.plot([best], [h["val_challenge"]], "o", ms=10, mfc="none", mec=color, mew=2, zorder=5)
                 loss_ax.plot([best], [h["loss"]], "o", ms=10, mfc="none", mec=color, mew=2, zorder=5)
     for ax in (loss_ax, metric_ax):
         for m in milestones:
@@ -222,7 +235,9 @@ def learning_curves(folds, milestones=()):
     loss_ax.set_ylabel("training loss (binary cross-entropy)")
     loss_ax.set_yscale("log")
     metric_ax.set_ylabel("validation challenge metric (p >= 0.5 or most probable class)")
-    metric_ax.legend(frameon=False, fontsize=8, title="ringed: chosen epoch", title_fontsize=8)
+    has_inner = any(h.get("inner_challenge") is not None for fold in folds for h in fold.get("history") or [])
+    title = "ringed: chosen epoch" + ("; dashed: inner split" if has_inner else "")
+    metric_ax.legend(frameon=False, fontsize=8, title=title, title_fontsize=8)
     loss_ax.legend(frameon=False, fontsize=8, title="dotted: learning-rate steps", title_fontsize=8)
     figure.tight_layout()
     return figure

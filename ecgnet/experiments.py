@@ -1,0 +1,395 @@
+"""`ecgnet compare`: variants of a config trained over several seeds, each variant's mean and spread.
+
+On the 193 sample records one seed moves the challenge metric by about 0.05, more than most
+changes worth trying: a comparison needs the mean and the spread over seeds. A variant is the
+base config with some fields changed (`parse_variant`); the variant `baseline`, the base config
+itself, is always compared. Every (variant, seed) trains into OUT/NAME/seed-S with the seed set
+to S (it moves the folds under split=stratified, and every random choice of training), all
+runs sharing one signal cache (OUT/cache/rate-HZ). Training resumes where a run stopped and
+skips finished runs, so the command can be stopped and started again at will.
+
+OUT/plan.json keeps every variant and seed asked for so far (a later call may add some; a
+variant may not change its definition); `summarise` rebuilds OUT/comparison.json and
+OUT/comparison.md from the finished runs' cv_report.json files, after every run and on its
+own (`ecgnet compare --summarise OUT`), so partial results can be read while runs go on.
+"""
+
+import json
+import logging
+import math
+import os
+import re
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import modelstore
+from .config import Config, load_config_file, parse_overrides
+from .errors import ComparisonError, ConfigError
+from .files import atomic_write
+from .loop import duration
+from .thresholds import THRESHOLD_METHODS
+
+log = logging.getLogger(__name__)
+
+BASELINE = "baseline"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_RESERVED = (BASELINE, "cache")
+_OVERRIDES_KEYS = ("label_overrides", "label-overrides")
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    changes: str  # what it changes, as given ("" for the baseline)
+    config: Config  # its config; each run sets the seed
+    label_overrides: str | None  # a label-overrides file, or None
+
+    def record(self) -> dict:
+        """Its entry in plan.json and comparison.json."""
+        return {
+            "name": self.name,
+            "changes": self.changes,
+            "config": self.config.to_dict(),
+            "label_overrides": self.label_overrides,
+        }
+
+
+def _pairs(text: str) -> list[str]:
+    """`a=1,b=2,3` -> ["a=1", "b=2,3"]: a part without `=` continues the value before it (lists)."""
+    pairs = []
+    for part in text.split(","):
+        if "=" in part or not pairs:
+            pairs.append(part.strip())
+        else:
+            pairs[-1] += "," + part.strip()
+    return pairs
+
+
+def parse_variant(spec: str, base: Config, base_overrides: str | None) -> Variant:
+    """A variant from `NAME:key=value,key=value,...`: config fields applied to `base`, or to
+    the config file of `config=FILE`; `label_overrides=FILE` trains on those label overrides
+    instead of `base_overrides`. A list value goes on after its comma (`lr_milestones=8,12`)."""
+    name, colon, text = spec.partition(":")
+    name = name.strip()
+    if not colon or not text.strip():
+        raise ComparisonError(f"variant {spec!r}: expected NAME:key=value[,key=value...]")
+    if not _NAME.match(name) or name in _RESERVED:
+        raise ComparisonError(
+            f"variant {spec!r}: its name must be letters, digits, '_', '.' or '-' (it names a folder) and not "
+            f"{' or '.join(_RESERVED)}"
+        )
+    config, overrides, fields = base, base_overrides, []
+    for pair in _pairs(text):
+        key, _, value = pair.partition("=")
+        key = key.strip()
+        if key == "config":
+            config = load_config_file(value.strip())
+        elif key == "seed":
+            raise ComparisonError(f"variant {name}: the seed is set by --seeds, not by a variant")
+        elif key in _OVERRIDES_KEYS:
+            overrides = os.path.abspath(value.strip())  # plan.json compares it whatever the working folder
+            if not os.path.isfile(overrides):
+                raise ComparisonError(f"variant {name}: label overrides file {value.strip()} does not exist")
+        else:
+            fields.append(pair)
+    try:
+        config = parse_overrides(fields, config)
+    except ConfigError as e:
+        raise ComparisonError(f"variant {name}: {e}") from None
+    return Variant(name, text.strip(), config, overrides)
+
+
+def plan_variants(base: Config, base_overrides: str | None, specs: list[str]) -> list[Variant]:
+    """The baseline and the variants of `specs`, names checked to be distinct."""
+    if base_overrides is not None:
+        if not os.path.isfile(base_overrides):
+            raise ComparisonError(f"label overrides file {base_overrides} does not exist")
+        base_overrides = os.path.abspath(base_overrides)
+    variants = [Variant(BASELINE, "", base, base_overrides)]
+    for spec in specs:
+        variant = parse_variant(spec, base, base_overrides)
+        if any(v.name == variant.name for v in variants):
+            raise ComparisonError(f"variant {variant.name} is given twice")
+        variants.append(variant)
+    return variants
+
+
+# ---------------------------------------------------------------------------------------------
+# The plan: every variant and seed asked for in OUT
+
+
+def _plan_path(out: str) -> str:
+    return os.path.join(out, "plan.json")
+
+
+def read_plan(out: str) -> dict | None:
+    path = _plan_path(out)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        raise ComparisonError(f"{path} cannot be read: {e}") from None
+
+
+def update_plan(out: str, data: str, variants: list[Variant], seeds: list[int]) -> dict:
+    """OUT/plan.json with these variants and seeds added to those of earlier calls; a variant
+    already there must have the same definition (its runs were trained with it)."""
+    plan = read_plan(out) or {"data": os.path.abspath(data), "variants": [], "seeds": []}
+    known = {v["name"]: v for v in plan["variants"]}
+    for variant in variants:
+        record = variant.record()
+        if variant.name not in known:
+            plan["variants"].append(record)
+        elif (known[variant.name]["config"], known[variant.name]["label_overrides"]) != (
+            record["config"],
+            record["label_overrides"],
+        ):
+            what = (
+                "the base config (--config, --set, --label-overrides) differs from the one"
+                if variant.name == BASELINE
+                else f"variant {variant.name} was defined otherwise than"
+            )
+            raise ComparisonError(
+                f"{what} {out} was started with ({_plan_path(out)}): give the variant another name, or compare "
+                "into another OUT folder"
+            )
+    plan["seeds"] += [s for s in seeds if s not in plan["seeds"]]
+    os.makedirs(out, exist_ok=True)
+    atomic_write(_plan_path(out), json.dumps(plan, indent=2) + "\n")
+    return plan
+
+
+def run_folder(out: str, name: str, seed: int) -> str:
+    return os.path.join(out, name, f"seed-{seed}")
+
+
+def _check_finished(folder: str, config: Config, label_overrides: str | None) -> None:
+    """Refuse a finished run trained with another config or other label overrides."""
+    manifest = modelstore.read_manifest(folder)
+    saved = manifest.get("config")
+    recorded = (manifest.get("training") or {}).get("label_overrides") or {}
+    wanted = modelstore.sha256(label_overrides) if label_overrides else None
+    if saved != config.to_dict() or recorded.get("sha256") != wanted:
+        raise ComparisonError(
+            f"{folder} holds a finished run of other settings or label overrides than this variant's; "
+            "delete it, or compare into another OUT folder"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+
+
+def run_comparison(
+    data: str,
+    out: str,
+    variants: list[Variant],
+    seeds: list[int],
+    device: str | None = None,
+    workers: int | None = None,
+    jobs: int = -1,
+) -> dict:
+    """Train every (variant, seed) not finished yet, seeds outermost (so that every variant
+    has its first seed early), summarising after each run; returns the summary."""
+    from .training import train  # torch: only once the arguments are checked
+
+    if not seeds:
+        raise ComparisonError("no seeds to run")
+    update_plan(out, data, variants, seeds)
+    runs = [(seed, variant) for seed in seeds for variant in variants]
+    started = time.time()
+    for number, (seed, variant) in enumerate(runs, 1):
+        folder = run_folder(out, variant.name, seed)
+        config = variant.config.replace(seed=seed)
+        what = f"run {number}/{len(runs)}: {variant.name}, seed {seed} ({folder})"
+        if os.path.exists(modelstore.ModelFolder(folder).manifest):
+            _check_finished(folder, config, variant.label_overrides)
+            log.info(f"{what}: finished already")
+            continue
+        log.info(f"{what}; {duration(time.time() - started)} elapsed")
+        run_started = time.time()
+        train(
+            data,
+            folder,
+            config=config,
+            cache_folder=os.path.join(out, "cache", f"rate-{config.sample_rate}"),
+            device=device,
+            workers=workers,
+            jobs=jobs,
+            label_overrides=variant.label_overrides,
+            write_report=False,
+        )
+        log.info(f"{what}: done in {duration(time.time() - run_started)}; {duration(time.time() - started)} elapsed")
+        summarise(out)
+    return summarise(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Summarising
+
+
+def run_metrics(cv_report: dict) -> dict:
+    """The numbers a comparison averages, from one run's cv_report.json (keys that older
+    reports lack are left out)."""
+    overall = cv_report["overall"]
+    found = {
+        "challenge": overall["after_thresholds"]["Challenge metric"],
+        "challenge_uniform": overall["before_thresholds"]["Challenge metric"],
+        "auroc": overall["after_thresholds"]["AUROC"],
+    }
+    sources = {
+        key: entry["after_thresholds"]["Challenge metric"] for key, entry in cv_report.get("sources", {}).items()
+    }
+    if sources:
+        found["source_mean"] = float(np.mean(list(sources.values())))
+        found["source_worst"] = min(sources.values())
+        found["sources"] = sources
+    selection = cv_report.get("selection") or {}
+    if "held_out_choice" in selection:
+        found["inner_choice"] = selection["chosen"]["after_thresholds"]
+        found["held_out_choice"] = selection["held_out_choice"]["after_thresholds"]
+    transfer = cv_report.get("threshold_transfer")
+    if transfer:
+        found["transfer"] = {
+            method: {stat: entry[stat] for stat in ("pooled", "mean", "worst")}
+            for method, entry in transfer["methods"].items()
+        }
+    return found
+
+
+def spread(values: list[float | None]) -> dict:
+    """Mean and sample standard deviation (n - 1; None below two values) of the values given."""
+    values = [float(v) for v in values if v is not None and math.isfinite(v)]
+    return {
+        "n": len(values),
+        "mean": float(np.mean(values)) if values else None,
+        "std": float(np.std(values, ddof=1)) if len(values) > 1 else None,
+        "values": values,
+    }
+
+
+SCALARS = ("challenge", "challenge_uniform", "auroc", "source_mean", "source_worst", "inner_choice", "held_out_choice")
+
+
+def _aggregate(runs: list[dict]) -> dict:
+    """Each number's spread over the runs of one variant."""
+    result = {key: spread([r.get(key) for r in runs]) for key in SCALARS if any(key in r for r in runs)}
+    sources = sorted({key for r in runs for key in r.get("sources", {})})
+    if sources:
+        result["sources"] = {key: spread([r.get("sources", {}).get(key) for r in runs]) for key in sources}
+    methods = [m for m in THRESHOLD_METHODS if any(m in r.get("transfer", {}) for r in runs)]
+    if methods:
+        result["transfer"] = {
+            method: {
+                stat: spread([r["transfer"][method][stat] for r in runs if method in r.get("transfer", {})])
+                for stat in ("pooled", "mean", "worst")
+            }
+            for method in methods
+        }
+    return result
+
+
+def summarise(out: str) -> dict:
+    """Rebuild OUT/comparison.json and OUT/comparison.md from the finished runs of OUT/plan.json."""
+    plan = read_plan(out)
+    if plan is None:
+        raise ComparisonError(f"{out} holds no comparison ({_plan_path(out)} is missing); run ecgnet compare first")
+    variants = []
+    for variant in plan["variants"]:
+        runs, state = [], {}
+        for seed in plan["seeds"]:
+            folder = run_folder(out, variant["name"], seed)
+            report = os.path.join(folder, "cv_report.json")
+            if os.path.exists(os.path.join(folder, "model.json")) and os.path.exists(report):
+                with open(report) as f:
+                    runs.append(run_metrics(json.load(f)))
+                state[str(seed)] = "finished"
+            else:
+                state[str(seed)] = "started" if os.path.isdir(folder) else "pending"
+        variants.append({**variant, "runs": state, "finished": len(runs), **_aggregate(runs)})
+    summary = {"data": plan["data"], "seeds": plan["seeds"], "variants": variants}
+    atomic_write(os.path.join(out, "comparison.json"), json.dumps(summary, indent=2) + "\n")
+    atomic_write(os.path.join(out, "comparison.md"), markdown(summary))
+    return summary
+
+
+def _cell(entry: dict | None) -> str:
+    if not entry or entry["mean"] is None:
+        return ""
+    return f"{entry['mean']:.3f}" + (f" ± {entry['std']:.3f}" if entry["std"] is not None else "")
+
+
+def _table(head: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows]) + "\n"
+
+
+def _main_table(summary: dict) -> str:
+    head = ["variant", "changes", "seeds done", "challenge, fitted", "challenge, p >= uniform", "AUROC"]
+    head += ["per-source mean", "worst source"]
+    keys = ("challenge", "challenge_uniform", "auroc", "source_mean", "source_worst")
+    rows = [
+        [v["name"], v["changes"].replace("|", "\\|") or "(base config)", f"{v['finished']}/{len(summary['seeds'])}"]
+        + [_cell(v.get(key)) for key in keys]
+        for v in summary["variants"]
+    ]
+    return _table(head, rows)
+
+
+def _selection_table(variants: list[dict]) -> str:
+    rows = [[v["name"], _cell(v["inner_choice"]), _cell(v["held_out_choice"])] for v in variants]
+    return _table(["variant", "chosen on inner split", "chosen on held-out fold"], rows)
+
+
+def _source_table(variants: list[dict], sources: list[str]) -> str:
+    rows = [[v["name"]] + [_cell(v.get("sources", {}).get(key)) for key in sources] for v in variants]
+    return _table(["variant", *sources], rows)
+
+
+def _transfer_table(variants: list[dict]) -> str:
+    rows = [
+        [v["name"], method] + [_cell(entry[stat]) for stat in ("pooled", "mean", "worst")]
+        for v in variants
+        for method, entry in v["transfer"].items()
+    ]
+    return _table(["variant", "threshold method", "pooled", "mean over sources", "worst source"], rows)
+
+
+def markdown(summary: dict) -> str:
+    """comparison.md: the tables of `summarise`."""
+    variants = summary["variants"]
+    parts = [
+        f"# ecgnet compare: {len(variants)} variants x {len(summary['seeds'])} seeds\n",
+        f"Data: `{summary['data']}`; seeds {', '.join(map(str, summary['seeds']))}. Each cell is the mean ± the "
+        "sample standard deviation over the finished seeds of the out-of-fold challenge metric (fitted: with the "
+        "run's fitted thresholds; p >= uniform: with the uniform threshold) or AUROC.\n",
+        _main_table(summary),
+    ]
+    inner = [v for v in variants if "held_out_choice" in v]
+    if inner:
+        parts += [
+            "\n## Epoch choice (selection=inner)\n",
+            "Out-of-fold challenge metric (fitted thresholds) with the epochs chosen on the inner splits, and had "
+            "they been chosen on the held-out folds (the paper's choice, optimistic).\n",
+            _selection_table(inner),
+        ]
+    sources = sorted({key for v in variants for key in v.get("sources", {})})
+    if sources:
+        parts += [
+            "\n## Per source\n",
+            "Challenge metric of each source's out-of-fold predictions, fitted thresholds.\n",
+            _source_table(variants, sources),
+        ]
+    transfer = [v for v in variants if "transfer" in v]
+    if transfer:
+        parts += [
+            "\n## Threshold transfer (leave-one-source-out)\n",
+            "Each source scored with thresholds fitted, by each method, on the other sources' out-of-fold "
+            "predictions: the mean and the worst over sources, and all records pooled.\n",
+            _transfer_table(transfer),
+        ]
+    return "\n".join(parts)
