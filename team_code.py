@@ -7,7 +7,7 @@ run_12ECG_classifier. The organisers' 2020 `driver.py` and `train_model.py` impo
 top-level modules `run_12ECG_classifier.py` and `train_12ECG_classifier.py`, which re-export these.
 2021 names (python-classifier-2021): training_code, load_model, run_model.
 
-Training uses the published settings unless the environment variable ECGNET_CONFIG names a JSON
+Training uses the defaults unless the environment variable ECGNET_CONFIG names a JSON
 file of config fields (as `train_model.py --config FILE`): the organisers' scripts call
 `train_12ECG_classifier(input, output)` / `training_code(data, model)` with no way to pass one.
 
@@ -30,7 +30,7 @@ CONFIG_VARIABLE = "ECGNET_CONFIG"
 
 
 def train_12ECG_classifier(input_directory: str, output_directory: str) -> None:
-    """Train on the records of `input_directory` into `output_directory` (published settings,
+    """Train on the records of `input_directory` into `output_directory` (the defaults,
     or the config file named by ECGNET_CONFIG); resumes an interrupted run."""
     config_file = os.environ.get(CONFIG_VARIABLE)
     train(input_directory, output_directory, config=load_config_file(config_file) if config_file else None)

@@ -1,4 +1,6 @@
-"""Every hyper-parameter in one object. Defaults reproduce the published method.
+"""Every hyper-parameter in one object. Defaults are the published method's, except five
+settings chosen by leave-one-source-out validation (`PAPER_SETTINGS` lists the published
+values; `Config.paper()` and `--paper` give them all).
 
 The config is saved in the MODEL folder, so a model always runs with the settings it was
 trained with. Override fields from the command line with `--set name=value` (see `parse_overrides`).
@@ -52,7 +54,7 @@ class Config:
     # pulled toward the global one, more so for classes with few positives: weight
     # positives / (positives + threshold_shrinkage)), "mean_source" or "worst_source" (per-class
     # search maximising the mean or the worst per-source challenge metric).
-    threshold_method: str = "per_class"
+    threshold_method: str = "global"
     threshold_shrinkage: float = 10.0
     # Validation (generalisation). split: "stratified" (the paper's folds, stratified within
     # each source) or "source" (one fold per record source, leave-one-source-out).
@@ -60,7 +62,7 @@ class Config:
     # is scored on), "inner" (the best on an inner split of `inner_fraction` of the fold's
     # training records, so the out-of-fold score chose nothing) or "last".
     split: str = "stratified"
-    selection: str = "validation"
+    selection: str = "last"
     inner_fraction: float = 0.2
     # Signal conditioning of every span the network sees (training windows and inference
     # views), at `sample_rate`, so that it does not depend on a record's own rate:
@@ -69,13 +71,13 @@ class Config:
     # and 0.014 of its amplitude) alike for every site; standardise: per-lead z-score over the
     # span. See preprocess.condition.
     bandpass: tuple = ()
-    standardise: bool = False
+    standardise: bool = True
     # Training augmentations of each window's record part, 0 = off (see augment.py): lead_mask
     # (probability that a window has a random nonempty proper subset of its leads zeroed),
     # amplitude_scale (per-lead gain drawn from 1 +- this), baseline_wander (mV, the most a
     # lead's slow 0.05-0.5 Hz sinusoid reaches), noise (mV, standard deviation of Gaussian
     # noise), mixup (alpha of Beta(alpha, alpha): pairs of a batch mixed, labels too).
-    lead_mask: float = 0.0
+    lead_mask: float = 0.3
     amplitude_scale: float = 0.0
     baseline_wander: float = 0.0
     noise: float = 0.0
@@ -84,7 +86,7 @@ class Config:
     # label noise: negatives focused by asl_gamma_neg and shifted by asl_clip, positives by
     # asl_gamma_pos; see losses.py); label_smoothing e makes every target y (1 - e) + e / 2.
     loss: str = "bce"
-    label_smoothing: float = 0.0
+    label_smoothing: float = 0.1
     asl_gamma_neg: float = 4.0
     asl_gamma_pos: float = 0.0
     asl_clip: float = 0.05
@@ -170,15 +172,27 @@ class Config:
         }
 
     @classmethod
-    def from_dict(cls, values: dict) -> "Config":
-        """The config of a dict of fields, as `to_dict` writes them (older names read too)."""
+    def paper(cls) -> "Config":
+        """The published method's settings (`--paper`)."""
+        return cls(**PAPER_SETTINGS)
+
+    @classmethod
+    def from_dict(cls, values: dict, base: "Config | None" = None) -> "Config":
+        """The config of a dict of fields, as `to_dict` writes them (older names read too);
+        the fields it lacks keep `base`'s values (default: the defaults)."""
         if not isinstance(values, dict):
             raise ConfigError(f"a config is a JSON object of fields, not {type(values).__name__}")
         values = {_RENAMED.get(k, k): v for k, v in values.items()}
         unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
             raise ConfigError(f"unknown config fields: {', '.join(map(str, unknown))}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+        return (base or cls()).replace(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+    @classmethod
+    def from_saved(cls, values: dict) -> "Config":
+        """The config a MODEL folder was trained with. A field its config lacks did not exist
+        when it was written, so the model was trained with that field's published value."""
+        return cls.from_dict(values, base=cls.paper())
 
     def replace(self, **changes) -> "Config":
         return dataclasses.replace(self, **changes)
@@ -186,6 +200,15 @@ class Config:
 
 # Fields' earlier names, read in model folders and config files written before the rename.
 _RENAMED = {"checkpoint_threshold": "uniform_threshold"}
+# The published method's values of the fields whose defaults are not theirs: the defaults were
+# chosen by leave-one-source-out validation (README, "Generalisation to unseen sites").
+PAPER_SETTINGS = {
+    "selection": "validation",
+    "threshold_method": "per_class",
+    "standardise": False,
+    "label_smoothing": 0.0,
+    "lead_mask": 0.0,
+}
 _KINDS = {
     bool: "true or false",
     int: "an integer",
@@ -242,11 +265,12 @@ def parse_overrides(pairs: Sequence[str], base: Config | None = None) -> Config:
     return base.replace(**changes)
 
 
-def load_config_file(path: str | os.PathLike) -> Config:
-    """The config in a JSON file of fields; ConfigError names the file when it cannot be."""
+def load_config_file(path: str | os.PathLike, base: Config | None = None) -> Config:
+    """The config in a JSON file of fields, the others as in `base` (default: the defaults);
+    ConfigError names the file when it cannot be."""
     try:
         with open(path) as f:
-            return Config.from_dict(json.load(f))
+            return Config.from_dict(json.load(f), base)
     except OSError as e:
         raise ConfigError(f"config file {path}: {e.strerror or e}") from None
     except ValueError as e:  # JSON syntax, and ConfigError

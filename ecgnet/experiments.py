@@ -253,6 +253,11 @@ def run_metrics(cv_report: dict) -> dict:
         found["inner_choice"] = selection["chosen"]["after_thresholds"]
         found["held_out_choice"] = selection["held_out_choice"]["after_thresholds"]
     transfer = cv_report.get("threshold_transfer")
+    method = cv_report.get("threshold_method", "per_class")
+    if transfer and method in transfer["methods"]:
+        # The honest leave-one-source-out figure: neither the models nor the thresholds saw the source.
+        found["unseen_mean"] = transfer["methods"][method]["mean"]
+        found["unseen_worst"] = transfer["methods"][method]["worst"]
     if transfer:
         found["transfer"] = {
             method: {stat: entry[stat] for stat in ("pooled", "mean", "worst")}
@@ -272,7 +277,17 @@ def spread(values: list[float | None]) -> dict:
     }
 
 
-SCALARS = ("challenge", "challenge_uniform", "auroc", "source_mean", "source_worst", "inner_choice", "held_out_choice")
+SCALARS = (
+    "challenge",
+    "challenge_uniform",
+    "auroc",
+    "source_mean",
+    "source_worst",
+    "unseen_mean",
+    "unseen_worst",
+    "inner_choice",
+    "held_out_choice",
+)
 
 
 def _aggregate(runs: list[dict]) -> dict:
@@ -330,8 +345,8 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
 
 def _main_table(summary: dict) -> str:
     head = ["variant", "changes", "seeds done", "challenge, fitted", "challenge, p >= uniform", "AUROC"]
-    head += ["per-source mean", "worst source"]
-    keys = ("challenge", "challenge_uniform", "auroc", "source_mean", "source_worst")
+    head += ["per-source mean", "worst source", "unseen thresholds: mean", "unseen thresholds: worst"]
+    keys = ("challenge", "challenge_uniform", "auroc", "source_mean", "source_worst", "unseen_mean", "unseen_worst")
     rows = [
         [v["name"], v["changes"].replace("|", "\\|") or "(base config)", f"{v['finished']}/{len(summary['seeds'])}"]
         + [_cell(v.get(key)) for key in keys]
@@ -366,7 +381,10 @@ def markdown(summary: dict) -> str:
         f"# ecgnet compare: {len(variants)} variants x {len(summary['seeds'])} seeds\n",
         f"Data: `{summary['data']}`; seeds {', '.join(map(str, summary['seeds']))}. Each cell is the mean ± the "
         "sample standard deviation over the finished seeds of the out-of-fold challenge metric (fitted: with the "
-        "run's fitted thresholds; p >= uniform: with the uniform threshold) or AUROC.\n",
+        "run's fitted thresholds; p >= uniform: with the uniform threshold) or AUROC. Per-source mean and worst: "
+        "each source's metric with the run's thresholds, fitted on all out-of-fold predictions; unseen thresholds: "
+        "with thresholds fitted by the run's method on the other sources only (`threshold_transfer`), the honest "
+        "figure under split=source, where neither the models nor the thresholds saw the source.\n",
         _main_table(summary),
     ]
     inner = [v for v in variants if "held_out_choice" in v]

@@ -153,7 +153,7 @@ class ModelFolder:
         if not os.path.exists(path):
             return None
         with open(path) as f:
-            return Config.from_dict(json.load(f))
+            return Config.from_saved(json.load(f))
 
     def write_run_config(self, config: Config) -> None:
         write_json(self.work_path("config.json"), config.to_dict())
@@ -280,7 +280,7 @@ def _manifest_fields(manifest, path):
     if not isinstance(manifest["config"], dict):
         raise invalid("config is not an object")
     try:
-        config = Config.from_dict(manifest["config"])
+        config = Config.from_saved(manifest["config"])
     except ConfigError as e:
         raise invalid(str(e)) from None
     thresholds = manifest["thresholds"]

@@ -36,7 +36,7 @@ SAMPLE = needs_sample = None
 set_sample(os.environ.get(SAMPLE_ENV) or DEFAULT_SAMPLE)
 
 # A network small enough to train in seconds on a CPU, every code path of the full one kept.
-TINY = Config(
+TINY = Config.paper().replace(
     width=8,
     blocks=(1, 1),
     se_reduction=4,

@@ -1,9 +1,42 @@
 import pytest
 
-from ecgnet.config import Config, parse_overrides
+from ecgnet.config import PAPER_SETTINGS, Config, parse_overrides
 
 
-def test_defaults_are_the_published_method():
+def test_paper_settings_are_the_published_method():
+    c = Config.paper()
+    assert (c.selection, c.threshold_method, c.standardise, c.label_smoothing, c.lead_mask) == (
+        "validation",
+        "per_class",
+        False,
+        0.0,
+        0.0,
+    )
+    # Everything else is shared with the defaults.
+    assert Config.paper().replace(**{k: getattr(Config(), k) for k in PAPER_SETTINGS}) == Config()
+
+
+def test_a_saved_config_lacking_newer_fields_is_read_with_the_published_values():
+    saved = {k: v for k, v in Config().replace(epochs=3).to_dict().items() if k not in PAPER_SETTINGS}
+    assert Config.from_saved(saved) == Config.paper().replace(epochs=3)
+    assert Config.from_saved(Config().to_dict()) == Config()
+    assert Config.from_dict(saved) == Config().replace(epochs=3)  # config files start from the defaults
+
+
+def test_config_file_and_set_apply_over_paper(tmp_path):
+    from argparse import Namespace
+
+    from ecgnet.cli import _requested_config
+
+    path = tmp_path / "c.json"
+    path.write_text('{"epochs": 7}')
+    config = _requested_config(Namespace(paper=True, config=str(path), set=["lr=0.01"]))
+    assert config == Config.paper().replace(epochs=7, lr=0.01)
+    assert _requested_config(Namespace(paper=False, config=str(path), set=[])) == Config().replace(epochs=7)
+    assert _requested_config(Namespace(paper=False, config=None, set=[])) is None
+
+
+def test_defaults_are_the_published_network_and_schedule():
     c = Config()
     assert (c.sample_rate, c.window, c.overlap, c.width, c.blocks) == (257, 4096, 256, 64, (2, 2, 2, 2))
     assert (c.folds, c.epochs, c.batch_size, c.lr, c.weight_decay, c.lr_milestones) == (

@@ -10,6 +10,7 @@ import types
 import numpy as np
 
 from ecgnet import labels, metrics, modelstore, training
+from ecgnet.config import Config
 
 from helpers import ROOT, SAMPLE, TINY, cli_settings, link_records, needs_sample, sample_names
 
@@ -122,7 +123,7 @@ def test_training_refuses_other_settings_when_resuming(tiny_model, tmp_path):
     assert result.returncode == 0 and "nothing to do" in result.stderr  # a complete model is left alone
     partial = tmp_path / "partial"
     (partial / "work").mkdir(parents=True)
-    (partial / "work" / "config.json").write_text(json.dumps({"epochs": 3}))
+    (partial / "work" / "config.json").write_text(json.dumps(Config().replace(epochs=3).to_dict()))
     result = run("train_model.py", data, str(partial), "--set", "epochs=5")
     assert result.returncode == 1 and "other settings (epochs)" in result.stderr
 
