@@ -27,7 +27,19 @@ from ecgnet import __version__, cli
 
 from helpers import ROOT
 
-COMMANDS = ["train", "drive", "quantize", "evaluate", "synth", "benchmark", "audit", "review-kit", "agreement", "relabel", "report"]
+COMMANDS = [
+    "train",
+    "drive",
+    "quantize",
+    "evaluate",
+    "synth",
+    "benchmark",
+    "audit",
+    "review-kit",
+    "agreement",
+    "relabel",
+    "report",
+]
 SCRIPTS = {"driver.py": "drive", "train_model.py": "train", "evaluate_model.py": "evaluate"}
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 

@@ -20,6 +20,7 @@ from ecgnet.inference import Ensemble, choose_precision, predict
 from ecgnet.records import read_record
 
 from helpers import ROOT, needs_sample
+from test_contract import DRIVER_2020, assert_same_outputs, read_outputs, run_script
 
 pytestmark = [
     needs_sample,
@@ -205,6 +206,19 @@ def test_driver_in_int8_writes_valid_outputs(quantized, tmp_path):
         assert labels.sum() >= 1 and np.all((probabilities >= 0) & (probabilities <= 1))
         np.testing.assert_array_equal(labels, expected_labels[i])
         np.testing.assert_allclose(probabilities, expected[i], atol=1e-6)
+
+
+def test_the_organisers_unedited_driver_uses_int8(quantized, tmp_path):
+    """Their 2020 driver.py (re-implemented in test_contract) loads the quantised folder with
+    load_12ECG_model and classifies record by record: int8, as the batched driver's default."""
+    model, data = quantized
+    run_script(tmp_path / "organisers", {"driver.py": DRIVER_2020}, [model, data, tmp_path / "theirs"])
+    assert cli.drive([str(model), data, str(tmp_path / "ours")]) == 0
+    assert_same_outputs(read_outputs(tmp_path / "theirs"), read_outputs(tmp_path / "ours"), record_lines=False)
+    fp32 = tmp_path / "fp32"
+    assert cli.drive([str(model), data, str(fp32), "--precision", "fp32"]) == 0
+    probabilities = [o[3] for o in read_outputs(tmp_path / "ours").values()]
+    assert not np.array_equal(probabilities, [o[3] for o in read_outputs(fp32).values()])  # int8 it was
 
 
 def test_without_int8_weights_fp32_is_used_and_int8_refused(copy_model, tmp_path, capsys):
