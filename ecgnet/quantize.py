@@ -102,9 +102,10 @@ def int8_state(model: torch.nn.Module, input_scales: dict[str, float]) -> dict[s
 
 
 def fidelity(
-    fp32: np.ndarray, quantised: np.ndarray, truth: np.ndarray, thresholds: np.ndarray
-) -> dict[str, float | int]:
-    """int8 against float32 probabilities (records, classes) of the same models."""
+    fp32: np.ndarray, quantised: np.ndarray, truth: np.ndarray, thresholds: np.ndarray, names: Sequence[str]
+) -> dict[str, float | int | str]:
+    """int8 against float32 probabilities (records, classes) of the same models on the records
+    `names`."""
     fp32_labels, int8_labels = apply_thresholds(fp32, thresholds), apply_thresholds(quantised, thresholds)
     difference = np.abs(quantised.astype(np.float64) - fp32)
     fp32_metric = metrics.challenge_metric(truth, fp32_labels)
@@ -114,6 +115,7 @@ def fidelity(
         "identical_label_cells": float(np.mean(fp32_labels == int8_labels)),
         "changed_label_cells": int(np.sum(fp32_labels != int8_labels)),
         "max_probability_difference": float(difference.max()),
+        "max_probability_difference_record": names[int(difference.max(axis=1).argmax())],
         "mean_probability_difference": float(difference.mean()),
         "challenge_metric_fp32": fp32_metric,
         "challenge_metric_int8": int8_metric,
@@ -144,6 +146,7 @@ class _Fold:
     """One fold's int8 state and its float32 and int8 outputs on its gate records."""
 
     state: dict[str, torch.Tensor]
+    names: list[str]
     fp32: np.ndarray
     int8: np.ndarray
     truth: np.ndarray
@@ -159,7 +162,8 @@ def _quantise_fold(config: Config, fp32_state: dict, calibration: list[RecordFil
         fp32.append(predict([model], records, config, "cpu")[0])
         int8_out.append(predict([quantised], records, config, "cpu")[0])
         truth.append(np.stack([label_space.encode(r.dx) for r in records]))
-    return _Fold(state, np.concatenate(fp32), np.concatenate(int8_out), np.concatenate(truth).astype(bool))
+    names = [f.name for f in gate]
+    return _Fold(state, names, np.concatenate(fp32), np.concatenate(int8_out), np.concatenate(truth).astype(bool))
 
 
 def quantize_folder(
@@ -204,10 +208,12 @@ def quantize_folder(
         np.concatenate([f.int8 for f in folds]),
         np.concatenate([f.truth for f in folds]),
         np.asarray(thresholds),
+        [name for f in folds for name in f.names],
     )
     summary = (
         f"{100 * numbers['identical_label_cells']:.2f}% identical label cells ({numbers['changed_label_cells']} "
-        f"changed), max probability difference {numbers['max_probability_difference']:.4f}, challenge metric "
+        f"changed), max probability difference {numbers['max_probability_difference']:.4f} "
+        f"({numbers['max_probability_difference_record']}), challenge metric "
         f"{numbers['challenge_metric_fp32']:.4f} fp32 vs {numbers['challenge_metric_int8']:.4f} int8 "
         f"on {numbers['records']} out-of-fold records"
     )

@@ -47,6 +47,7 @@ def test_quantize_round_trip(quantized, tiny_model):
     assert manifest["precision"] == "int8"
     fidelity = manifest["int8"]["fidelity"]
     assert fidelity["records"] == 30 and fidelity["identical_label_cells"] >= 0.995
+    assert fidelity["max_probability_difference_record"] in {f.name for f in list_records(data)}
     assert fidelity["challenge_metric_difference"] <= 0.005
     assert [os.path.isfile(model / entry["file"]) for entry in manifest["int8"]["weights"]] == [True, True]
 

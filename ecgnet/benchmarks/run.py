@@ -261,6 +261,7 @@ def quantized_copy(trained: str, data: str, work: str, log: Callable[[str], None
         + f"fidelity on {fidelity['records']} out-of-fold records, each by its own fold model: "
         f"{100 * fidelity['identical_label_cells']:.2f}% identical label cells "
         f"({fidelity['changed_label_cells']} changed), probabilities max {fidelity['max_probability_difference']:.4f} "
+        f"({fidelity['max_probability_difference_record']}) "
         f"mean {fidelity['mean_probability_difference']:.5f} apart, challenge metric "
         f"{fidelity['challenge_metric_fp32']:.4f} fp32 vs {fidelity['challenge_metric_int8']:.4f} int8"
     )
