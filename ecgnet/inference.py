@@ -11,6 +11,7 @@ The fold models compute in float32 or, after `ecgnet quantize`, in int8 on CPUs 
 """
 
 import logging
+import os
 from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
@@ -34,6 +35,19 @@ Batch = tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor] | No
 # costs at most 31 samples a view, while far fewer distinct shapes keep the CPU convolution
 # library's cache of compiled kernels, and the memory it holds, small.
 WIDTH_STEP = 32
+
+
+# oneDNN compiles a kernel for every convolution shape it meets (for int8, also every layer's
+# scales) and by default keeps 1024 of them: 70 to 90 MiB of the driver's peak on the sample
+# records. Compiling again costs about 0.4 ms a call, and the driver's time did not change
+# measurably without the cache (see README, Speed), so it is off unless the user sets it.
+KERNEL_CACHE_CAPACITY = 0
+
+
+def bound_kernel_cache() -> None:
+    """Bound oneDNN's kernel cache to KERNEL_CACHE_CAPACITY, unless ONEDNN_PRIMITIVE_CACHE_CAPACITY
+    is set. oneDNN reads it once, at the process's first kernel: call this before any."""
+    os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(KERNEL_CACHE_CAPACITY))
 
 
 def default_device() -> torch.device:
@@ -168,6 +182,7 @@ class Ensemble:
     ):
         """`states`: an iterable of fold state dicts (int8 ones with `precision` "int8"),
         consumed one at a time."""
+        bound_kernel_cache()
         self.config = config
         self.device = torch.device(device) if device else default_device()
         self.precision = precision
