@@ -115,3 +115,10 @@ def test_the_driver_imports_neither_scipy_signal_nor_the_compiler_nor_review_ext
         pytest.skip(f"sample records not found at {helpers.SAMPLE}")
     result = subprocess.run([sys.executable, "-c", code, str(record)], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
+def test_resampling_in_blocks_gives_the_same_result(monkeypatch):
+    x = np.random.default_rng(0).normal(size=(12, 3000))
+    whole = resampling.resample_poly(x, 257, 500)
+    monkeypatch.setattr(resampling, "_BLOCK_VALUES", 5000)  # blocks of about 10 outputs
+    np.testing.assert_array_equal(resampling.resample_poly(x, 257, 500), whole)

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from ecgnet import cli, int8, modelstore
 from ecgnet.errors import ConfigError
 from ecgnet.folders import list_records
-from ecgnet.inference import Ensemble, choose_precision, predict
+from ecgnet.inference import KERNEL_CACHE_CAPACITY, Ensemble, bound_kernel_cache, choose_precision, predict
 from ecgnet.records import read_record
 
 from helpers import ROOT, needs_sample
@@ -260,3 +260,12 @@ def test_int8_convolution_is_exact_integer_arithmetic():
     codes = int8.quantise_activations(x, 0.05).float()
     expected = F.conv1d(codes * 0.05, weight.float() * 0.01, padding=3)
     np.testing.assert_allclose(conv(x).numpy(), expected.numpy(), rtol=1e-5, atol=1e-3)
+
+
+def test_the_kernel_cache_is_bounded_unless_the_user_sets_it(monkeypatch):
+    monkeypatch.delenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", raising=False)
+    bound_kernel_cache()
+    assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == str(KERNEL_CACHE_CAPACITY)
+    monkeypatch.setenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "64")
+    bound_kernel_cache()
+    assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == "64"
