@@ -243,7 +243,8 @@ def test_padding_does_not_change_int8_outputs(quantized):
         r.signal = r.signal[:, : r.signal.shape[1] // 3]
     batched = predict(ensemble.models, chosen, ensemble.config, "cpu")
     alone = np.concatenate([predict(ensemble.models, [r], ensemble.config, "cpu") for r in chosen], axis=1)
-    # measured 0 to 1e-7: integer sums are exact; float32 rounding of the masked means remains
+    # integer sums are exact; float32 rounding of the masked means remains (1e-7 here, 2e-4 with
+    # the paper-size model: it can move a value across the next layer's rounding boundary)
     assert np.abs(batched - alone).max() < 1e-5
 
 
