@@ -1,7 +1,8 @@
 """The `ecgnet` command line: one program, a subcommand per job.
 
     ecgnet train DATA MODEL [--set name=value ...] [--config FILE] [--label-overrides FILE] [--no-report]
-    ecgnet drive MODEL DATA OUTPUTS [--device DEVICE]
+    ecgnet drive MODEL DATA OUTPUTS [--device DEVICE] [--precision fp32|int8]
+    ecgnet quantize MODEL DATA [--calibration-records N] [--min-identical F] [--max-metric-change F] [...]
     ecgnet evaluate LABELS OUTPUTS [SCORES_CSV [CLASS_SCORES_CSV]] [--json FILE]
     ecgnet synth FOLDER COUNT [--seed N --prefix P --start N --rate HZ --label-noise RATE]
     ecgnet benchmark [--records N] [--skip-scaling] [--json FILE]
@@ -173,7 +174,8 @@ NAME.hea (and every NAME.mat without one; hidden files ignored): the record name
 classes, their binary labels and probabilities. A record that fails is reported by name and
 still gets an (all-negative) output file where its name allows; the exit status is then 1.
 A model that cannot be loaded, or a DATA or OUTPUTS folder that cannot be used, stops the
-run with status 2."""
+run with status 2. The networks compute in the precision MODEL/model.json names: int8 on a CPU
+after `ecgnet quantize`, float32 otherwise; --precision overrides it."""
 
 
 def drive(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
@@ -183,13 +185,19 @@ def drive(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     parser.add_argument("data", help="folder of records to classify")
     parser.add_argument("outputs", help="folder to write NAME.csv output files into")
     parser.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
+    parser.add_argument(
+        "--precision",
+        choices=("fp32", "int8"),
+        help="float32 or int8 networks (int8: CPU only, after `ecgnet quantize`; default: the one model.json "
+        "names, int8 where the model has int8 weights and runs on a CPU, else fp32)",
+    )
     args = parser.parse_args(argv)
     logs.configure()
     from .inference import Ensemble
     from .runner import run_folder
 
     try:
-        ensemble = Ensemble.from_folder(args.model, args.device)
+        ensemble = Ensemble.from_folder(args.model, args.device, args.precision)
         report = run_folder(ensemble, args.data, args.outputs)
     except (EcgnetError, OSError) as e:
         _fail(e)
@@ -197,6 +205,62 @@ def drive(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     for name, reason in report.failures:
         print(f"failed: {name if name.isprintable() else ascii(name)}: {reason}", file=sys.stderr)
     return 1 if report.failures else 0
+
+
+# ---------------------------------------------------------------------------------------------
+# quantize
+
+QUANTIZE_DOC = """Add int8 weights to a trained model, calibrated on its training records.
+
+Each fold model's convolutions get int8 weights and activation scales, calibrated on records
+of DATA (the folder MODEL was trained on) from the model's own training folds. A fidelity gate
+then runs every out-of-fold record (MODEL/oof_probabilities.csv) through its own fold model in
+float32 and int8: the int8 weights are written into MODEL, with the numbers in model.json, only
+if the label cells stay identical and the challenge metric stays put within the limits below;
+otherwise nothing is written. The driver then uses int8 on CPUs by default (the float32
+weights stay; `ecgnet drive --precision fp32` uses them).
+Exit status: 0 written, 1 refused by the gate or an error (named in one line)."""
+
+
+def quantize(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """`ecgnet quantize`: 0 when the int8 weights are written, 1 when refused or on an error."""
+    parser = _parser(prog, QUANTIZE_DOC)
+    parser.add_argument("model", help="folder written by train_model.py / ecgnet train")
+    parser.add_argument("data", help="the folder of training records MODEL was trained on")
+    parser.add_argument("--calibration-records", type=int, default=32, help="records each fold model is calibrated on")
+    parser.add_argument(
+        "--min-identical", type=float, default=0.995, help="least fraction of identical (record, class) label cells"
+    )
+    parser.add_argument(
+        "--max-metric-change", type=float, default=0.005, help="largest change of the out-of-fold challenge metric"
+    )
+    parser.add_argument(
+        "--gate-records", type=int, help="measure the gate on this many out-of-fold records (default: all)"
+    )
+    parser.add_argument(
+        "--keep-fp32-default",
+        action="store_true",
+        help="write the int8 weights but leave float32 the driver's default precision",
+    )
+    args = parser.parse_args(argv)
+    if args.calibration_records < 1 or (args.gate_records is not None and args.gate_records < 1):
+        parser.error("--calibration-records and --gate-records must be at least 1")
+    logs.configure()
+    from .quantize import Gate, quantize_folder
+
+    try:
+        quantize_folder(
+            args.model,
+            args.data,
+            calibration_records=args.calibration_records,
+            gate=Gate(args.min_identical, args.max_metric_change),
+            gate_records=args.gate_records,
+            default=not args.keep_fp32_default,
+        )
+    except (EcgnetError, OSError) as e:
+        _fail(e)
+        return 1
+    return 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -390,6 +454,7 @@ def _tool(module: str) -> Callable[..., int]:
 COMMANDS = {
     "train": (train, "train the fold ensemble and its thresholds on a folder of records"),
     "drive": (drive, "classify every record of a folder with a trained model"),
+    "quantize": (quantize, "add int8 weights to a trained model, kept if they pass a fidelity gate"),
     "evaluate": (evaluate, "score output files exactly as the official 2020 scorer"),
     "synth": (synth, "write synthetic 12-lead records in the challenge's format"),
     "benchmark": (benchmark, "measure the speed and memory of every stage (minutes)"),

@@ -5,19 +5,27 @@ records; `preprocess.inference_views`). Views of many records are sorted by leng
 batched, so the network runs on full batches of nearly equal length; padding masks make
 the outputs independent of the batching. Each fold model averages the probabilities of a
 record's views; the models' thresholded labels are then combined by majority vote.
+
+The fold models compute in float32 or, after `ecgnet quantize`, in int8 on CPUs (`int8`);
+`choose_precision` decides which.
 """
 
+import logging
+import os
 from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 
+from . import int8, modelstore, preprocess
 from . import labels as label_space
-from . import modelstore, preprocess
 from .config import Config
+from .errors import ConfigError
 from .model import SEResNet1d, fuse_for_inference
 from .records import Record
 from .thresholds import apply_thresholds
+
+log = logging.getLogger(__name__)
 
 # A batch of views: (signals, demographics, valid spans or None, the record each view is of).
 Batch = tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None, np.ndarray]
@@ -27,6 +35,19 @@ Batch = tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor] | No
 # costs at most 31 samples a view, while far fewer distinct shapes keep the CPU convolution
 # library's cache of compiled kernels, and the memory it holds, small.
 WIDTH_STEP = 32
+
+
+# oneDNN compiles a kernel for every convolution shape it meets (for int8, also every layer's
+# scales) and by default keeps 1024 of them: 70 to 90 MiB of the driver's peak on the sample
+# records. Compiling again costs about 0.4 ms a call, and the driver's time did not change
+# measurably without the cache (see README, Speed), so it is off unless the user sets it.
+KERNEL_CACHE_CAPACITY = 0
+
+
+def bound_kernel_cache() -> None:
+    """Bound oneDNN's kernel cache to KERNEL_CACHE_CAPACITY, unless ONEDNN_PRIMITIVE_CACHE_CAPACITY
+    is set. oneDNN reads it once, at the process's first kernel: call this before any."""
+    os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(KERNEL_CACHE_CAPACITY))
 
 
 def default_device() -> torch.device:
@@ -119,6 +140,36 @@ def combine(probabilities: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarr
     return votes >= 0.5, probabilities.mean(axis=0)
 
 
+def float_network(config: Config, state: dict[str, torch.Tensor], device: torch.device | str) -> SEResNet1d:
+    """The float32 network of a fold's state, fused for inference (`fuse_for_inference`)."""
+    # Built on the meta device, the network allocates nothing before it takes over the
+    # state's tensors: one copy of the weights, until batch norm is folded in.
+    with torch.device("meta"):
+        model = SEResNet1d(config, initialise=False)
+    model.load_state_dict(state, assign=True)
+    return fuse_for_inference(model).to(device)
+
+
+def choose_precision(folder: str, requested: str | None, device: torch.device) -> str:
+    """The precision a MODEL folder's networks compute in: `requested` ("fp32" or "int8"), or
+    with None the one model.json gives (`modelstore.stored_precision`), except where int8
+    cannot run: on a GPU or a CPU without oneDNN's int8 kernels the default is fp32."""
+    if requested == "int8":
+        if device.type != "cpu" or not int8.supported():
+            where = f"on {device.type}" if device.type != "cpu" else "on this CPU (it needs oneDNN on x86-64)"
+            raise ConfigError(f"int8 inference does not run {where}; use --precision fp32")
+        return "int8"
+    if requested == "fp32":
+        return "fp32"
+    if requested is not None:
+        raise ConfigError(f"precision {requested!r} is not one of {', '.join(modelstore.PRECISIONS)}")
+    stored = modelstore.stored_precision(folder)
+    if stored == "int8" and (device.type != "cpu" or not int8.supported()):
+        log.info(f"{folder}: int8 is the model's default precision, but int8 does not run on {device}: using fp32")
+        return "fp32"
+    return stored
+
+
 class Ensemble:
     """The fold models of a MODEL folder, loaded once, with their thresholds."""
 
@@ -128,22 +179,33 @@ class Ensemble:
         states: Iterable[dict[str, torch.Tensor]],
         thresholds: Sequence[float],
         device: torch.device | str | None = None,
+        precision: str = "fp32",
     ):
-        """`states`: an iterable of fold state dicts, consumed one at a time."""
+        """`states`: an iterable of fold state dicts (int8 ones with `precision` "int8"),
+        consumed one at a time."""
+        bound_kernel_cache()
         self.config = config
         self.device = torch.device(device) if device else default_device()
+        self.precision = precision
         self.thresholds = np.asarray(thresholds, dtype=np.float64)
-        self.models = []
-        for state in states:
-            model = SEResNet1d(config)
-            model.load_state_dict(state, assign=True)
-            self.models.append(fuse_for_inference(model).to(self.device))
+        self.models = [
+            int8.int8_network(config, state) if precision == "int8" else float_network(config, state, self.device)
+            for state in states
+        ]
 
     @classmethod
-    def from_folder(cls, folder: str, device: torch.device | str | None = None) -> "Ensemble":
-        """The ensemble of a MODEL folder, every file checked (`modelstore.load_weights`)."""
-        config, paths, thresholds = modelstore.load_model(folder)
-        return cls(config, (modelstore.load_weights(p, config) for p in paths), thresholds, device=device)
+    def from_folder(
+        cls, folder: str, device: torch.device | str | None = None, precision: str | None = None
+    ) -> "Ensemble":
+        """The ensemble of a MODEL folder, every file checked (`modelstore.load_weights`), in
+        `precision` ("fp32", "int8", or None: the folder's default; `choose_precision`)."""
+        device = torch.device(device) if device else default_device()
+        precision = choose_precision(str(folder), precision, device)
+        config, paths, thresholds = modelstore.load_model(folder, precision)
+        load = modelstore.load_int8_weights if precision == "int8" else modelstore.load_weights
+        ensemble = cls(config, (load(p, config) for p in paths), thresholds, device, precision)
+        log.info(f"model: {len(ensemble.models)} {precision} fold models from {folder} on {device}")
+        return ensemble
 
     def classify(self, records: Sequence[Record], batch_samples: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(labels bool, probabilities float32), each (records, classes) in CLASSES order."""

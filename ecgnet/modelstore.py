@@ -6,6 +6,12 @@
                              it is an unfinished training run
       fold1.pt ... foldK.pt  the best weights of each fold (PyTorch tensors only, read with
                              weights_only=True: no pickled code is ever run)
+      foldK.int8-HASH.pt     optional int8 weights and activation scales of each fold
+                             (`ecgnet quantize`; tensors only, like foldK.pt), named after
+                             their content so that model.json never points at a half-replaced
+                             set; model.json's "int8" entry lists them with the calibration and
+                             fidelity numbers, and its "precision" says which set the driver
+                             uses by default
       thresholds.csv         the per-class thresholds, for people
       oof_probabilities.csv  out-of-fold probabilities of every training record
       cv_report.json         every metric per fold and overall, before and after thresholds
@@ -20,6 +26,7 @@ owns the whole layout, writing and reading every file above (with every check a 
 from elsewhere needs), so that the layout lives in one place.
 """
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -35,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import __version__
+from . import __version__, int8
 from . import labels as label_space
 from .config import Config
 from .errors import ConfigError, ModelFolderError, first_line
@@ -78,15 +85,14 @@ def load_tensors(path: str) -> object:
         ) from None
 
 
-def load_weights(path: str, config: Config) -> dict[str, torch.Tensor]:
-    """A fold's weights (`load_tensors`), checked to be exactly the tensors, shapes and types
-    of the network `config` describes, and finite."""
+def _checked_state(path: str, expected: dict[str, tuple[tuple[int, ...], torch.dtype]], what: str) -> dict:
+    """The tensors of `path` (`load_tensors`), checked to be exactly `expected` ({name: (shape,
+    dtype)}), and finite. `what` names the kind of file in messages ("weight file")."""
     state = load_tensors(path)
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ModelFolderError(
-            f"{path} is not a weight file: it holds a {type(state).__name__}, expected a dictionary of named tensors"
+            f"{path} is not {what}: it holds a {type(state).__name__}, expected a dictionary of named tensors"
         )
-    expected = state_shapes(config)
     problems = [f"{name} is missing" for name in expected if name not in state]
     problems += [f"{name} is not a weight of this network" for name in state if name not in expected]
     problems += [
@@ -104,6 +110,22 @@ def load_weights(path: str, config: Config) -> dict[str, torch.Tensor]:
         raise ModelFolderError(
             f"{path} holds weights that are not finite (NaN or infinite): {', '.join(not_finite[:3])}"
         )
+    return state
+
+
+def load_weights(path: str, config: Config) -> dict[str, torch.Tensor]:
+    """A fold's weights (`load_tensors`), checked to be exactly the tensors, shapes and types
+    of the network `config` describes, and finite."""
+    return _checked_state(path, state_shapes(config), "a weight file")
+
+
+def load_int8_weights(path: str, config: Config) -> dict[str, torch.Tensor]:
+    """A fold's int8 weights (`ecgnet quantize`), checked like `load_weights` against the int8
+    network of `config` (`int8.state_shapes`), every scale a positive number."""
+    state = _checked_state(path, int8.state_shapes(config), "an int8 weight file")
+    not_positive = [name for name, t in state.items() if name.endswith("_scale") and not (t > 0).all()]
+    if not_positive:
+        raise ModelFolderError(f"{path} holds scales that are not positive: {', '.join(not_positive[:3])}")
     return state
 
 
@@ -299,23 +321,104 @@ def _manifest_fields(manifest, path):
     return config, [float(t) for t in thresholds], weights
 
 
-def load_model(folder: str | os.PathLike) -> tuple[Config, list[str], list[float]]:
-    """(config, fold weight files, thresholds) of a finished MODEL folder, every file checked.
+PRECISIONS = ("fp32", "int8")
 
-    Load the weight files with `load_weights`; they are returned as paths so that callers
-    can hold one fold's tensors at a time."""
-    manifest = read_manifest(folder)
-    store = ModelFolder(folder)
-    config, thresholds, weights = _manifest_fields(manifest, store.manifest)
+
+def _int8_entries(manifest, path, folds):
+    """The int8 weight entries of a manifest (None without any) and its default precision,
+    every field checked."""
+
+    def invalid(problem):
+        return ModelFolderError(f"{path} is incomplete or invalid: {problem}")
+
+    precision = manifest.get("precision", "fp32")
+    if precision not in PRECISIONS:
+        raise invalid(f"precision {json.dumps(precision)[:40]} is not one of {', '.join(PRECISIONS)}")
+    section = manifest.get("int8")
+    if section is None:
+        if precision == "int8":
+            raise invalid('precision is int8 but there is no "int8" entry listing int8 weights')
+        return None, precision
+    weights = section.get("weights") if isinstance(section, dict) else None
+    if not isinstance(weights, list) or len(weights) != folds:
+        raise invalid(f'"int8" must be an object whose "weights" list one file for each of the {folds} folds')
+    problem = next(filter(None, map(_weight_entry_problem, weights)), None)
+    if problem:
+        raise invalid(problem)
+    return weights, precision
+
+
+def _checked_paths(store: ModelFolder, entries: list[dict]) -> list[str]:
+    """Paths of the weight files `entries` list, each present and of its checksum."""
     paths = []
-    for entry in weights:
+    for entry in entries:
         path = store.path(entry["file"])
         if not os.path.isfile(path):
             raise ModelFolderError(f"{path} is missing")
         if sha256(path) != entry["sha256"]:
             raise ModelFolderError(f"{path} is damaged: its checksum differs from the one in model.json")
         paths.append(path)
-    return config, paths, thresholds
+    return paths
+
+
+def stored_precision(folder: str | os.PathLike) -> str:
+    """The precision model.json says the driver uses by default: "int8" after `ecgnet quantize`
+    (unless told otherwise), else "fp32"."""
+    manifest = read_manifest(folder)
+    path = ModelFolder(folder).manifest
+    _, _, weights = _manifest_fields(manifest, path)
+    return _int8_entries(manifest, path, len(weights))[1]
+
+
+def load_model(folder: str | os.PathLike, precision: str = "fp32") -> tuple[Config, list[str], list[float]]:
+    """(config, fold weight files, thresholds) of a finished MODEL folder, every file checked.
+
+    `precision` "int8" gives the int8 weight files (`ecgnet quantize`) instead of the float32
+    ones. Load the weight files with `load_weights` (`load_int8_weights`); they are returned
+    as paths so that callers can hold one fold's tensors at a time."""
+    manifest = read_manifest(folder)
+    store = ModelFolder(folder)
+    config, thresholds, weights = _manifest_fields(manifest, store.manifest)
+    int8_weights, _ = _int8_entries(manifest, store.manifest, len(weights))
+    if precision == "int8":
+        if int8_weights is None:
+            raise ModelFolderError(
+                f"{store.folder} has no int8 weights: make them with `ecgnet quantize {store.folder} DATA`"
+            )
+        weights = int8_weights
+    return config, _checked_paths(store, weights), thresholds
+
+
+def int8_file_name(fold: int, digest: str) -> str:
+    """The name of fold `fold`'s (from 0) int8 weight file of SHA-256 `digest`."""
+    return f"fold{fold + 1}.int8-{digest[:16]}.pt"
+
+
+def save_int8(folder: str | os.PathLike, states: Sequence[dict], record: dict, default: bool) -> None:
+    """Write the int8 states of every fold and list them in model.json, with `record` (the
+    calibration and fidelity numbers) and the default precision (int8 if `default`). The new
+    files get new names; model.json is replaced last and older int8 files are removed after,
+    so the folder is complete and consistent at every moment."""
+    store = ModelFolder(folder)
+    manifest = read_manifest(folder)
+    entries = []
+    for fold, state in enumerate(states):
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        data = buffer.getvalue()
+        digest = hashlib.sha256(data).hexdigest()
+        name = int8_file_name(fold, digest)
+        atomic_write(store.path(name), data)
+        entries.append({"file": name, "sha256": digest})
+    old = manifest.get("int8") or {}
+    manifest["int8"] = {"weights": entries, **record}
+    manifest["precision"] = "int8" if default else "fp32"
+    write_json(store.manifest, manifest)
+    kept = {entry["file"] for entry in entries}
+    for entry in old.get("weights", []):
+        if isinstance(entry, dict) and entry.get("file") not in kept and not _weight_entry_problem(entry):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(store.path(entry["file"]))
 
 
 @dataclass

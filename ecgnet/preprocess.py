@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from fractions import Fraction
 
 import numpy as np
-from scipy import signal as sps
 
 from .config import Config
 from .errors import RecordError
+from .resampling import resample_poly
 
 LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 NUM_LEADS = len(LEADS)
@@ -100,15 +100,14 @@ def resampling_ratio(from_rate: float, to_rate: float) -> tuple[int, int]:
 
 
 def resample(signal: np.ndarray, from_rate: float, to_rate: float) -> np.ndarray:
-    """Resample every lead with a polyphase anti-aliasing filter (float32 out).
+    """Resample every lead with a polyphase anti-aliasing filter (float32 out; `resampling`).
 
     Output length is ceil(n * to_rate / from_rate); the ends are extended linearly so that a
     baseline offset does not ring at the edges."""
     up, down = resampling_ratio(from_rate, to_rate)
     if up == down:
         return np.ascontiguousarray(signal, dtype=np.float32)
-    out = sps.resample_poly(signal, up, down, axis=1, padtype="line")
-    return np.ascontiguousarray(out, dtype=np.float32)
+    return resample_poly(signal, up, down).astype(np.float32)
 
 
 def prepare_signal(

@@ -30,6 +30,7 @@ from helpers import ROOT
 COMMANDS = [
     "train",
     "drive",
+    "quantize",
     "evaluate",
     "synth",
     "benchmark",

@@ -1,25 +1,32 @@
 """Speed and memory of every stage, as ratios against references measured in the same run.
 
-    ecgnet benchmark [--records N] [--skip-scaling] [--json FILE] [--sample-data DIR]
+    ecgnet benchmark [--model MODEL] [--records N] [--skip-scaling] [--inference-only] [--json FILE]
     python -m ecgnet.benchmarks.run ...          (the same)
 
 Uses the real sample records (--sample-data, default ../shared/data/cinc2020_sample from the
-working directory, i.e. the repository root; 214 synthetic ones when absent) and an untrained
-5-fold model of the default (paper) size: speed does not depend on the weights. Measures:
-  1. driver end to end (records/s) against the network alone on the same views, in memory;
+working directory, i.e. the repository root; 214 synthetic ones when absent) and a 5-fold
+model of the default (paper) size: with --model, a copy of that trained MODEL folder (trained
+on the sample records), quantised with `ecgnet quantize` unless it has int8 weights, so that
+every float32 measurement has its int8 twin and the fidelity numbers are real; without it,
+an untrained model (speed does not depend on the weights) and float32 only. Measures:
+  1. driver end to end (records/s) against the network alone on the same views, in memory,
+     and the int8 network alone on the same views;
   2. the whole driver process (`python -m ecgnet drive`, what `driver.py` runs) over the
-     sample records: wall time and peak memory, against the original authors' inference loop
-     rebuilt in ecgnet/benchmarks/reference_driver.py and run in the same benchmark (the
-     issue measured their code at 66.7 s, 694 MiB);
+     sample records in float32 and in int8: wall time and peak memory, against the original
+     authors' inference loop rebuilt in ecgnet/benchmarks/reference_driver.py and run in the
+     same benchmark (the issue measured their code at 66.7 s, 694 MiB); the int8 model's
+     fidelity (model.json) and padding independence (records alone against batched);
   3. training: samples/s of a real epoch (data loading included) against the training step
      alone on in-memory tensors;
   4. `ecgnet evaluate` (evaluate_model.py) on 43,000 synthetic records;
-  5. peak memory of the driver on N and 10 x N records, and of training.
+  5. peak memory of the driver on N and 10 x N records (each precision), and of training.
+--inference-only skips 3, 4 and the training memory.
 """
 
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -32,7 +39,7 @@ from ecgnet import labels, modelstore, preprocess, synthetic
 from ecgnet.benchmarks.tools import machine, make_model, replicate, run_measured
 from ecgnet.config import Config
 from ecgnet.folders import find_records
-from ecgnet.inference import Ensemble, default_batch_samples, view_batches
+from ecgnet.inference import Ensemble, default_batch_samples, predict, view_batches
 from ecgnet.records import read_record
 from ecgnet.runner import run_folder
 
@@ -43,8 +50,20 @@ SAMPLE_BUDGET = ["--set", "epochs=15", "--set", "lr_milestones=8,12", "--set", "
 AUTHORS_DRIVER_SECONDS, AUTHORS_DRIVER_MIB = 66.7, 694  # their code, as issue #5 measured it
 
 
-def driver_vs_network(model_folder: str, data: str, log: Callable[[str], None]) -> dict:
-    ensemble = Ensemble.from_folder(model_folder, "cpu")
+def network_seconds(models: list[torch.nn.Module], batches: list[tuple]) -> float:
+    """Seconds `models` take on `batches` of views, after one warm-up batch."""
+    with torch.inference_mode():
+        for model in models:
+            model(*batches[0])
+        started = time.perf_counter()
+        for x, d, v in batches:
+            for model in models:
+                model(x, d, v)
+        return time.perf_counter() - started
+
+
+def driver_vs_network(model_folder: str, data: str, int8: bool, log: Callable[[str], None]) -> dict:
+    ensemble = Ensemble.from_folder(model_folder, "cpu", "fp32")
     config = ensemble.config
     records = [read_record(p, config.sample_rate) for p in find_records(data)]
     batches = [(x, d, v) for x, d, v, _ in view_batches(records, config, default_batch_samples("cpu"))]
@@ -53,14 +72,7 @@ def driver_vs_network(model_folder: str, data: str, log: Callable[[str], None]) 
         e - s for r in records for s, e in preprocess.inference_views(r.signal.shape[1], config.window, config.overlap)
     )
     computed = sum(int(x.shape[0]) * int(x.shape[2]) for x, _, _ in batches)
-    with torch.inference_mode():
-        for model in ensemble.models:  # warm up
-            model(*batches[0])
-        started = time.perf_counter()
-        for x, d, v in batches:
-            for model in ensemble.models:
-                model(x, d, v)
-        network = time.perf_counter() - started
+    network = network_seconds(ensemble.models, batches)
     with tempfile.TemporaryDirectory() as out:
         started = time.perf_counter()
         run_folder(ensemble, data, out)
@@ -84,15 +96,23 @@ def driver_vs_network(model_folder: str, data: str, log: Callable[[str], None]) 
         f"({result['views']} views of {len(records)} records) and "
         f"{computed / samples:.3f} computed with batch padding"
     )
+    if int8:
+        del ensemble
+        int8_network = network_seconds(Ensemble.from_folder(model_folder, "cpu", "int8").models, batches)
+        result["int8_network_records_per_s"] = len(records) / int8_network
+        log(
+            f"   int8 network alone on the same views: {result['int8_network_records_per_s']:.2f} records/s, "
+            f"{network / int8_network:.2f}x float32"
+        )
     return result
 
 
-def whole_driver(model_folder: str, data: str, log: Callable[[str], None], label: str) -> dict:
+def whole_driver(model_folder: str, data: str, log: Callable[[str], None], label: str, precision: str) -> dict:
     with tempfile.TemporaryDirectory() as out:
-        seconds, mib, _ = run_measured([*ECGNET, "drive", model_folder, data, out])
+        seconds, mib, _ = run_measured([*ECGNET, "drive", model_folder, data, out, "--precision", precision])
         count = len(os.listdir(out))
-    log(f"   driver.py on {count} records ({label}): {seconds:.1f} s, peak {mib:.0f} MiB")
-    return {"records": count, "seconds": seconds, "peak_mib": mib}
+    log(f"   driver.py on {count} records ({label}, {precision}): {seconds:.1f} s, peak {mib:.0f} MiB")
+    return {"records": count, "seconds": seconds, "peak_mib": mib, "precision": precision}
 
 
 def training(data: str, work: str, log: Callable[[str], None], steps: int = 6) -> dict:
@@ -179,34 +199,85 @@ def training_memory(data: str, work: str, log: Callable[[str], None]) -> dict:
     return {"seconds": seconds, "peak_mib": mib}
 
 
-def driver_process(model: str, data: str, log: Callable[[str], None]) -> dict:
-    """2. The whole driver process on the sample records against the authors' loop rebuilt."""
-    whole = whole_driver(model, data, lambda m: None, "sample records")
+def driver_process(model: str, data: str, precisions: Sequence[str], log: Callable[[str], None]) -> dict:
+    """2. The whole driver process on the sample records in each precision against the
+    authors' loop rebuilt."""
+    runs = {p: whole_driver(model, data, lambda m: None, "sample records", p) for p in precisions}
     with tempfile.TemporaryDirectory() as out:
         seconds, mib, _ = run_measured([sys.executable, "-m", "ecgnet.benchmarks.reference_driver", model, data, out])
     log(
-        f"2. driver process, 5 models, {whole['records']} sample records: {whole['seconds']:.1f} s, "
-        f"peak {whole['peak_mib']:.0f} MiB; the authors' loop rebuilt (ecgnet/benchmarks/reference_driver.py), "
-        f"same run: {seconds:.1f} s, peak {mib:.0f} MiB: "
-        f"{seconds / whole['seconds']:.2f}x faster, {whole['peak_mib'] / mib:.2f}x the memory "
-        f"(goal >= 3x, <= 22 s, <= 500 MiB; the issue measured the original at {AUTHORS_DRIVER_SECONDS} s, "
-        f"{AUTHORS_DRIVER_MIB} MiB on its machine)"
+        f"2. driver process, {modelstore.load_model(model)[0].folds} models, {runs['fp32']['records']} sample records; "
+        "the authors' loop rebuilt "
+        f"(ecgnet/benchmarks/reference_driver.py), same run: {seconds:.1f} s, peak {mib:.0f} MiB "
+        f"(the issue measured the original at {AUTHORS_DRIVER_SECONDS} s, {AUTHORS_DRIVER_MIB} MiB on its machine)"
     )
+    for precision, run in runs.items():
+        run["speedup"] = seconds / run["seconds"]
+        log(
+            f"   {precision}: {run['seconds']:.1f} s, peak {run['peak_mib']:.0f} MiB: {run['speedup']:.2f}x faster "
+            f"than the authors' loop, {run['peak_mib'] / mib:.2f}x its memory "
+            f"(goal >= 3x, <= {seconds / 3:.1f} s, <= 500 MiB)"
+        )
     return {
-        **whole,
+        **runs,
         "reference": {"seconds": seconds, "peak_mib": mib},
-        "speedup": seconds / whole["seconds"],
         "issue_reference": {"seconds": AUTHORS_DRIVER_SECONDS, "peak_mib": AUTHORS_DRIVER_MIB},
     }
 
 
+def padding(model: str, data: str, precisions: Sequence[str], log: Callable[[str], None], count: int = 40) -> dict:
+    """Largest probability difference between records classified alone and batched with
+    others (zero-padded to the batch's width, masked), on `count` sample records."""
+    config = modelstore.load_model(model)[0]
+    records = [read_record(p, config.sample_rate) for p in find_records(data)[:count]]
+    result = {}
+    for precision in precisions:
+        models = Ensemble.from_folder(model, "cpu", precision).models
+        batched = predict(models, records, config, "cpu")
+        alone = np.concatenate([predict(models, [r], config, "cpu") for r in records], axis=1)
+        result[precision] = float(np.abs(batched - alone).max())
+    log(
+        f"   padding independence, {len(records)} records alone vs batched, largest probability difference: "
+        + ", ".join(f"{p} {d:.1e}" for p, d in result.items())
+    )
+    return result
+
+
+def quantized_copy(trained: str, data: str, work: str, log: Callable[[str], None]) -> tuple[str, dict]:
+    """A copy of a trained MODEL folder with int8 weights (made by `ecgnet quantize` on `data`,
+    measured, unless the folder has them), and what model.json records of them."""
+    model = os.path.join(work, "trained")
+    shutil.copytree(trained, model, ignore=shutil.ignore_patterns("work", "report"))
+    manifest = modelstore.read_manifest(model)
+    timing = None
+    if "int8" not in manifest:
+        seconds, mib, _ = run_measured([*ECGNET, "quantize", model, data])
+        timing = {"seconds": seconds, "peak_mib": mib}
+        manifest = modelstore.read_manifest(model)
+    fidelity = manifest["int8"]["fidelity"]
+    log(
+        "0. ecgnet quantize: "
+        + (f"{timing['seconds']:.0f} s, peak {timing['peak_mib']:.0f} MiB; " if timing else "(int8 weights given); ")
+        + f"fidelity on {fidelity['records']} out-of-fold records, each by its own fold model: "
+        f"{100 * fidelity['identical_label_cells']:.2f}% identical label cells "
+        f"({fidelity['changed_label_cells']} changed), probabilities max {fidelity['max_probability_difference']:.4f} "
+        f"({fidelity['max_probability_difference_record']}) "
+        f"mean {fidelity['mean_probability_difference']:.5f} apart, challenge metric "
+        f"{fidelity['challenge_metric_fp32']:.4f} fp32 vs {fidelity['challenge_metric_int8']:.4f} int8"
+    )
+    return model, {"quantize": timing, "fidelity": fidelity}
+
+
 def memory_scaling(model: str, data: str, work: str, whole: dict, log: Callable[[str], None]) -> dict:
-    """5. Peak memory of the driver process on N and 10 x N records."""
+    """5. Peak memory of the driver process on N and 10 x N records, in the precision of `whole`."""
     count = 10 * whole["records"]
-    bigger = whole_driver(model, replicate(data, os.path.join(work, "ten"), count), lambda m: None, "10 x N")
+    ten = os.path.join(work, "ten")
+    if not os.path.isdir(ten):
+        replicate(data, ten, count)
+    bigger = whole_driver(model, ten, lambda m: None, "10 x N", whole["precision"])
     ratio = bigger["peak_mib"] / whole["peak_mib"]
     log(
-        f"5. driver peak memory: {whole['peak_mib']:.0f} MiB at N={whole['records']}, "
+        f"5. driver peak memory, {whole['precision']}: {whole['peak_mib']:.0f} MiB at N={whole['records']}, "
         f"{bigger['peak_mib']:.0f} MiB at 10 x N={bigger['records']} (ratio {ratio:.2f})"
     )
     return {"n": whole, "ten_n": bigger, "ratio": ratio}
@@ -221,16 +292,25 @@ def measure(args: argparse.Namespace, work: str, log: Callable[[str], None]) -> 
         data = os.path.join(work, "synthetic")
         synthetic.make_dataset(data, 214, seed=0)
         log("(sample records absent: using 214 synthetic records)")
-    model = make_model(os.path.join(work, "model5"), Config())
+    if args.model:
+        model, results["int8"] = quantized_copy(args.model, data, work, log)
+        precisions = ["fp32", "int8"]
+    else:
+        model, precisions = make_model(os.path.join(work, "model5"), Config()), ["fp32"]
+        log("(an untrained model: float32 only; give --model MODEL for int8 and its fidelity)")
     many = replicate(data, os.path.join(work, "many"), args.records)
-    results["driver_vs_network"] = driver_vs_network(model, many, log)
-    results["driver_process"] = driver_process(model, data, log)
-    results["training"] = training(data, work, log)
-    results["scoring"] = scoring(os.path.join(work, "scoring"), log)
+    results["driver_vs_network"] = driver_vs_network(model, many, "int8" in precisions, log)
+    results["driver_process"] = driver_process(model, data, precisions, log)
+    results["padding"] = padding(model, data, precisions, log)
+    if not args.inference_only:
+        results["training"] = training(data, work, log)
+        results["scoring"] = scoring(os.path.join(work, "scoring"), log)
     if not args.skip_scaling:
-        whole = {k: results["driver_process"][k] for k in ("records", "seconds", "peak_mib")}
-        results["driver_memory_scaling"] = memory_scaling(model, data, work, whole, log)
-    results["training_process"] = training_memory(data, work, log)
+        results["driver_memory_scaling"] = {
+            p: memory_scaling(model, data, work, results["driver_process"][p], log) for p in precisions
+        }
+    if not args.inference_only:
+        results["training_process"] = training_memory(data, work, log)
     return results
 
 
@@ -241,7 +321,16 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     first, _, rest = __doc__.partition("\n\n")
     parser = argparse.ArgumentParser(prog=prog, description=first, epilog=rest, formatter_class=HelpFormatter)
     parser.add_argument("--records", type=int, default=428, help="records for the throughput comparison")
-    parser.add_argument("--skip-scaling", action="store_true", help="skip the 10 x N memory run (minutes)")
+    parser.add_argument(
+        "--model",
+        metavar="MODEL",
+        help="a trained MODEL folder of the sample records: measure int8 too, with its fidelity (default: an "
+        "untrained model, float32 only)",
+    )
+    parser.add_argument("--skip-scaling", action="store_true", help="skip the 10 x N memory runs (minutes)")
+    parser.add_argument(
+        "--inference-only", action="store_true", help="skip the training and scoring measurements (3, 4, 5's training)"
+    )
     parser.add_argument("--json", metavar="FILE", help="write the results here")
     parser.add_argument(
         "--sample-data",

@@ -1,0 +1,243 @@
+"""`ecgnet quantize MODEL DATA`: int8 weights for a trained MODEL folder, calibrated on its
+training records and kept only when they pass a fidelity gate.
+
+Each fold model is quantised on its own (`int8` says what and how):
+- calibration: the fold model, in float32, runs on `calibration` records of its own
+  training folds (never the records its out-of-fold predictions are of, on which the gate
+  measures it), read through `records.read_record`; torch's x86 observers record what each
+  quantised convolution sees: `HistogramObserver` (the scale that minimises the quantisation
+  error of the inputs, over 0..127) and `PerChannelMinMaxObserver` (symmetric int8 weights,
+  one scale per output channel), the choices of torch's x86 default qconfig;
+- the gate: every record of MODEL/oof_probabilities.csv goes through its own fold's model in
+  float32 and in int8, as in cross-validation; the labels are each model's thresholded
+  probabilities (the ensemble's thresholds, most probable class always on). Measured: the
+  fraction of identical (record, class) label cells, the largest and mean probability
+  difference, and the challenge metric of both label sets against the headers' labels.
+
+Nothing is written unless every fold is done and the gate passed; then the int8 files and
+model.json are written (`modelstore.save_int8`), with the numbers.
+"""
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.ao.quantization.observer import HistogramObserver, PerChannelMinMaxObserver
+
+from . import int8, metrics, modelstore
+from . import labels as label_space
+from .config import Config
+from .errors import EcgnetError, RecordError
+from .folders import RecordFiles, list_records
+from .inference import float_network, predict
+from .records import Record, read_record
+from .thresholds import apply_thresholds
+
+log = logging.getLogger(__name__)
+
+# Records read and classified at a time by the gate: memory stays bounded on the full data.
+GATE_CHUNK = 128
+
+
+class QuantizationError(EcgnetError):
+    """int8 weights that cannot be made or that miss the fidelity gate."""
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What int8 outputs must keep of the float32 ones on the out-of-fold records."""
+
+    min_identical: float = 0.995  # fraction of (record, class) label cells that stay the same
+    max_metric_change: float = 0.005  # absolute change of the challenge metric
+
+
+def spread(items: Sequence, count: int | None) -> list:
+    """`count` items spread evenly over `items` (all of them when count is None or larger)."""
+    if count is None or count >= len(items):
+        return list(items)
+    return [items[i] for i in np.linspace(0, len(items) - 1, count).round().astype(int)]
+
+
+def calibrate(model: torch.nn.Module, records: Sequence[Record], config: Config) -> dict[str, float]:
+    """{name: input scale} of every quantised convolution of a fused float `model`, from its
+    inputs on `records`."""
+    observers, hooks = {}, []
+    for name, conv in int8.quantised_convolutions(model).items():
+        observer = HistogramObserver(dtype=torch.quint8, quant_min=0, quant_max=int8.ACTIVATION_MAX)
+        observers[name] = observer
+        hooks.append(conv.register_forward_pre_hook(lambda _module, args, observer=observer: observer(args[0])))
+    try:
+        predict([model], records, config, "cpu")
+    finally:
+        for hook in hooks:
+            hook.remove()
+    scales = {}
+    for name, observer in observers.items():
+        scale, zero_point = observer.calculate_qparams()
+        if int(zero_point) != 0:  # every input is a ReLU output: its range starts at 0
+            raise QuantizationError(f"calibration: the inputs of {name} are negative, which int8 cannot represent")
+        scales[name] = float(scale)
+    return scales
+
+
+def int8_state(model: torch.nn.Module, input_scales: dict[str, float]) -> dict[str, torch.Tensor]:
+    """The stored int8 state (`int8.state_shapes`) of a fused float `model` with the input
+    scales from `calibrate`."""
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    for name, conv in int8.quantised_convolutions(model).items():
+        weight = conv.weight.detach()
+        observer = PerChannelMinMaxObserver(ch_axis=0, dtype=torch.qint8, qscheme=torch.per_channel_symmetric)
+        observer(weight)
+        scale, _ = observer.calculate_qparams()
+        scale = scale.float()
+        codes = torch.round(weight / scale[:, None, None]).clamp_(int8.WEIGHT_MIN, int8.WEIGHT_MAX)
+        state[f"{name}.weight"] = codes.to(torch.int8)
+        state[f"{name}.weight_scale"] = scale
+        state[f"{name}.bias"] = conv.bias.detach().float().clone()
+        state[f"{name}.input_scale"] = torch.tensor(input_scales[name], dtype=torch.float32)
+    return state
+
+
+def fidelity(
+    fp32: np.ndarray, quantised: np.ndarray, truth: np.ndarray, thresholds: np.ndarray, names: Sequence[str]
+) -> dict[str, float | int | str]:
+    """int8 against float32 probabilities (records, classes) of the same models on the records
+    `names`."""
+    fp32_labels, int8_labels = apply_thresholds(fp32, thresholds), apply_thresholds(quantised, thresholds)
+    difference = np.abs(quantised.astype(np.float64) - fp32)
+    fp32_metric = metrics.challenge_metric(truth, fp32_labels)
+    int8_metric = metrics.challenge_metric(truth, int8_labels)
+    return {
+        "records": int(fp32.shape[0]),
+        "identical_label_cells": float(np.mean(fp32_labels == int8_labels)),
+        "changed_label_cells": int(np.sum(fp32_labels != int8_labels)),
+        "max_probability_difference": float(difference.max()),
+        "max_probability_difference_record": names[int(difference.max(axis=1).argmax())],
+        "mean_probability_difference": float(difference.mean()),
+        "challenge_metric_fp32": fp32_metric,
+        "challenge_metric_int8": int8_metric,
+        "challenge_metric_difference": abs(int8_metric - fp32_metric),
+    }
+
+
+def _chunks(files: Sequence[RecordFiles], config: Config) -> Iterator[list[Record]]:
+    for start in range(0, len(files), GATE_CHUNK):
+        yield [read_record(f, config.sample_rate) for f in files[start : start + GATE_CHUNK]]
+
+
+def _record_files(data_folder: str, names: Sequence[str]) -> dict[str, RecordFiles]:
+    """{name: files} in DATA of every record named; an error names the records it lacks."""
+    found = {files.name: files for files in list_records(data_folder, require=True)}
+    missing = [name for name in names if name not in found]
+    if missing:
+        raise RecordError(
+            data_folder,
+            f"lacks {len(missing)} of the {len(names)} training records that oof_probabilities.csv lists "
+            f"(first: {', '.join(missing[:3])}); give the folder the model was trained on",
+        )
+    return found
+
+
+@dataclass
+class _Fold:
+    """One fold's int8 state and its float32 and int8 outputs on its gate records."""
+
+    state: dict[str, torch.Tensor]
+    names: list[str]
+    fp32: np.ndarray
+    int8: np.ndarray
+    truth: np.ndarray
+
+
+def _quantise_fold(config: Config, fp32_state: dict, calibration: list[RecordFiles], gate: list[RecordFiles]) -> _Fold:
+    model = float_network(config, fp32_state, "cpu")
+    scales = calibrate(model, [read_record(f, config.sample_rate) for f in calibration], config)
+    state = int8_state(model, scales)
+    quantised = int8.int8_network(config, state)
+    fp32, int8_out, truth = [], [], []
+    for records in _chunks(gate, config):
+        fp32.append(predict([model], records, config, "cpu")[0])
+        int8_out.append(predict([quantised], records, config, "cpu")[0])
+        truth.append(np.stack([label_space.encode(r.dx) for r in records]))
+    names = [f.name for f in gate]
+    return _Fold(state, names, np.concatenate(fp32), np.concatenate(int8_out), np.concatenate(truth).astype(bool))
+
+
+def quantize_folder(
+    model_folder: str,
+    data_folder: str,
+    calibration_records: int = 32,
+    gate: Gate = Gate(),
+    gate_records: int | None = None,
+    default: bool = True,
+    progress: Callable[[str], None] = log.info,
+) -> dict:
+    """Quantise every fold model of `model_folder`, calibrated on records of `data_folder`
+    (the training records), and write the int8 weights if they pass `gate` (else
+    QuantizationError, nothing written). `gate_records`: measure on that many out-of-fold
+    records, spread over the list (default: all). `default`: make int8 the precision the
+    driver uses by default. Returns what model.json records under "int8"."""
+    if not int8.supported():
+        raise QuantizationError("int8 inference needs oneDNN on an x86-64 CPU, which this torch does not have here")
+    started = time.time()
+    config, paths, thresholds = modelstore.load_model(model_folder)
+    oof = modelstore.read_oof_probabilities(modelstore.ModelFolder(model_folder).path("oof_probabilities.csv"))
+    if oof.folds.max() > len(paths):
+        raise modelstore.ModelFolderError(
+            f"{oof.path} lists fold {oof.folds.max()}, but model.json has {len(paths)} fold models"
+        )
+    files = _record_files(data_folder, oof.names)
+    folds = []
+    for k, path in enumerate(paths):
+        own = [files[n] for n, f in zip(oof.names, oof.folds) if f == k + 1]
+        others = [files[n] for n, f in zip(oof.names, oof.folds) if f != k + 1]
+        share = None if gate_records is None else -(-gate_records * len(own) // len(oof.names))
+        fold = _quantise_fold(
+            config, modelstore.load_weights(path, config), spread(others, calibration_records), spread(own, share)
+        )
+        folds.append(fold)
+        progress(
+            f"quantize: fold {k + 1}/{len(paths)}: calibrated on {min(calibration_records, len(others))} records, "
+            f"measured on {len(fold.fp32)}"
+        )
+    numbers = fidelity(
+        np.concatenate([f.fp32 for f in folds]),
+        np.concatenate([f.int8 for f in folds]),
+        np.concatenate([f.truth for f in folds]),
+        np.asarray(thresholds),
+        [name for f in folds for name in f.names],
+    )
+    summary = (
+        f"{100 * numbers['identical_label_cells']:.2f}% identical label cells ({numbers['changed_label_cells']} "
+        f"changed), max probability difference {numbers['max_probability_difference']:.4f} "
+        f"({numbers['max_probability_difference_record']}), challenge metric "
+        f"{numbers['challenge_metric_fp32']:.4f} fp32 vs {numbers['challenge_metric_int8']:.4f} int8 "
+        f"on {numbers['records']} out-of-fold records"
+    )
+    problems = []
+    if numbers["identical_label_cells"] < gate.min_identical:
+        problems.append(f"fewer than {100 * gate.min_identical:g}% identical label cells")
+    if numbers["challenge_metric_difference"] > gate.max_metric_change:
+        problems.append(f"the challenge metric moved by more than {gate.max_metric_change:g}")
+    if problems:
+        raise QuantizationError(f"int8 weights refused, nothing written: {' and '.join(problems)} ({summary})")
+    record = {
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "torch": torch.__version__,
+        "kernels": "onednn::qconv1d_pointwise",
+        "activations": f"uint8 0..{int8.ACTIVATION_MAX}, one scale per tensor (HistogramObserver)",
+        "weights_scheme": "int8, symmetric, one scale per output channel (PerChannelMinMaxObserver)",
+        "calibration": {"records_per_model": calibration_records, "from": "each fold model's own training folds"},
+        "gate": {
+            "min_identical_label_cells": gate.min_identical,
+            "max_challenge_metric_change": gate.max_metric_change,
+        },
+        "fidelity": {**numbers, "scored_by": "each record's own fold model"},
+        "seconds": round(time.time() - started, 1),
+    }
+    modelstore.save_int8(model_folder, [f.state for f in folds], record, default)
+    progress(f"quantize: int8 weights written into {model_folder}: {summary}")
+    return record

@@ -1,0 +1,272 @@
+"""int8 inference: `ecgnet quantize` round trip, its fidelity gate, int8 files that are refused,
+the driver in int8, and padding independence of the int8 network."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ecgnet import cli, int8, modelstore
+from ecgnet.errors import ConfigError
+from ecgnet.folders import list_records
+from ecgnet.inference import KERNEL_CACHE_CAPACITY, Ensemble, bound_kernel_cache, choose_precision, predict
+from ecgnet.records import read_record
+
+from helpers import ROOT, needs_sample
+from test_contract import DRIVER_2020, assert_same_outputs, read_outputs, run_script
+
+pytestmark = [
+    needs_sample,
+    pytest.mark.skipif(not int8.supported(), reason="int8 kernels need oneDNN on x86-64"),
+]
+
+
+@pytest.fixture(scope="module")
+def quantized(tiny_model, tmp_path_factory):
+    """(int8 model folder, training data) of the tiny model, quantised through the command line."""
+    model = tmp_path_factory.mktemp("int8") / "model"
+    shutil.copytree(tiny_model[0], model)
+    assert cli.quantize([str(model), tiny_model[1], "--calibration-records", "8"]) == 0
+    return model, tiny_model[1]
+
+
+def records(data, count=None):
+    return [read_record(files, 257) for files in list_records(data)[:count]]
+
+
+def test_quantize_round_trip(quantized, tiny_model):
+    model, data = quantized
+    manifest = json.loads((model / "model.json").read_text())
+    assert manifest["precision"] == "int8"
+    fidelity = manifest["int8"]["fidelity"]
+    assert fidelity["records"] == 30 and fidelity["identical_label_cells"] >= 0.995
+    assert fidelity["max_probability_difference_record"] in {f.name for f in list_records(data)}
+    assert fidelity["challenge_metric_difference"] <= 0.005
+    assert [os.path.isfile(model / entry["file"]) for entry in manifest["int8"]["weights"]] == [True, True]
+
+    default, fp32 = Ensemble.from_folder(model, "cpu"), Ensemble.from_folder(model, "cpu", "fp32")
+    assert default.precision == "int8" and isinstance(default.models[0].blocks[0].conv1, int8.Int8Conv1d)
+    chosen = records(data)
+    p8, p32 = default.classify(chosen)[1], fp32.classify(chosen)[1]
+    original = Ensemble.from_folder(tiny_model[0], "cpu").classify(chosen)[1]
+    np.testing.assert_array_equal(p32, original)  # the float32 weights stay as they were
+    assert np.abs(p8 - p32).max() < 0.01
+
+
+def test_quantizing_again_replaces_the_int8_files(quantized, tmp_path):
+    model, data = quantized
+    again = tmp_path / "model"
+    shutil.copytree(model, again)
+    before = {e["file"] for e in json.loads((again / "model.json").read_text())["int8"]["weights"]}
+    assert cli.quantize([str(again), data, "--calibration-records", "4", "--keep-fp32-default"]) == 0
+    manifest = json.loads((again / "model.json").read_text())
+    after = {e["file"] for e in manifest["int8"]["weights"]}
+    assert manifest["precision"] == "fp32" and Ensemble.from_folder(again, "cpu").precision == "fp32"
+    assert before != after and {f for f in os.listdir(again) if ".int8-" in f} == after
+
+
+def test_the_gate_refuses_and_writes_nothing(copy_model, tiny_model, monkeypatch, capsys):
+    before = {
+        name: (copy_model / name).read_bytes() for name in os.listdir(copy_model) if name.endswith((".json", ".pt"))
+    }
+    # 2-level activations: int8 outputs far from float32, as a broken quantisation would give
+    monkeypatch.setattr(int8, "ACTIVATION_MAX", 1)
+    assert cli.quantize([str(copy_model), tiny_model[1], "--calibration-records", "4"]) == 1
+    message = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(message) == 1 and "int8 weights refused, nothing written" in message[0]
+    assert "identical label cells" in message[0] or "challenge metric moved" in message[0]
+    after = {
+        name: (copy_model / name).read_bytes() for name in os.listdir(copy_model) if name.endswith((".json", ".pt"))
+    }
+    assert after == before
+
+
+def test_the_gate_limits_are_options(copy_model, tiny_model, capsys):
+    assert cli.quantize([str(copy_model), tiny_model[1], "--min-identical", "1.5"]) == 1
+    assert "fewer than 150% identical label cells" in capsys.readouterr().err
+    assert "int8" not in json.loads((copy_model / "model.json").read_text())
+
+
+def test_quantize_needs_the_training_records(copy_model, tmp_path, capsys):
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "X.hea").write_text("X 12 500 5000\n")
+    assert cli.quantize([str(copy_model), str(tmp_path / "other")]) == 1
+    assert "lacks 30 of the 30 training records" in capsys.readouterr().err
+
+
+class Payload:
+    """A pickle gadget: unpickling it would run a shell command."""
+
+    def __reduce__(self):
+        return (os.system, ("touch pwned",))
+
+
+def _int8_state(model):
+    entry = json.loads((model / "model.json").read_text())["int8"]["weights"][0]
+    return model / entry["file"], torch.load(model / entry["file"], weights_only=True)
+
+
+def _rewrite(model, path, obj):
+    """Replace an int8 file and update its checksum, as an attacker with write access would."""
+    torch.save(obj, path)
+    manifest = json.loads((model / "model.json").read_text())
+    manifest["int8"]["weights"][0]["sha256"] = modelstore.sha256(path)
+    (model / "model.json").write_text(json.dumps(manifest))
+
+
+def _pickle_gadget(model):
+    path, _ = _int8_state(model)
+    _rewrite(model, path, {"x": Payload()})
+
+
+def _float_weights(model):
+    path, state = _int8_state(model)
+    state["blocks.0.conv1.weight"] = state["blocks.0.conv1.weight"].float()
+    _rewrite(model, path, state)
+
+
+def _negative_scale(model):
+    path, state = _int8_state(model)
+    state["blocks.1.conv2.input_scale"] = torch.tensor(-1.0)
+    _rewrite(model, path, state)
+
+
+def _missing_scale(model):
+    path, state = _int8_state(model)
+    del state["blocks.0.conv2.weight_scale"]
+    _rewrite(model, path, state)
+
+
+def _changed_bytes(model):
+    path, _ = _int8_state(model)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def _deleted(model):
+    os.remove(_int8_state(model)[0])
+
+
+def _manifest(change):
+    def damage(model):
+        manifest = json.loads((model / "model.json").read_text())
+        change(manifest)
+        (model / "model.json").write_text(json.dumps(manifest))
+
+    return damage
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (_pickle_gadget, r"fold1\.int8-\w+\.pt is damaged or not a tensor file: it holds Python objects"),
+        (_float_weights, r"weights do not fit the saved config: blocks\.0\.conv1\.weight is .* torch\.float32"),
+        (_negative_scale, r"scales that are not positive: blocks\.1\.conv2\.input_scale"),
+        (_missing_scale, r"blocks\.0\.conv2\.weight_scale is missing"),
+        (_changed_bytes, r"fold1\.int8-\w+\.pt is damaged: its checksum differs"),
+        (_deleted, r"fold1\.int8-\w+\.pt is missing"),
+        (_manifest(lambda m: m.update(precision="int4")), r"precision \"int4\" is not one of fp32, int8"),
+        (_manifest(lambda m: m["int8"]["weights"].pop()), r"\"weights\" list one file for each of the 2 folds"),
+        (_manifest(lambda m: m["int8"]["weights"][0].update(file="../x.pt")), r"not a plain file name"),
+        (_manifest(lambda m: m.pop("int8")), r"precision is int8 but there is no \"int8\" entry"),
+    ],
+)
+def test_malformed_int8_files_are_refused_in_one_line(quantized, tmp_path, monkeypatch, capsys, damage, message):
+    monkeypatch.chdir(tmp_path)
+    model = tmp_path / "model"
+    shutil.copytree(quantized[0], model)
+    damage(model)
+    assert cli.drive([str(model), quantized[1], str(tmp_path / "out")]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and re.search(message, errors[0]), errors
+    assert not (tmp_path / "pwned").exists() and not (tmp_path / "out").exists()
+
+
+def test_driver_in_int8_writes_valid_outputs(quantized, tmp_path):
+    model, data = quantized
+    result = subprocess.run(
+        [sys.executable, "driver.py", str(model), data, str(tmp_path / "out"), "--precision", "int8"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0 and "2 int8 fold models" in result.stderr, result.stderr
+    expected_labels, expected = Ensemble.from_folder(model, "cpu").classify(records(data))
+    for i, files in enumerate(list_records(data)):
+        lines = (tmp_path / "out" / f"{files.name}.csv").read_text().splitlines()
+        labels, probabilities = np.array(lines[2].split(","), int), np.array(lines[3].split(","), float)
+        assert labels.sum() >= 1 and np.all((probabilities >= 0) & (probabilities <= 1))
+        np.testing.assert_array_equal(labels, expected_labels[i])
+        np.testing.assert_allclose(probabilities, expected[i], atol=1e-6)
+
+
+def test_the_organisers_unedited_driver_uses_int8(quantized, tmp_path):
+    """Their 2020 driver.py (re-implemented in test_contract) loads the quantised folder with
+    load_12ECG_model and classifies record by record: int8, as the batched driver's default."""
+    model, data = quantized
+    run_script(tmp_path / "organisers", {"driver.py": DRIVER_2020}, [model, data, tmp_path / "theirs"])
+    assert cli.drive([str(model), data, str(tmp_path / "ours")]) == 0
+    assert_same_outputs(read_outputs(tmp_path / "theirs"), read_outputs(tmp_path / "ours"), record_lines=False)
+    fp32 = tmp_path / "fp32"
+    assert cli.drive([str(model), data, str(fp32), "--precision", "fp32"]) == 0
+    probabilities = [o[3] for o in read_outputs(tmp_path / "ours").values()]
+    assert not np.array_equal(probabilities, [o[3] for o in read_outputs(fp32).values()])  # int8 it was
+
+
+def test_without_int8_weights_fp32_is_used_and_int8_refused(copy_model, tmp_path, capsys):
+    assert Ensemble.from_folder(copy_model, "cpu").precision == "fp32"
+    assert cli.drive([str(copy_model), str(tmp_path), str(tmp_path / "out"), "--precision", "int8"]) == 2
+    assert "has no int8 weights: make them with `ecgnet quantize" in capsys.readouterr().err
+
+
+def test_int8_is_a_cpu_precision(quantized):
+    assert choose_precision(str(quantized[0]), None, torch.device("cuda")) == "fp32"
+    with pytest.raises(ConfigError, match="int8 inference does not run on cuda"):
+        choose_precision(str(quantized[0]), "int8", torch.device("cuda"))
+
+
+def test_padding_does_not_change_int8_outputs(quantized):
+    """A record batched with longer ones (zero-padded, masked) against the record alone."""
+    model, data = quantized
+    ensemble = Ensemble.from_folder(model, "cpu")
+    chosen = records(data, 12)
+    for r in chosen[1::2]:  # shorter views, padded to the batch's width
+        r.signal = r.signal[:, : r.signal.shape[1] // 3]
+    batched = predict(ensemble.models, chosen, ensemble.config, "cpu")
+    alone = np.concatenate([predict(ensemble.models, [r], ensemble.config, "cpu") for r in chosen], axis=1)
+    # integer sums are exact; float32 rounding of the masked means remains (1e-7 here, 2e-4 with
+    # the paper-size model: it can move a value across the next layer's rounding boundary)
+    assert np.abs(batched - alone).max() < 1e-5
+
+
+def test_int8_convolution_is_exact_integer_arithmetic():
+    """Full-range weights and 7-bit activations give the exact integer sums (no int16
+    saturation on CPUs without VNNI); a failure here means int8 is unsafe on this CPU."""
+    torch.manual_seed(0)
+    weight = torch.randint(-128, 128, (256, 256, 7), dtype=torch.int8)
+    weight[:, :, 0] = 127
+    scale = torch.full((256,), 0.01)
+    x = torch.full((2, 256, 100), 127 * 0.05)
+    x[:, :, 50:] = torch.rand(2, 256, 50) * 127 * 0.05
+    conv = int8.Int8Conv1d(weight, scale, torch.zeros(256), 0.05, stride=1)
+    codes = int8.quantise_activations(x, 0.05).float()
+    expected = F.conv1d(codes * 0.05, weight.float() * 0.01, padding=3)
+    np.testing.assert_allclose(conv(x).numpy(), expected.numpy(), rtol=1e-5, atol=1e-3)
+
+
+def test_the_kernel_cache_is_bounded_unless_the_user_sets_it(monkeypatch):
+    monkeypatch.delenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", raising=False)
+    bound_kernel_cache()
+    assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == str(KERNEL_CACHE_CAPACITY)
+    monkeypatch.setenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "64")
+    bound_kernel_cache()
+    assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == "64"
