@@ -180,6 +180,8 @@ def condition(span: np.ndarray, config: Config) -> np.ndarray:
 def bandpass_sections(low: float, high: float, rate: float) -> np.ndarray:
     """Second-order sections of the Butterworth band-pass (a low-pass where `low` is 0), designed
     once per setting and process."""
+    from scipy import signal as sps  # here, not at import: the driver of a model without band-pass never needs it
+
     if low > 0:
         return sps.butter(BANDPASS_ORDER, (low, high), btype="bandpass", fs=rate, output="sos")
     return sps.butter(BANDPASS_ORDER, high, btype="lowpass", fs=rate, output="sos")
@@ -189,6 +191,8 @@ def bandpass(span: np.ndarray, sections: np.ndarray) -> np.ndarray:
     """Zero-phase filtering of every lead (float32 out). The ends are extended by odd reflection,
     as scipy does by default, but never by more than the span minus one sample: a short span (a
     record of a few samples) is filtered with what it has rather than refused."""
+    from scipy import signal as sps
+
     padlen = min(3 * (2 * len(sections) + 1), span.shape[1] - 1)
     return sps.sosfiltfilt(sections, span, axis=1, padlen=padlen).astype(np.float32)
 
