@@ -130,7 +130,8 @@ def load_int8_weights(path: str, config: Config) -> dict[str, torch.Tensor]:
 
 
 def write_json(path: str, obj: object) -> None:
-    atomic_write(path, json.dumps(obj, indent=2) + "\n")
+    """`obj` as JSON, whole or not at all; NaN and infinities, which are not JSON, are refused."""
+    atomic_write(path, json.dumps(obj, indent=2, allow_nan=False) + "\n")
 
 
 class ModelFolder:

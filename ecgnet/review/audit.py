@@ -7,7 +7,6 @@ command's description of what it does.
 """
 
 import argparse
-import csv
 import json
 import os
 import sys
@@ -16,7 +15,10 @@ import warnings
 import numpy as np
 
 from .. import labels as label_space
+from .. import options
+from ..csvfiles import read_table, write_table
 from ..errors import EcgnetError, describe
+from ..files import atomic_write
 from ..folders import list_records, name_prefix
 from ..headers import load_header
 from ..modelstore import read_oof_probabilities
@@ -207,27 +209,22 @@ def summarize(names, labels, flags, audit):
 
 
 def write_issues(path, rows):
-    with open(path + ".tmp", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=ISSUE_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(path + ".tmp", path)
+    """label_issues.csv of `rows` (dicts of ISSUE_COLUMNS), whole or not at all, every cell
+    spreadsheet-safe (`csvfiles.write_table`: a record named `=cmd...` cannot run as a formula)."""
+    write_table(path, ISSUE_COLUMNS, ([row[c] for c in ISSUE_COLUMNS] for row in rows))
 
 
 def read_issues(path):
-    """The rows of a label_issues.csv as dictionaries (for tests and tools)."""
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        if tuple(reader.fieldnames or ()) != ISSUE_COLUMNS:
-            raise AuditError(f"{path} row 1: the header must be {','.join(ISSUE_COLUMNS)}")
-        return list(reader)
+    """The rows of a label_issues.csv (`csvfiles.Row`: cells by column, and the row's number as
+    a spreadsheet shows it), read by `csvfiles.read_table`; extra columns are allowed."""
+    return read_table(path, "audit file (label_issues.csv)", ISSUE_COLUMNS, error=AuditError).rows
 
 
-def _summary(model, data, oof_path, oof, labels, without_oof, flags, audit, not_audited, options):
+def _summary(model, data, oof_path, oof, labels, without_oof, flags, audit, not_audited, settings):
     """summary.json of a ranking (the paper's selection adds its "paper" entry)."""
     import cleanlab
 
-    min_positives, filter_by, paper_class = options
+    min_positives, filter_by, paper_class = settings
     classes, sources = summarize(oof.names, labels, flags, audit)
     return {
         "mode": "paper" if paper_class else "rank",
@@ -273,10 +270,7 @@ def _paper_selection(labels, probabilities, thresholds, paper_class, n, seed, ki
 
 
 def write_summary(path, summary):
-    with open(path + ".tmp", "w") as f:
-        json.dump(summary, f, indent=2)
-        f.write("\n")
-    os.replace(path + ".tmp", path)
+    atomic_write(path, json.dumps(summary, indent=2, allow_nan=False) + "\n")
 
 
 def run_audit(
@@ -304,8 +298,8 @@ def run_audit(
     quality = label_quality(labels, oof.probabilities)
     audit, not_audited = audited_classes(labels, min_positives)
     flags, library_warnings = find_issues(labels, oof.probabilities, audit, filter_by)
-    options = (min_positives, filter_by, paper_class)
-    summary = _summary(model, data, oof_path, oof, labels, without_oof, flags, audit, not_audited, options)
+    settings = (min_positives, filter_by, paper_class)
+    summary = _summary(model, data, oof_path, oof, labels, without_oof, flags, audit, not_audited, settings)
     summary["warnings"] = library_warnings
     if paper_class:
         pairs, summary["paper"] = _paper_selection(labels, oof.probabilities, thresholds, paper_class, n, seed, kind)
@@ -337,7 +331,7 @@ def _parser(prog):
     parser.add_argument("out", help="folder to write label_issues.csv and summary.json into (made if missing)")
     parser.add_argument(
         "--min-positives",
-        type=int,
+        type=options.integer(1),
         default=MIN_POSITIVES,
         metavar="N",
         help="audit a class only with at least N positive and N negative records",
@@ -357,8 +351,8 @@ def _parser(prog):
         metavar="CODE",
         help="with --paper: the class (SNOMED CT code or abbreviation), e.g. 39732003 (LAD)",
     )
-    parser.add_argument("--n", type=int, default=100, help="with --paper: records to sample")
-    parser.add_argument("--seed", type=int, default=0, help="with --paper: seed of the random sample")
+    parser.add_argument("--n", type=options.integer(1), default=100, help="with --paper: records to sample")
+    parser.add_argument("--seed", type=options.seed, default=0, help="with --paper: seed of the random sample")
     parser.add_argument(
         "--kind",
         choices=PAPER_KINDS,
@@ -373,8 +367,6 @@ def main(argv: list[str] | None = None, prog: str = "ecgnet audit") -> int:
     args = parser.parse_args(argv)
     if args.paper != bool(args.paper_class):
         parser.error("--paper and --class go together")
-    if args.n < 1 or args.min_positives < 1:
-        parser.error("--n and --min-positives must be at least 1")
     try:
         summary = run_audit(
             args.model,

@@ -11,7 +11,7 @@ from .. import labels as label_space
 from ..errors import RecordError, describe, first_line
 from ..folders import name_problem
 from ..headers import load_header
-from .kit_inputs import ReviewKitError, audit_model_outputs, read_audit, read_names
+from .kit_inputs import ReviewKitError, audit_model_outputs, read_audit, read_names, unknown_records
 from .signals import sheet_signal
 
 DEFAULT_N = 100  # suspects taken from an audit, as in the method's paper
@@ -114,6 +114,7 @@ def choose_suspects(options, reader):
             raise ReviewKitError(f"{options.records}: {len(unknown)} records are not in DATA, e.g. {unknown[0]!r}")
         return options.classes, reader.first(names, options.n or len(names)), set(names)
     rows = read_audit(options.audit, options.classes)
+    unknown_records(options.audit, rows, reader.folder_records)
     for name, by_class in audit_model_outputs(rows).items():  # the audit's numbers win
         reader.outputs[name] = {**reader.outputs.get(name, {}), **by_class}
     names = list(dict.fromkeys(r["record"] for r in rows))
