@@ -29,7 +29,7 @@ from joblib import cpu_count
 from joblib.externals.loky import ProcessPoolExecutor
 
 from .errors import RecordError
-from .files import atomic_write
+from .files import atomic_file, atomic_write
 from .folders import RecordFiles
 from .preprocess import NUM_LEADS
 from .records import read_record
@@ -54,7 +54,7 @@ def _fill(folder: str, segment: int, share: list[tuple[int, RecordFiles]], sampl
     """Read the records of `share` ((position, files) pairs) into segment file `segment`;
     returns an index entry per record, `error` set where it cannot be read."""
     entries, offset = [], 0
-    with open(_segment_path(folder, segment), "wb") as f:
+    with atomic_file(_segment_path(folder, segment), binary=True) as f:
         for position, files in share:
             try:
                 record = read_record(files, sample_rate)

@@ -316,6 +316,7 @@ def evaluate(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
 
 def _score(labels: str, outputs: str, scores_csv: str | None, class_scores_csv: str | None, json: str | None) -> None:
     from . import scoring
+    from .files import atomic_write
 
     evaluation = scoring.evaluate_folders(labels, outputs)
     for path in evaluation.outputs.malformed:
@@ -326,13 +327,11 @@ def _score(labels: str, outputs: str, scores_csv: str | None, class_scores_csv: 
         )
     text = scoring.scores_csv(evaluation.overall)
     if scores_csv:
-        with open(scores_csv, "w") as f:
-            f.write(text)
+        atomic_write(scores_csv, text)
     else:
         print(text)
     if class_scores_csv:
-        with open(class_scores_csv, "w") as f:
-            f.write(scoring.class_scores_csv(evaluation.overall))
+        atomic_write(class_scores_csv, scoring.class_scores_csv(evaluation.overall))
     if json:
         scoring.write_json(evaluation, json)
 

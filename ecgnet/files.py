@@ -23,8 +23,9 @@ from .errors import InputFileError, RecordError, first_line
 @contextlib.contextmanager
 def atomic_file(path: str | os.PathLike, binary: bool = False) -> Iterator[IO]:
     """A new file to write `path`'s content into; it replaces `path` when the block ends
-    without an error, and is removed otherwise. An OSError names `path`, not the temporary
-    file (the name is short enough for any file name the folder allows)."""
+    without an error, and is removed otherwise (`path` keeps its old content). An OSError
+    names `path`, not the temporary file (the name is short enough for any file name the
+    folder allows), even where the system named none (a write to a full disk)."""
     path = os.fspath(path)
     temporary = os.path.join(os.path.dirname(path), f".{secrets.token_hex(8)}.tmp")
     try:
@@ -38,7 +39,8 @@ def atomic_file(path: str | os.PathLike, binary: bool = False) -> Iterator[IO]:
         os.replace(temporary, path)
     except BaseException as e:
         os.unlink(temporary)
-        if isinstance(e, OSError) and e.filename == temporary:
+        # A failed write (a full disk) names no file, a failed rename the temporary one.
+        if isinstance(e, OSError) and e.filename in (None, temporary):
             e.filename, e.filename2 = path, None
         raise
 

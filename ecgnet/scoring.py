@@ -209,4 +209,4 @@ def evaluation_json(evaluation: Evaluation) -> dict:
 
 def write_json(evaluation: Evaluation, path: str) -> None:
     """The `--json` file (`evaluation_json`), written whole or not at all."""
-    atomic_write(path, json.dumps(evaluation_json(evaluation), indent=2) + "\n")
+    atomic_write(path, json.dumps(evaluation_json(evaluation), indent=2, allow_nan=False) + "\n")

@@ -23,6 +23,7 @@ gradients) and every validation set; with `parallel_folds` each process trains w
 on its own device instead.
 """
 
+import contextlib
 import json
 import logging
 import os
@@ -124,17 +125,25 @@ def finalize(
 def _start_run(
     store: modelstore.ModelFolder, requested: Config | None, overrides: dict, runtime: Runtime
 ) -> tuple[Config, bool]:
-    """The run's config (on every process), saved in MODEL/work with the label overrides'
-    record when the run is new; a resumed run must have the same overrides."""
+    """The run's config (on every process); a resumed run must have the same overrides. A new
+    run's settings are saved only once its data are prepared (`_save_run`)."""
     if runtime.is_main:
         os.makedirs(store.work, exist_ok=True)
         config, resuming = resolve_config(store, requested)
         if resuming:
             check_overrides(store, overrides)
-        else:
-            store.write_run_overrides(overrides)
-            store.write_run_config(config)
+        else:  # the folds of a start that failed before its settings were saved belong to no run
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(store.work_path("folds.json"))
     return runtime.broadcast((config, resuming) if runtime.is_main else None)
+
+
+def _save_run(store: modelstore.ModelFolder, config: Config, overrides: dict) -> None:
+    """Save a new run's config and label overrides' record in MODEL/work, which makes later
+    calls resume it: only after every check of the settings against the data passed (too few
+    records for the folds, say), so that settings that failed are never kept."""
+    store.write_run_overrides(overrides)
+    store.write_run_config(config)
 
 
 def write_cv_html(store: modelstore.ModelFolder, data: TrainingData) -> None:
@@ -227,6 +236,8 @@ def train(
                 if overrides is not None:
                     log.info(f"label overrides: {record['file']} sha256 {record['sha256']}")
             data = prepare_data(data_folder, store, config, runtime, cache_folder, jobs, overrides)
+            if runtime.is_main and not resuming:
+                _save_run(store, config, record)
             workers = config.workers if workers is None else workers
             if workers < 0:
                 workers = 4 if runtime.device.type == "cuda" else 0

@@ -30,6 +30,8 @@ import numpy as np
 from ecgnet import labels as label_space
 from ecgnet import synthetic
 from ecgnet.benchmarks import PACKAGE_PARENT
+from ecgnet.errors import describe
+from ecgnet.files import atomic_write
 
 TOP = 50
 
@@ -177,8 +179,11 @@ def main(argv=None, prog=None):
     result["seconds"]["total"] = round(time.time() - total, 1)
     print(json.dumps({k: v for k, v in result.items() if k != "config"}, indent=2))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
+        try:
+            atomic_write(args.json, json.dumps(result, indent=2) + "\n")
+        except OSError as e:
+            print(f"error: {describe(e)}", file=sys.stderr)
+            return 1
     return 0
 
 

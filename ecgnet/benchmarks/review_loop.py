@@ -25,6 +25,8 @@ import time
 import numpy as np
 
 from ecgnet.cli import main as ecgnet
+from ecgnet.errors import describe
+from ecgnet.files import atomic_write
 from ecgnet.review.formats import FORM_FILE, KEY_FILE
 
 
@@ -101,8 +103,11 @@ def main(argv=None, prog=None):
     result = run(args.model, args.data, args.work, args.items, args.seed)
     print(json.dumps(result, indent=2))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
+        try:
+            atomic_write(args.json, json.dumps(result, indent=2) + "\n")
+        except OSError as e:
+            print(f"error: {describe(e)}", file=sys.stderr)
+            return 1
     return 0
 
 

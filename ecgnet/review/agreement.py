@@ -34,12 +34,13 @@ import argparse
 import csv
 import itertools
 import json
-import os
 import sys
 
 import numpy as np
 
+from .. import options
 from ..errors import EcgnetError, describe
+from ..files import atomic_file
 from .answers import (  # noqa: F401  (the errors and read_answers: re-exported)
     GROUPS,
     AnswersError,
@@ -244,7 +245,7 @@ def format_report(report):
 
 
 def write_consensus(path, kit, answers):
-    with open(path + ".tmp", "w", newline="") as f:
+    with atomic_file(path) as f:
         writer = csv.DictWriter(
             f,
             fieldnames=[
@@ -265,7 +266,6 @@ def write_consensus(path, kit, answers):
         writer.writeheader()
         for row in consensus(kit, answers):
             writer.writerow({**row, "model_label": "" if row["model_label"] is None else row["model_label"]})
-    os.replace(path + ".tmp", path)
 
 
 def main(argv: list[str] | None = None, prog: str = "ecgnet agreement") -> int:
@@ -278,8 +278,12 @@ def main(argv: list[str] | None = None, prog: str = "ecgnet agreement") -> int:
     parser.add_argument("--json", metavar="FILE", help="write the whole report as JSON")
     parser.add_argument("--consensus", metavar="FILE", help="write the consensus of every item and class as CSV")
     parser.add_argument("--blank-as-uncertain", action="store_true", help="read a blank answer as ?, not an error")
-    parser.add_argument("--resamples", type=int, default=RESAMPLES, help="bootstrap resamples")
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed: the same seed gives the same intervals")
+    parser.add_argument(
+        "--resamples", type=options.integer(100, 1_000_000), default=RESAMPLES, help="bootstrap resamples"
+    )
+    parser.add_argument(
+        "--seed", type=options.seed, default=0, help="bootstrap seed: the same seed gives the same intervals"
+    )
     args = parser.parse_args(argv)
     if args.resamples < 100:
         parser.error("--resamples must be at least 100")
@@ -289,7 +293,7 @@ def main(argv: list[str] | None = None, prog: str = "ecgnet agreement") -> int:
         report = agreement_report(kit, answers, args.seed, args.resamples)
         print(format_report(report))
         if args.json:
-            with open(args.json, "w") as f:
+            with atomic_file(args.json) as f:
                 json.dump(report, f, indent=2)
                 f.write("\n")
         if args.consensus:

@@ -34,6 +34,7 @@ import os
 import sys
 from dataclasses import dataclass
 
+from .. import options
 from ..errors import EcgnetError, describe
 from ..folders import list_records
 from .form_pdf import class_names  # noqa: F401  (re-exported)
@@ -115,7 +116,7 @@ def parse_args(argv, prog=None):
     parser.add_argument(
         "--repeats", type=float, default=0.1, help="share of the distinct records shown twice (default 0.1)"
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed of the choice and order (default 0)")
+    parser.add_argument("--seed", type=options.seed, default=0, help="random seed of the choice and order (default 0)")
     parser.add_argument("--paper", choices=("a4", "letter"), default="a4", help="page size, landscape (default a4)")
     parser.add_argument(
         "--show-demographics",
