@@ -15,6 +15,7 @@ import scipy.io
 
 from . import options
 from .csvfiles import read_table, write_table
+from .errors import EcgnetError, describe
 from .files import atomic_file, atomic_write
 from .folders import name_problem
 from .labels import CLASSES, encode
@@ -230,8 +231,10 @@ def _prefix(text):
 
 
 def main(argv=None, prog=None):
-    """`ecgnet synth` / `python -m ecgnet.synthetic`: write COUNT records into FOLDER; returns 0."""
+    """`ecgnet synth` / `python -m ecgnet.synthetic`: write COUNT records into FOLDER; returns 0,
+    or 1 when they cannot be written (named in one line)."""
     import argparse
+    import sys
 
     from .cli import HelpFormatter
 
@@ -257,15 +260,19 @@ def main(argv=None, prog=None):
         f"headers; the clean labels go to FOLDER/{TRUE_LABELS_FILE}",
     )
     args = parser.parse_args(argv)
-    names = make_dataset(
-        args.folder,
-        args.count,
-        args.seed,
-        args.rate,
-        prefix=args.prefix,
-        start=args.start,
-        label_noise=args.label_noise,
-    )
+    try:
+        names = make_dataset(
+            args.folder,
+            args.count,
+            args.seed,
+            args.rate,
+            prefix=args.prefix,
+            start=args.start,
+            label_noise=args.label_noise,
+        )
+    except (EcgnetError, OSError) as e:
+        print(f"error: {describe(e)}", file=sys.stderr)
+        return 1
     noise = (
         f" with {args.label_noise:g} of their labels flipped (clean labels in {TRUE_LABELS_FILE})"
         if args.label_noise > 0
