@@ -83,12 +83,20 @@ class _FileHandler(logging.FileHandler):
 
     failed = False
 
-    def handleError(self, record):
+    def _report(self, error):
         if not self.failed:
             self.failed = True
-            error = sys.exc_info()[1]
             reason = getattr(error, "strerror", None) or error
             print(f"warning: cannot write the log to {self.baseFilename}: {reason}", file=sys.stderr)
+
+    def handleError(self, record):
+        self._report(sys.exc_info()[1])
+
+    def close(self):
+        try:  # the last buffered lines are written now: a failure must not hide the run's own error
+            super().close()
+        except OSError as e:
+            self._report(e)
 
 
 @contextlib.contextmanager

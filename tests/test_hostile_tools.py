@@ -569,20 +569,21 @@ def test_compare_refuses_seeds_out_of_range_before_writing(tmp_path, capsys):
 
 
 def returns_within(seconds, function, *args):
-    """function(*args)'s exception (or None), failing the test if it blocks past `seconds`."""
+    """function(*args)'s value, or the exception it raised, failing the test if it blocks past
+    `seconds` (a pipe read would never return)."""
     outcome = {}
 
     def call():
         try:
-            function(*args)
+            outcome["value"] = function(*args)
         except BaseException as e:  # noqa: BLE001  (handed to the test)
-            outcome["error"] = e
+            outcome["value"] = e
 
     thread = threading.Thread(target=call, daemon=True)
     thread.start()
     thread.join(seconds)
-    assert not thread.is_alive(), f"{function.__name__} blocked on {args}"
-    return outcome.get("error")
+    assert not thread.is_alive(), f"{getattr(function, '__name__', function)} blocked on {args}"
+    return outcome["value"]
 
 
 def test_an_overrides_file_that_is_a_pipe_is_refused_at_once(tmp_path, capsys):
@@ -592,12 +593,8 @@ def test_an_overrides_file_that_is_a_pipe_is_refused_at_once(tmp_path, capsys):
     assert isinstance(error, overrides.OverridesError) and "not a regular file" in str(error)
     data_folder = tmp_path / "data"
     synthetic.make_dataset(str(data_folder), 2)
-    status = {}
-    returns_within(
-        30,
-        lambda: status.update(code=cli.train([str(data_folder), str(tmp_path / "m"), "--label-overrides", str(fifo)])),
-    )
-    assert status["code"] == 1 and "not a regular file" in one_error_line(capsys.readouterr().err)
+    argv = [str(data_folder), str(tmp_path / "m"), "--label-overrides", str(fifo)]
+    assert returns_within(30, cli.train, argv) == 1 and "not a regular file" in one_error_line(capsys.readouterr().err)
 
 
 @pytest.mark.parametrize(
@@ -703,3 +700,24 @@ def test_review_kit_names_rows_of_unscored_classes_and_bad_ranks(audit_case, tmp
     assert review_kit.main([data_folder, str(tmp_path / "kit"), "--from", issues]) == 1
     err = capsys.readouterr().err
     assert f"{issues}: 2 problems" in err and "row 2, column rank: 'first'" in err and "row 3, column class" in err
+
+
+def test_an_answers_file_that_is_a_pipe_or_device_is_refused_at_once(tmp_path, capsys):
+    paths = write_kit(tmp_path / "kit")
+    fifo = tmp_path / "kit" / "carol.csv"
+    os.mkfifo(fifo)
+    for answers in (str(fifo), "/dev/zero"):
+        assert returns_within(20, agreement.main, [str(tmp_path / "kit"), *paths, answers]) == 2
+        assert "not a regular file" in one_error_line(capsys.readouterr().err)
+
+
+def test_training_on_a_full_disk_names_the_file_even_when_the_log_cannot_be_written(full_disk, capsys):
+    folder, fill = full_disk
+    data_folder = folder.parent / "data"
+    synthetic.make_dataset(str(data_folder), 4)
+    fill()
+    assert cli.train([str(data_folder), str(folder / "model"), "--jobs", "1"]) == 1
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert "Traceback" not in err and len(errors) == 1 and f"{folder / 'model'}/" in errors[0], err
+    assert errors[0].endswith("No space left on device")

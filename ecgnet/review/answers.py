@@ -4,11 +4,14 @@ forms. Every problem is a KitError or AnswersError naming the file, row and colu
 numbered as a spreadsheet shows them, the header being row 1)."""
 
 import csv
+import io
 import json
 import os
 from dataclasses import dataclass, field
 
-from ..errors import EcgnetError
+from ..csvfiles import MAX_CSV_BYTES
+from ..errors import EcgnetError, InputFileError
+from ..files import read_text
 from .formats import FORM_EXTRA as FREE_COLUMNS  # the form's free-text columns, after the classes
 from .formats import KEY_COLUMNS, KEY_FILE, MANIFEST_FILE
 
@@ -63,13 +66,10 @@ class Answers:
 
 def _read_csv(path, error):
     """The rows of a CSV file (a UTF-8 byte order mark, as spreadsheets write, is dropped)."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            return list(csv.reader(f))
-    except FileNotFoundError:
-        raise error(f"{path} is missing") from None
-    except UnicodeDecodeError:
-        raise error(f"{path} is not UTF-8 text (save it as CSV UTF-8)") from None
+    try:  # a regular file within the size limit: never a pipe or device that blocks or never ends
+        return list(csv.reader(io.StringIO(read_text(path, "CSV file", MAX_CSV_BYTES), newline="")))
+    except InputFileError as e:
+        raise error(str(e)) from None
     except csv.Error as e:
         raise error(f"{path}: not a readable CSV file ({e})") from None
 
