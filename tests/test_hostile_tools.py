@@ -721,3 +721,25 @@ def test_training_on_a_full_disk_names_the_file_even_when_the_log_cannot_be_writ
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert "Traceback" not in err and len(errors) == 1 and f"{folder / 'model'}/" in errors[0], err
     assert errors[0].endswith("No space left on device")
+
+
+@pytest.mark.parametrize("which", ["label", "output"])
+def test_evaluate_refuses_a_huge_label_or_output_file_without_reading_it(tmp_path, capsys, which):
+    import tracemalloc
+
+    labels_folder, outputs_folder = tmp_path / "labels", tmp_path / "outputs"
+    synthetic.make_dataset(str(labels_folder), 2)
+    outputs_folder.mkdir()
+    for name in ("SYN00001", "SYN00002"):
+        (outputs_folder / f"{name}.csv").write_text(f"#{name}\n{LAD}\n1\n0.9\n")
+    huge = (labels_folder / "SYN00002.hea") if which == "label" else (outputs_folder / "SYN00002.csv")
+    with open(huge, "wb") as f:  # sparse: 2 GiB of nothing, no disk used
+        f.truncate(2 * 1024**3)
+    tracemalloc.start()
+    try:
+        status = cli.evaluate([str(labels_folder), str(outputs_folder)])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert status == 1 and f"{huge}: the {which} file is more than" in one_error_line(capsys.readouterr().err)
+    assert peak < 20 * 1024**2
