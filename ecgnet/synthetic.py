@@ -14,7 +14,7 @@ import numpy as np
 import scipy.io
 
 from . import options
-from .csvfiles import read_table, write_table
+from .csvfiles import Problems, read_table, write_table
 from .errors import EcgnetError, describe
 from .files import atomic_file, atomic_write
 from .folders import name_problem
@@ -203,15 +203,22 @@ def make_dataset(folder, count, seed=0, fs=500, seconds=(8.0, 12.0), prefix="SYN
 
 def _write_true_labels(path, names, truth):
     """Add (or replace) these records' rows in the true-labels file, through a temporary file."""
-    rows = {}
-    if os.path.exists(path):
-        rows = {
-            row["record"]: [row[c] for c in CLASSES]
-            for row in read_table(path, "true-labels file", ("record", *CLASSES)).rows
-        }
+    rows = read_true_labels(path) if os.path.exists(path) else {}
     for name, labels in zip(names, truth):
-        rows[name] = [str(int(v)) for v in encode(labels)]
-    write_table(path, ("record", *CLASSES), ([name, *rows[name]] for name in sorted(rows)))
+        rows[name] = encode(labels)
+    write_table(path, ("record", *CLASSES), ([name, *map(int, rows[name])] for name in sorted(rows)))
+
+
+def read_true_labels(path):
+    """{record: (24,) 0/1 array, CLASSES order} of a synthetic folder's true_labels.csv."""
+    table = read_table(path, "true-labels file", ("record", *CLASSES))
+    problems = Problems(path)
+    for row in table.rows:
+        for code in CLASSES:
+            if row[code] not in ("0", "1"):
+                problems.value(row.number, code, row[code], "0 or 1")
+    problems.raise_any()
+    return {row["record"]: np.array([int(row[c]) for c in CLASSES]) for row in table.rows}
 
 
 MAX_COUNT = 1_000_000
