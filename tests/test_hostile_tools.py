@@ -743,3 +743,16 @@ def test_evaluate_refuses_a_huge_label_or_output_file_without_reading_it(tmp_pat
         tracemalloc.stop()
     assert status == 1 and f"{huge}: the {which} file is more than" in one_error_line(capsys.readouterr().err)
     assert peak < 20 * 1024**2
+
+
+def test_a_pipe_swapped_in_after_the_check_is_still_refused_at_once(tmp_path, monkeypatch):
+    """The race: the path was a regular file when checked and is a pipe when opened."""
+    from ecgnet import files
+
+    regular = os.stat(__file__)
+    fifo = tmp_path / "o.csv"
+    os.mkfifo(fifo)
+    real_stat = os.stat
+    monkeypatch.setattr(files.os, "stat", lambda path, *a, **k: regular if str(path) == str(fifo) else real_stat(path))
+    error = returns_within(10, overrides.read_overrides, str(fifo))
+    assert isinstance(error, overrides.OverridesError) and "not a regular file" in str(error)
