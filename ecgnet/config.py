@@ -266,10 +266,15 @@ def _convert(field_, text):
         if text.lower() in ("0", "false", "no", "off"):
             return False
         raise ValueError(f"{field_.name} takes true or false, not {text!r}")
-    if isinstance(default, tuple):
-        element = float if field_.name in _NUMBER_TUPLES else int
-        return tuple(element(x) for x in text.split(",") if x.strip())
-    return type(default)(text)
+    kind = float if field_.name in _NUMBER_TUPLES or isinstance(default, float) else int
+    what = "numbers" if kind is float else "whole numbers"
+    try:
+        if isinstance(default, tuple):
+            return tuple(kind(x) for x in text.split(",") if x.strip())
+        return text if isinstance(default, str) else kind(text)
+    except ValueError:
+        expected = f"a list of {what} such as 8,12" if isinstance(default, tuple) else f"a {what[:-1]}"
+        raise ValueError(f"{field_.name} takes {expected}, not {text!r}") from None
 
 
 def parse_overrides(pairs: Sequence[str], base: Config | None = None) -> Config:

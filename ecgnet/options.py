@@ -28,8 +28,8 @@ def integer(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
     def parse(text: str) -> int:
         value = _integer(text)
         if value < minimum or (maximum is not None and value > maximum):
-            upper = f" to {maximum:,}" if maximum is not None else " or more"
-            raise argparse.ArgumentTypeError(f"expected a whole number from {minimum}{upper}, not {text!r}")
+            allowed = f"from {minimum} to {maximum:,}" if maximum is not None else f"of at least {minimum}"
+            raise argparse.ArgumentTypeError(f"expected a whole number {allowed}, not {text!r}")
         return value
 
     parse.__name__ = "integer"  # argparse names the type in its message for a ValueError

@@ -518,7 +518,7 @@ def test_numeric_options_are_checked_where_parsed(tmp_path, capsys, command, opt
     [
         ("seed=-1", "seed must be from 0 to 4294967295"),
         (f"seed={HUGE}", "seed must be from 0 to 4294967295"),
-        ("seed=1e20", "invalid literal for int()"),
+        ("seed=1e20", "seed takes a whole number, not '1e20'"),
         ("folds=100000", "folds must be from 2 to 1000"),
         ("epochs=1000000000", "epochs <= 100000"),
         ("batch_size=100000000", "batch_size <= 65536"),
