@@ -7,7 +7,7 @@ from ecgnet import labels as label_space
 from ecgnet.overrides import summary
 
 pytest.importorskip("statsmodels")
-from test_agreement import IAVB, LAD, write_kit  # noqa: E402
+from test_agreement import IAVB, LAD, identity_of, write_kit  # noqa: E402
 
 from ecgnet.review import audit, relabel  # noqa: E402
 from ecgnet.review.formats import ISSUE_COLUMNS  # noqa: E402
@@ -106,7 +106,7 @@ def test_bad_overrides_name_file_row_and_column(tmp_path, text, where):
 def test_bad_answers_stop_relabel(tmp_path, capsys):
     paths = write_kit(tmp_path / "kit")
     with open(paths[0], "a") as f:
-        f.write("X1,1,0,,,,\n")
+        f.write(f"{identity_of(tmp_path / 'kit')},X1,1,0,,,,\n")
     assert relabel.main([str(tmp_path / "kit"), *paths, "--policy", "mask", "--out", str(tmp_path / "o.csv")]) == 2
     assert "review ID 'X1' is not in" in capsys.readouterr().err
     assert not (tmp_path / "o.csv").exists()

@@ -7,12 +7,15 @@ the 1/0 answers, a tie or only "?" being uncertain) into an overrides file that 
 reads beside the records; no `.hea` file is ever edited. Only suspect and control items
 count: a repeat shows a record again to measure self-consistency, and the first showing's
 answers are the ones used (a record shown twice outside repeats: its first item in key.csv).
-Items nobody answered give no row.
+Items nobody answered give no row. The answers must be of this kit (its identity in their
+kit_id column) and complete (every review ID answered) unless --allow-incomplete; a reviewer's
+answers to an item they marked uninterpretable (quality U) abstain.
 
 Policies (the given label is the one in key.csv, the dataset's):
   consensus  set the consensus (1 or 0) where it differs from the given label; uncertain: no row
-  mask       `mask` where the consensus contradicts the given label or is uncertain: training
-             leaves that class out of that record's loss
+  mask       `mask` where the consensus contradicts the given label, is uncertain or every
+             answering reviewer marked the item uninterpretable: training leaves that class out
+             of that record's loss
   drop       `drop` (class `*`) for every record whose consensus contradicts the given label for
              any asked class: training leaves the record out
 
@@ -45,7 +48,7 @@ from ..overrides import (  # noqa: F401  (the overrides file's reader and applie
     unmatched,
     write_overrides,
 )
-from .answers import load_kit, read_all_answers
+from .answers import IncompleteAnswers, load_kit, read_all_answers
 from .audit import read_issues
 from .stats import consensus
 
@@ -68,7 +71,7 @@ def overrides_for(kit, answers, policy):
         contradicts = result in (0, 1) and result != given
         if policy == "consensus" and contradicts:
             out.add((record, code, str(result)))
-        elif policy == "mask" and (contradicts or result == "uncertain"):
+        elif policy == "mask" and (contradicts or result in ("uncertain", "uninterpretable")):
             out.add((record, code, "mask"))
         elif policy == "drop" and contradicts:
             out.add((record, ALL_CLASSES, "drop"))
@@ -139,14 +142,19 @@ def _parser(prog):
         action="store_true",
         help="read a blank answer as ?, not an error (default: off, a blank is an error)",
     )
+    parser.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help="use answers files that miss review IDs or leave rows unanswered (default: refuse, exit status 3)",
+    )
     return parser
 
 
 def _check(parser, args):
     """Refuse a call that mixes the two ways (a kit's answers, an audit) or lacks what its way needs."""
     if args.from_audit:
-        if args.kit or args.policy or args.blank_as_uncertain:
-            parser.error("--from-audit takes no kit, answers, --policy or --blank-as-uncertain")
+        if args.kit or args.policy or args.blank_as_uncertain or args.allow_incomplete:
+            parser.error("--from-audit takes no kit, answers, --policy, --blank-as-uncertain or --allow-incomplete")
         if args.weight is None:
             parser.error("--from-audit needs --weight")
     else:
@@ -165,15 +173,18 @@ def main(argv: list[str] | None = None, prog: str = "ecgnet relabel") -> int:
             rows = overrides_from_audit(args.from_audit, args.weight, args.top)
         else:
             kit = load_kit(args.kit)
-            answers = read_all_answers(args.answers, kit, args.blank_as_uncertain)
+            answers = read_all_answers(args.answers, kit, args.blank_as_uncertain, args.allow_incomplete)
             rows = overrides_for(kit, answers, args.policy)
         write_overrides(args.out, rows)
         read_overrides(args.out)  # what training will read must pass its checks
+    except IncompleteAnswers as e:
+        print(f"error: {describe(e)}", file=sys.stderr)
+        return 3
     except (EcgnetError, OSError) as e:
         print(f"error: {describe(e)}", file=sys.stderr)
         return 2
     records = len({r for r, _, _ in rows})
-    how = f"weight {args.weight:g} from {args.from_audit}" if args.from_audit else args.policy
+    how = f"weight {args.weight:g} from {args.from_audit}" if args.from_audit else f"{args.policy}, kit {kit.identity}"
     print(f"wrote {len(rows)} overrides ({how}) of {records} records to {args.out}")
     return 0
 
