@@ -567,6 +567,6 @@ def test_repeats_of_real_records_are_not_told_by_their_sheet_line(tmp_path):
         assert sum(lines.count(x) == 1 for x in lines) == own_lines
         assert sum(lines.count(line[r.name]) == 1 for r in repeats) == alone == 0
         positions = {review_id: i for i, (review_id, *_) in enumerate(items)}
-        for review_id, record, group, first in items:
+        for review_id, _, group, first in items:
             if group == "repeat":
                 assert positions[review_id] - positions[first] >= len(items) // 4
