@@ -51,6 +51,8 @@ gets wrong for that class (thresholds of model.json, applied as the driver does:
 >= threshold, or the record's most probable class). False negatives (labelled, predicted
 absent: issue `spurious`) and false positives (`missing`) are counted separately in
 summary.json; rank is the order of the random draw, so any first k rows are a random sample too.
+Its summary.json holds the selection ("paper") and no ranking (no cleanlab flags: nothing is
+flagged); fewer misclassified records than --n is a warning there and on stderr.
 
 Writes OUT/label_issues.csv (columns ISSUE_COLUMNS) and OUT/summary.json.
 """
@@ -223,17 +225,23 @@ def read_issues(path):
         return list(reader)
 
 
-def _summary(model, data, oof_path, oof, labels, without_oof, flags, audit, not_audited, options):
-    """summary.json of a ranking (the paper's selection adds its "paper" entry)."""
-    import cleanlab
-
-    min_positives, filter_by, paper_class = options
-    classes, sources = summarize(oof.names, labels, flags, audit)
+def _summary(model, data, oof_path, oof, without_oof):
+    """What summary.json says of every audit, ranking or paper's selection."""
     return {
-        "mode": "paper" if paper_class else "rank",
         "model": str(model),
         "data": str(data),
         "probabilities": f"{oof_path}: out-of-fold (each record predicted by the fold model that did not train on it)",
+        "records": len(oof.names),
+        "records_in_data_without_probabilities": without_oof,
+    }
+
+
+def _ranking_summary(oof, labels, flags, audit, not_audited, min_positives, filter_by):
+    """summary.json's entries of the ranking (not of the paper's selection, which flags nothing)."""
+    import cleanlab
+
+    classes, sources = summarize(oof.names, labels, flags, audit)
+    return {
         "method": {
             "library": f"cleanlab {cleanlab.__version__}",
             "flags": f"cleanlab.multilabel_classification.filter.find_multilabel_issues_per_class "
@@ -241,8 +249,6 @@ def _summary(model, data, oof_path, oof, labels, without_oof, flags, audit, not_
             "label_quality": "cleanlab.multilabel_classification.rank.get_label_quality_scores_per_class "
             "(self_confidence: probability of the given label)",
         },
-        "records": len(oof.names),
-        "records_in_data_without_probabilities": without_oof,
         "min_positives": min_positives,
         "classes_audited": [c for c, a in zip(label_space.CLASSES, audit) if a],
         "classes_not_audited": not_audited,
@@ -270,6 +276,17 @@ def _paper_selection(labels, probabilities, thresholds, paper_class, n, seed, ki
         "selection": "random sample of the records the thresholded out-of-fold prediction "
         "misclassifies (false negative: issue spurious; false positive: missing)",
     }
+
+
+def _paper_warnings(paper):
+    """A sample smaller than asked for is no longer the paper's design: say so."""
+    if paper["sampled"] >= paper["n"]:
+        return []
+    kinds = {"both": "misclassified", "fn": "false negative", "fp": "false positive"}
+    return [
+        f"--n {paper['n']} asked, but only {paper['sampled']} records are {kinds[paper['kind']]} for "
+        f"{paper['abbreviation']} out of fold: all of them were taken, a census rather than a random sample"
+    ]
 
 
 def write_summary(path, summary):
@@ -302,14 +319,14 @@ def run_audit(
     oof = read_oof_probabilities(oof_path)
     labels, without_oof = given_labels(data, oof.names, oof_path)
     quality = label_quality(labels, oof.probabilities)
-    audit, not_audited = audited_classes(labels, min_positives)
-    flags, library_warnings = find_issues(labels, oof.probabilities, audit, filter_by)
-    options = (min_positives, filter_by, paper_class)
-    summary = _summary(model, data, oof_path, oof, labels, without_oof, flags, audit, not_audited, options)
-    summary["warnings"] = library_warnings
+    summary = {"mode": "paper" if paper_class else "rank", **_summary(model, data, oof_path, oof, without_oof)}
     if paper_class:
         pairs, summary["paper"] = _paper_selection(labels, oof.probabilities, thresholds, paper_class, n, seed, kind)
+        summary["warnings"] = _paper_warnings(summary["paper"])
     else:
+        audit, not_audited = audited_classes(labels, min_positives)
+        flags, summary["warnings"] = find_issues(labels, oof.probabilities, audit, filter_by)
+        summary.update(_ranking_summary(oof, labels, flags, audit, not_audited, min_positives, filter_by))
         pairs = ranked_pairs(flags, quality, oof.names)
     rows = _rows(oof.names, labels, oof.probabilities, quality, thresholds, pairs)
     os.makedirs(out, exist_ok=True)
@@ -403,6 +420,8 @@ def main(argv: list[str] | None = None, prog: str = "ecgnet audit") -> int:
             f"({len(summary['classes_not_audited'])} with too few positives or negatives): "
             f"{summary['flagged_pairs']} flagged pairs"
         )
+    for warning in summary["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"wrote {os.path.join(args.out, ISSUES_FILE)} and {os.path.join(args.out, SUMMARY_FILE)}")
     return 0
 
