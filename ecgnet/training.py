@@ -67,20 +67,39 @@ def overrides_record(overrides: Overrides | None) -> dict:
     return {"file": overrides.path, "sha256": modelstore.sha256(overrides.path)}
 
 
+def _described(record: dict) -> str:
+    return f"{record['file']} (sha256 {record['sha256'][:12]})" if record.get("sha256") else "no label overrides"
+
+
 def check_overrides(store: modelstore.ModelFolder, requested: dict) -> None:
     """Refuse to resume a run with other label overrides (by content) than it started with."""
     saved = store.read_run_overrides() or {"file": None, "sha256": None}
     if saved["sha256"] == requested["sha256"]:
         return
-
-    def described(record):
-        return f"{record['file']} (sha256 {record['sha256'][:12]})" if record["sha256"] else "no label overrides"
-
     raise TrainingError(
-        f"{store.folder} holds a training run started with {described(saved)}, but this call gives "
-        f"{described(requested)}; resume it with the same --label-overrides file, or train into a "
+        f"{store.folder} holds a training run started with {_described(saved)}, but this call gives "
+        f"{_described(requested)}; resume it with the same --label-overrides file, or train into a "
         "new MODEL folder"
     )
+
+
+def check_finished(store: modelstore.ModelFolder, requested: dict) -> None:
+    """A finished MODEL folder: nothing to do when this call gives the label overrides (by
+    content) it was trained with; refused, naming both, when it gives others."""
+    trained = (modelstore.read_manifest(store.folder).get("training") or {}).get("label_overrides") or {}
+    if trained.get("sha256") != requested["sha256"]:
+        counts = (
+            f": {trained.get('set', 0)} labels set, {trained.get('masked', 0)} masked, "
+            f"{trained.get('weighted', 0)} down-weighted, {trained.get('dropped', 0)} records dropped"
+            if trained.get("sha256")
+            else ""
+        )
+        raise TrainingError(
+            f"{store.folder} holds a finished model trained with {_described(trained)}{counts}, but this call "
+            f"gives {_described(requested)}; train into a new MODEL folder (a finished model is never retrained "
+            "in place)"
+        )
+    log.info(f"{store.manifest} exists: the model in {store.folder} is complete; nothing to do.")
 
 
 def finalize(
@@ -207,14 +226,14 @@ def train(
     logs.configure(all_ranks=parallel_folds)
     started = time.time()
     store = modelstore.ModelFolder(model_folder)
+    overrides = read_overrides(os.fspath(label_overrides)) if label_overrides is not None else None
+    record = overrides_record(overrides)
     if os.path.exists(store.manifest):
-        log.info(f"{store.manifest} exists: the model in {store.folder} is complete; nothing to do.")
+        check_finished(store, record)
         return None
     if not os.path.isdir(data_folder):
         problem = "is a file, not a folder" if os.path.exists(data_folder) else "does not exist"
         raise TrainingError(f"data folder {data_folder} {problem}")
-    overrides = read_overrides(os.fspath(label_overrides)) if label_overrides is not None else None
-    record = overrides_record(overrides)
     runtime = distributed.start(device)
     try:
         config, resuming = _start_run(store, config, record, runtime)

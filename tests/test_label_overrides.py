@@ -161,6 +161,17 @@ def test_model_json_records_the_overrides_and_resuming_with_others_is_refused(re
     assert f"label overrides: {first} sha256 {sha}" in log and "ignored: GONE" in log
     assert "1 masked, 1 down-weighted, 0 records dropped" in log
     assert "report skipped (--no-report)" in log and not (tmp_path / "model" / "report").exists()
+    # The model is finished: the same overrides have nothing to do, others are refused, naming both.
+    assert training.train(folder, model, jobs=1, label_overrides=first, write_report=False) is None
+    with pytest.raises(
+        TrainingError,
+        match=rf"holds a finished model trained with {same} \(sha256 {sha[:12]}\): 1 labels set, 1 masked, "
+        rf"1 down-weighted, 0 records dropped, but this call gives {other} \(sha256 "
+        rf"{modelstore.sha256(other)[:12]}\); train into a new MODEL folder",
+    ):
+        training.train(folder, model, jobs=1, label_overrides=other, write_report=False)
+    with pytest.raises(TrainingError, match=r"but this call gives no label overrides"):
+        training.train(folder, model, jobs=1, write_report=False)
 
 
 def test_a_run_without_overrides_refuses_to_resume_with_them(records, tmp_path):
