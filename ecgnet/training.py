@@ -156,16 +156,18 @@ def _start_run(
     return runtime.broadcast((config, resuming) if runtime.is_main else None)
 
 
-def write_cv_html(store: modelstore.ModelFolder, data: TrainingData) -> None:
-    """MODEL/report/report.html, the cross-validation report on the training labels (the
-    overridden ones). Skipped with one line in the log without matplotlib; a failure is
-    logged, never raised: the model is complete by then."""
+def write_cv_html(store: modelstore.ModelFolder, data_folder: str, overrides: Overrides | None) -> None:
+    """MODEL/report/report.html, the cross-validation report on the training labels: DATA's,
+    with the label overrides applied as training applied them (the report says so). Skipped
+    with one line in the log without matplotlib; a failure is logged, never raised: the model
+    is complete by then."""
     out = store.path("report")
     try:
         from .report import write_report
 
-        labels = {name: row for name, row in zip(data.names, data.labels)}
-        path = write_report(store.folder, out, labels=labels)
+        path = write_report(
+            store.folder, out, labels=data_folder, label_overrides=overrides.path if overrides is not None else None
+        )
     except ImportError as e:
         log.info(
             f"report skipped: {e.name or 'a module it needs'} is not installed ({e}); install the review "
@@ -262,7 +264,7 @@ def train(
                     if cache_folder is None:
                         shutil.rmtree(store.cache, ignore_errors=True)
                     if write_report:
-                        write_cv_html(store, data)
+                        write_cv_html(store, data_folder, overrides)
                     else:
                         log.info("report skipped (--no-report)")
                     log.info(f"model complete in {store.folder} ({duration(time.time() - started)})")

@@ -212,3 +212,35 @@ def test_synth_label_noise_flag(tmp_path, capsys):
     assert flipped == round(0.1 * 10 * len(synthetic.SYNTHETIC_CLASSES))
     with pytest.raises(SystemExit):
         synthetic.main([str(tmp_path / "e"), "10", "--label-noise", "1.5"])
+
+
+def test_report_of_a_model_trained_with_overrides_that_add_labels_says_which_labels_it_scores(tmp_path, capsys):
+    """A record whose header has no scored label is trained on because the overrides give it one:
+    `ecgnet report --labels DATA` scores DATA's labels as given (leaving that record out, and
+    saying so) instead of refusing the folder; with --label-overrides it scores the trained labels."""
+    pytest.importorskip("matplotlib")
+    from ecgnet.report import main as report_main
+
+    folder = tmp_path / "data"
+    names = synthetic.make_dataset(folder, 16, seed=7)
+    header = folder / f"{names[0]}.hea"
+    lines = header.read_text().splitlines()
+    header.write_text("\n".join("#Dx: 164861001" if line.startswith("#Dx") else line for line in lines) + "\n")
+    overrides = _overrides(tmp_path / "o.csv", [(names[0], AF, "1"), (names[1], SR, "mask")])
+    model = tmp_path / "model"
+    training.train(str(folder), str(model), config=QUICK, jobs=1, label_overrides=overrides)
+    sha = modelstore.sha256(overrides)
+    own = (model / "report" / "report.html").read_text()  # the report training writes
+    assert f"<code>{overrides}</code> (SHA-256 <code>{sha[:12]}</code>; 1 labels set, 1 cells masked" in own
+    assert "The model was trained with the same overrides." in own
+
+    assert report_main([str(model), str(tmp_path / "given"), "--labels", str(folder)]) == 0
+    given = (tmp_path / "given" / "report.html").read_text()
+    assert "as given (no label overrides applied)" in given
+    assert "The model was trained with the label overrides" in given and sha[:12] in given
+    assert "1 out-of-fold records left out: without a scored label but through the overrides" in given
+    assert report_main([str(model), str(tmp_path / "same"), "--labels", str(folder), "--label-overrides", overrides]) == 0
+    same = (tmp_path / "same" / "report.html").read_text()
+    assert "The model was trained with the same overrides." in same and "left out" not in same
+    # the records of 15 of 16 headers with their labels: no refusal, no false "not the folder" claim
+    assert "not the folder" not in capsys.readouterr().err

@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -135,9 +136,9 @@ def write_model(folder, rng, count=210, folds=3):
     return {name: [c for c, on in zip(label_space.CLASSES, row) if on] for name, row in zip(names, labels)}
 
 
-def write_test_set(folder, rng, thresholds, count=90):
+def write_test_set(folder, rng, thresholds, count=90, start=5001):
     """LABELS and OUTPUTS folders of a test set, and its evaluate_model.py --json file."""
-    names, labels, probabilities = random_set(rng, count, start=5001)
+    names, labels, probabilities = random_set(rng, count, start=start)
     binary = apply_thresholds(probabilities, thresholds)
     labels_dir, outputs_dir = folder / "test", folder / "outputs"
     labels_dir.mkdir()
@@ -300,6 +301,36 @@ def test_labels_that_do_not_match_the_report_are_flagged(made_up, tmp_path):
     assert 'class="note error"' in text and "are they the labels the model was trained on?" in text
     text = open(write_report(model, str(tmp_path / "right"), labels=labels), encoding="utf-8").read()
     assert 'class="note error"' not in text
+
+
+def test_the_report_says_which_labels_it_scores_and_flags_test_records_seen_in_training(made_up, tmp_path):
+    model, labels, test = made_up
+    text = open(write_report(model, str(tmp_path / "a"), test=test, labels=labels), encoding="utf-8").read()
+    assert "<b>Labels scored:</b> labels given by the caller, as given (no label overrides applied)" in text
+    assert "The model was trained without label overrides." in text and "also training records" not in text
+    thresholds = np.array(json.loads((Path(model) / "model.json").read_text())["thresholds"])
+    (tmp_path / "seen").mkdir()
+    overlapping = write_test_set(tmp_path / "seen", np.random.default_rng(3), thresholds, count=40, start=176)
+    text = open(write_report(model, str(tmp_path / "b"), test=overlapping), encoding="utf-8").read()
+    assert "35 of the 40 test records are also training records of this model (first: " in text
+    assert 'class="note error"' in text
+    text = open(
+        write_report(model, str(tmp_path / "c"), test=report.TestSet(scores=test.scores)), encoding="utf-8"
+    ).read()
+    assert "cannot check that none of them was a training record" in text
+    # scored on other labels through an overrides file: set, dropped and counted
+    names = list(labels)
+    overrides = tmp_path / "o.csv"
+    overrides.write_text(f"record,class,label\n{names[0]},164889003,1\n{names[1]},*,drop\nZZZ1,164889003,0\n")
+    text = open(
+        write_report(model, str(tmp_path / "d"), labels=labels, label_overrides=str(overrides)), encoding="utf-8"
+    ).read()
+    assert (
+        f"<code>{overrides}</code> (SHA-256" in text
+        and "1 labels set, 0 cells masked, 0 down-weighted, 1 records dropped" in text
+    )
+    assert "1 out-of-fold records left out: dropped by the overrides applied" in text
+    assert "(209 records pooled)" in text
 
 
 def test_command_line(made_up, tmp_path, capsys):
