@@ -457,3 +457,76 @@ def test_renders_in_a_browser(full_report, tmp_path):
     # Colour: the plots' blue and the shaded table cells are there, not only black text.
     red, green, blue = pixels[..., 0], pixels[..., 1], pixels[..., 2]
     assert ((blue - red > 0.15) & (blue - green > 0.05)).mean() > 0.002
+
+
+def test_area_labels_sit_where_no_curve_runs():
+    """A rare class's precision-recall curve ends at its prevalence in the bottom right corner,
+    where the area used to be written: the label moves to a corner no curve crosses."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from ecgnet.report import plots
+
+    rng = np.random.default_rng(5)
+    labels = rng.random((400, N)) < 0.05
+    scores = np.clip(labels * 0.35 + rng.random((400, N)) * 0.7, 0, 1)
+    curves = [report_data.class_curves(labels[:, k], scores[:, k]) for k in range(N)]
+    points = [report_data.operating_point(labels[:, k], scores[:, k] > 0.5) for k in range(N)]
+    positives = labels.sum(axis=0)
+    for kind in ("pr", "roc"):
+        figure = plots.curve_grid(
+            kind, [("oof", plots.OOF_COLOR, curves, points, None)], range(N), positives, positives < 3
+        )
+        renderer = FigureCanvasAgg(figure).get_renderer()
+        for ax in figure.axes:
+            if not ax.get_visible() or not ax.lines:
+                continue
+            curve = ax.lines[0]
+            x, y = plots._path_points(*curve.get_data(), kind == "pr")
+            path = ax.transData.transform(np.c_[x, y])
+            for text in ax.texts:
+                box = text.get_window_extent(renderer)
+                inside = (
+                    (path[:, 0] >= box.x0) & (path[:, 0] <= box.x1) & (path[:, 1] >= box.y0) & (path[:, 1] <= box.y1)
+                )
+                assert not inside.any(), (kind, ax.get_title(), text.get_text())
+        plots.plt.close(figure)
+
+
+def test_learning_curves_of_last_epoch_selection_and_a_narrow_loss_range():
+    """Folds validated at their last epoch only: a labelled dot per fold, not three dots on an
+    axis of their own; loss ticks in plain decimals, never 3.4x10^-1."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from ecgnet.report import plots
+
+    folds = [
+        {
+            "fold": f + 1,
+            "best_epoch": 12,
+            "history": [
+                {
+                    "epoch": e,
+                    "loss": 0.40 - 0.008 * e - 0.01 * f,
+                    "val_challenge": (0.3 + 0.05 * f) if e == 12 else None,
+                }
+                for e in range(1, 13)
+            ],
+        }
+        for f in range(3)
+    ]
+    figure = plots.learning_curves(folds, milestones=(8,))
+    FigureCanvasAgg(figure).draw()
+    loss_ax, metric_ax = figure.axes
+    assert [t.get_text() for t in metric_ax.get_yticklabels()] == ["fold 1", "fold 2", "fold 3"]
+    assert "kept epoch" in metric_ax.get_xlabel()
+    assert sorted(t.get_text() for t in metric_ax.texts) == ["0.300 (epoch 12)", "0.350 (epoch 12)", "0.400 (epoch 12)"]
+    labels = [t.get_text() for t in loss_ax.get_yticklabels(which="both") if t.get_text()]
+    assert labels and all(re.fullmatch(r"\d+(\.\d+)?", text) for text in labels), labels
+    plots.plt.close(figure)
+    # with validation at every epoch the metric panel keeps its curves on the epoch axis
+    for fold in folds:
+        for h in fold["history"]:
+            h["val_challenge"] = 0.01 * h["epoch"]
+    figure = plots.learning_curves(folds)
+    assert figure.axes[1].get_xlabel() == "epoch" and len(figure.axes[1].lines) >= 3
+    plots.plt.close(figure)
