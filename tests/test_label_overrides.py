@@ -239,7 +239,9 @@ def test_report_of_a_model_trained_with_overrides_that_add_labels_says_which_lab
     assert "as given (no label overrides applied)" in given
     assert "The model was trained with the label overrides" in given and sha[:12] in given
     assert "1 out-of-fold records left out: without a scored label but through the overrides" in given
-    assert report_main([str(model), str(tmp_path / "same"), "--labels", str(folder), "--label-overrides", overrides]) == 0
+    assert (
+        report_main([str(model), str(tmp_path / "same"), "--labels", str(folder), "--label-overrides", overrides]) == 0
+    )
     same = (tmp_path / "same" / "report.html").read_text()
     assert "The model was trained with the same overrides." in same and "left out" not in same
     # the records of 15 of 16 headers with their labels: no refusal, no false "not the folder" claim

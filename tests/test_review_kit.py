@@ -214,11 +214,14 @@ def assert_blind(out, names):
     """No record name, source prefix with digits, file name, SNOMED code, class abbreviation
     or class name in the packet's item pages (text), its metadata and bytes, or the pictures;
     the instruction pages name no record and no class that is not asked."""
-    packet = os.path.join(out, "packet.pdf")
+    packet = os.path.join(out, "reviewers", "packet.pdf")
     text = "\n".join(item_pages(packet))
     assert "Review item R-001" in text and "25 mm/s" in text and "aVR" in text  # the text is extractable
     metadata = " ".join(str(v) for v in (pypdf.PdfReader(packet).metadata or {}).values())
-    pictures = [open(os.path.join(out, "sheets", p), "rb").read() for p in os.listdir(os.path.join(out, "sheets"))]
+    given = os.path.join(out, "reviewers")  # everything a reviewer receives, and nothing else
+    assert sorted(os.listdir(given)) == ["answer_form.csv", "answer_form.pdf", "packet.pdf", "sheets"]
+    pictures = [open(os.path.join(given, "sheets", p), "rb").read() for p in os.listdir(os.path.join(given, "sheets"))]
+    pictures += [open(os.path.join(given, p), "rb").read() for p in ("answer_form.csv", "answer_form.pdf")]
     raw = open(packet, "rb").read()
     for name in names:
         assert name not in text and name not in metadata and name.encode() not in raw
@@ -257,11 +260,15 @@ def test_three_item_kit_is_blind_reproducible_and_in_the_agreed_formats(inputs, 
         "7QM4X2RT",
     ]
     first, second = build(inputs, tmp_path / "one", *args), build(inputs, tmp_path / "two", *args)
-    for name in ("key.csv", "answer_form.csv", "packet.pdf", "answer_form.pdf", "sheets/R-001.png"):
+    files = ("key.csv", "reviewers/answer_form.csv", "reviewers/packet.pdf", "reviewers/answer_form.pdf")
+    for name in (*files, "reviewers/sheets/R-001.png"):
         assert open(os.path.join(first, name), "rb").read() == open(os.path.join(second, name), "rb").read(), name
-    assert sorted(os.listdir(os.path.join(first, "sheets"))) == ["R-001.png", "R-002.png", "R-003.png"]
-    pages = pdf_pages(os.path.join(first, "packet.pdf"))
-    assert len(item_pages(os.path.join(first, "packet.pdf"))) == 3 and "instructions for reviewers" in pages[0]
+    assert sorted(os.listdir(os.path.join(first, "reviewers", "sheets"))) == ["R-001.png", "R-002.png", "R-003.png"]
+    pages = pdf_pages(os.path.join(first, "reviewers", "packet.pdf"))
+    assert (
+        len(item_pages(os.path.join(first, "reviewers", "packet.pdf"))) == 3
+        and "instructions for reviewers" in pages[0]
+    )
     assert_blind(first, RECORDS)
 
     key = read_rows(os.path.join(first, "key.csv"))
@@ -284,11 +291,11 @@ def test_three_item_kit_is_blind_reproducible_and_in_the_agreed_formats(inputs, 
     key_sha256 = hashlib.sha256(open(os.path.join(first, "key.csv"), "rb").read()).hexdigest()
     identity = f"K7QM4X2RT-{key_sha256[:8]}"
     assert manifest["kit_id"] == identity and manifest["kit_random_id"] == "7QM4X2RT"
-    form = read_rows(os.path.join(first, "answer_form.csv"))
+    form = read_rows(os.path.join(first, "reviewers", "answer_form.csv"))
     assert tuple(form[0]) == ("kit_id", "review_id", "AF", "LAD", "quality", "axis_degrees", "confidence", "comment")
     assert [r["review_id"] for r in form] == ["R-001", "R-002", "R-003"] and {r["kit_id"] for r in form} == {identity}
     assert all(v == "" for r in form for k, v in r.items() if k not in ("review_id", "kit_id"))
-    form_pages = pdf_pages(os.path.join(first, "answer_form.pdf"))
+    form_pages = pdf_pages(os.path.join(first, "reviewers", "answer_form.pdf"))
     assert "LAD (left axis deviation): Frontal QRS axis from -30 to -90 degrees" in " ".join(form_pages).replace(
         "\n", " "
     )
@@ -336,7 +343,7 @@ def test_repeats_controls_and_records_without_a_model(inputs, tmp_path):
     assert all(r["model_label"] == "" and r["model_probability"] == "" for r in key)
     manifest = json.load(open(os.path.join(out, "manifest.json")))
     assert manifest["model"]["folder"] is None and "not checked" in manifest["model"]["controls"]
-    reader = pypdf.PdfReader(os.path.join(out, "packet.pdf"))
+    reader = pypdf.PdfReader(os.path.join(out, "reviewers", "packet.pdf"))
     text = reader.pages[len(reader.pages) - 1].extract_text()  # pypdf is slow: one page
     assert "Age and sex not shown" in text and "Age 5" not in text
 
@@ -413,8 +420,8 @@ def strip_varying(text, review_id):
 def test_sheets_differ_only_in_tracing_review_id_and_demographics(inputs, tmp_path, capsys):
     """A0101 is 12 s long, the others 10 s: no sheet may say so (it named the source)."""
     out = build(inputs, tmp_path / "kit", "--from", inputs["audit"], "--n", "4", "--controls", "0.5", "--seed", "2")
-    texts = item_pages(os.path.join(out, "packet.pdf"))
-    ids = [r["review_id"] for r in read_rows(os.path.join(out, "answer_form.csv"))]
+    texts = item_pages(os.path.join(out, "reviewers", "packet.pdf"))
+    ids = [r["review_id"] for r in read_rows(os.path.join(out, "reviewers", "answer_form.csv"))]
     assert len(texts) == len(ids) == 7  # 3 suspects, 3 controls, 1 repeat
     records = {r["review_id"]: r["record"] for r in read_rows(os.path.join(out, "key.csv"))}
     assert "A0101" in records.values()
@@ -428,8 +435,8 @@ def test_sheets_differ_only_in_tracing_review_id_and_demographics(inputs, tmp_pa
     other = build(inputs, tmp_path / "other", "--from", inputs["audit"], "--n", "4", "--controls", "0.5", "--seed", "2")
     identities = [json.load(open(os.path.join(k, "manifest.json")))["kit_id"] for k in (out, other)]
     assert identities[0] != identities[1] and identities[0][-8:] == identities[1][-8:]  # the same key
-    form = open(os.path.join(out, "answer_form.csv")).read()
-    assert form != open(os.path.join(other, "answer_form.csv")).read()
+    form = open(os.path.join(out, "reviewers", "answer_form.csv")).read()
+    assert form != open(os.path.join(other, "reviewers", "answer_form.csv")).read()
     filled = tmp_path / "alice.csv"
     filled.write_text(form.replace(",,,,,,", ",0,0,G,10,3,"))
     from ecgnet.review import agreement
@@ -460,10 +467,10 @@ def test_more_windows_of_a_longer_record_are_pages_of_the_same_item(inputs, tmp_
     )
     records = {r["review_id"]: r["record"] for r in read_rows(os.path.join(out, "key.csv"))}
     longer = next(i for i, r in records.items() if r == "A0101")
-    assert sorted(os.listdir(os.path.join(out, "sheets"))) == sorted(
+    assert sorted(os.listdir(os.path.join(out, "reviewers", "sheets"))) == sorted(
         [f"{i}.png" for i in records] + [f"{longer}_w2.png"]
     )
-    texts = item_pages(os.path.join(out, "packet.pdf"))
+    texts = item_pages(os.path.join(out, "reviewers", "packet.pdf"))
     assert len(texts) == 3
     assert [t for t in texts if longer in t][1].count("Shown: window 2 of 2, 2.0-12.0 s of the recording") == 1
     manifest = json.load(open(os.path.join(out, "manifest.json")))

@@ -20,6 +20,10 @@ ISSUE_COLUMNS = (
 )
 
 KEY_FILE, MANIFEST_FILE, FORM_FILE = "key.csv", "manifest.json", "answer_form.csv"
+# everything a reviewer is given, and nothing else, lies in this subfolder of the kit, so that it
+# can be sent whole: packet.pdf, sheets/, answer_form.csv and .pdf (key.csv and manifest.json
+# stay beside it, in the kit's folder)
+REVIEWER_FOLDER = "reviewers"
 # key.csv: one row per review item and asked class
 KEY_COLUMNS = (
     "review_id",

@@ -5,7 +5,7 @@
         [--model MODEL] [--controls 0.25] [--repeats 0.1] [--seed S] [--kit-id ID]
         [--paper a4|letter] [--no-show-demographics] [--age-band 10] [--windows 1]
 
-OUT (new or empty) receives, for the reviewers,
+OUT (new or empty) receives, for the reviewers, in OUT/reviewers/ (send that folder whole),
     packet.pdf          the instruction pages (what a sheet shows, what to write, how to measure
                         the axis, the criteria of every asked class with their sources), then one
                         page per review item: a 12-lead sheet under a neutral review ID
@@ -13,7 +13,7 @@ OUT (new or empty) receives, for the reviewers,
     answer_form.csv     one row per review ID: kit_id (the kit's identity, on every row), review_id,
                         one column per asked class (abbreviation), then quality, axis_degrees,
                         confidence, comment; answer_form.pdf to print (the same instructions first)
-and, for the coordinator only (never hand these to a reviewer),
+and, for the coordinator only, in OUT itself (never hand these to a reviewer),
     key.csv             review ID -> record, group, given and model labels (one row per class)
     manifest.json       kit identity, seed, classes, counts, window, gain and paper choices,
                         versions, SHA-256 of key.csv
@@ -53,7 +53,7 @@ from ..errors import EcgnetError, describe
 from ..folders import list_records
 from .blinding import demographics_text  # noqa: F401  (re-exported)
 from .form_pdf import class_names  # noqa: F401  (re-exported)
-from .formats import KEY_COLUMNS, RANDOM_ID_PATTERN  # noqa: F401  (KEY_COLUMNS: re-exported)
+from .formats import KEY_COLUMNS, RANDOM_ID_PATTERN, REVIEWER_FOLDER  # noqa: F401  (KEY_COLUMNS: re-exported)
 from .kit_files import write_kit
 from .kit_inputs import ReviewKitError, model_outputs, parse_classes
 from .selection import (  # noqa: F401  (DEFAULT_N, Record, load_record: re-exported)
@@ -218,8 +218,8 @@ def main(argv=None, prog=None):
     groups = manifest["groups"]
     print(
         f"wrote {manifest['items']} review items ({groups['suspect']} suspect, {groups['control']} control, "
-        f"{groups['repeat']} repeat) of kit {manifest['kit_id']} to {args.out}: give reviewers packet.pdf and "
-        "answer_form.csv/.pdf; keep key.csv and manifest.json apart"
+        f"{groups['repeat']} repeat) of kit {manifest['kit_id']} to {args.out}: give reviewers the folder "
+        f"{os.path.join(args.out, REVIEWER_FOLDER)} (packet, answer form); keep key.csv and manifest.json apart"
     )
     alone = manifest["repeats_with_a_line_of_their_own"]
     if alone:

@@ -1,5 +1,6 @@
-"""Writing the review kit: key.csv first (its hash is part of the kit's identity), then the
-packet (packet.pdf and sheets/*.png), answer_form.csv and .pdf, and manifest.json. Every file
+"""Writing the review kit: key.csv first (its hash is part of the kit's identity), then, in the
+reviewers' folder, the packet (packet.pdf and sheets/*.png) and answer_form.csv and .pdf, and
+last manifest.json. Every file
 goes through `files.atomic_file` and the CSV files through `csvfiles.write_table`. No dates or
 software versions in the PDFs and PNGs, so the same inputs, seed and kit ID give the same bytes."""
 
@@ -24,6 +25,7 @@ from .formats import (
     KEY_FILE,
     KIT_COLUMN,
     MANIFEST_FILE,
+    REVIEWER_FOLDER,
     kit_identity,
     new_random_id,
 )
@@ -81,7 +83,7 @@ def sheet_name(review_id, window):
 
 def write_packet(out, items, options, front, identity):
     """packet.pdf (the `front` instruction pages, then a page per item and window) and the item
-    pages as sheets/*.png."""
+    pages as sheets/*.png, into `out` (the reviewers' folder)."""
     from matplotlib.backends.backend_pdf import PdfPages
 
     from . import sheet
@@ -124,7 +126,8 @@ def write_kit(options, classes, items, unique, skipped, alone=0):
     from .sheet import HIGH_PASS_HZ
 
     ids = [item[0] for item in items]
-    os.makedirs(os.path.join(options.out, "sheets"), exist_ok=True)
+    reviewers = os.path.join(options.out, REVIEWER_FOLDER)
+    os.makedirs(os.path.join(reviewers, "sheets"), exist_ok=True)
     key = os.path.join(options.out, KEY_FILE)
     write_table(key, KEY_COLUMNS, key_rows(items, classes))
     key_sha256 = sha256_of(key)
@@ -135,11 +138,11 @@ def write_kit(options, classes, items, unique, skipped, alone=0):
     # Text as TrueType so that the packet's text can be extracted and checked for leaks; every
     # sample drawn (no path simplification); no creation date, so the same kit gives the same bytes.
     with rc_context({"pdf.fonttype": 42, "path.simplify": False}):
-        write_packet(options.out, items, options, instructions.text_pages(blocks, options.paper), identity)
-        with atomic_file(os.path.join(options.out, "answer_form.pdf"), binary=True) as f:
+        write_packet(reviewers, items, options, instructions.text_pages(blocks, options.paper), identity)
+        with atomic_file(os.path.join(reviewers, "answer_form.pdf"), binary=True) as f:
             write_form_pdf(f, ids, classes, options.paper, identity, instructions.text_pages(blocks, options.paper))
     write_table(
-        os.path.join(options.out, FORM_FILE),
+        os.path.join(reviewers, FORM_FILE),
         form_columns(classes),
         [(identity, i) + ("",) * (len(classes) + len(FORM_EXTRA)) for i in ids],
     )

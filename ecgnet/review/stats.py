@@ -55,7 +55,7 @@ def cohen_table(table, raters=("the first rater", "the second rater")):
     for name, margin in zip(raters, (table.sum(axis=1), table.sum(axis=0))):
         if margin.min() == 0:
             value = "1" if margin[0] else "0"
-            return {**out, "reason": f"kappa undefined: {name} gave only {value}s on these items"}
+            return {**out, "reason": f"{name} gave only {value}s on these items"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         result = cohens_kappa(table)
@@ -140,7 +140,7 @@ def fleiss(counts, rng, resamples=RESAMPLES, uncertain=0):
     agreement = ((counts**2).sum(axis=1) - raters) / (raters * (raters - 1))
     out.update(agreement=_number(agreement.mean()), pabak=_number(fleiss_kappa(counts, method="randolph")))
     if np.isnan(_fleiss_vectorised(counts)):
-        return {**out, "reason": f"every answer is {int(np.argmax(counts.sum(axis=0)))}: kappa undefined"}
+        return {**out, "reason": f"every answer is {int(np.argmax(counts.sum(axis=0)))}"}
     out["kappa"] = _number(fleiss_kappa(counts, method="fleiss"))
     values = _fleiss_vectorised(counts[rng.integers(0, n, (resamples, n))])
     out["ci"], note = _percentile_ci(values[np.isfinite(values)], resamples)
