@@ -441,3 +441,20 @@ def test_bad_kit_is_named(tmp_path, capsys):
     (tmp_path / "kit" / "manifest.json").unlink()
     assert agreement.main([str(tmp_path / "kit"), *paths]) == 2
     assert "manifest.json is missing" in capsys.readouterr().err
+
+
+def test_ties_go_to_an_adjudication_form_whose_answers_break_them(tmp_path, capsys):
+    paths = write_kit(tmp_path / "kit")
+    folder = tmp_path / "tables"
+    assert agreement.main([str(tmp_path / "kit"), *paths, "--csv", str(folder), "--resamples", "200"]) == 0
+    assert "tie (a 1 against a 0) on some class: 1 (S2)" in capsys.readouterr().out
+    form = (folder / "adjudication_form.csv").read_text().splitlines()
+    identity = identity_of(tmp_path / "kit")
+    assert form == [FORM_HEADER, f"{identity},S2,,,,,,"]
+    carol = tmp_path / "carol.csv"
+    carol.write_text(form[0] + "\n" + form[1].replace(",S2,,,", ",S2,1,0,") + "\n")
+    out = tmp_path / "o.csv"
+    args = [str(tmp_path / "kit"), *paths, str(carol), "--policy", "mask", "--out", str(out)]
+    assert relabel.main(args) == 3  # carol answered one item only
+    assert relabel.main([*args, "--allow-incomplete"]) == 0
+    assert "r2," not in out.read_text()  # the tie on r2 (S2) is broken: nothing left to mask

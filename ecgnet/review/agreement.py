@@ -31,7 +31,10 @@ when no item has usable answers or when a rater gives one answer throughout: a c
 such as the labels of control items, makes kappa 0 whatever the other rater does.
 
 Files: --json FILE (everything), --csv DIR (kappa.csv, axis.csv, reviewers.csv and
-consensus.csv: the tables as a spreadsheet opens them), --consensus FILE (the consensus alone).
+consensus.csv: the tables as a spreadsheet opens them; and adjudication_form.csv: the kit's
+answer form with only the rows of the items whose reviewers tied, a 1 against a 0, on some
+class, for a further reviewer to answer on the same packet; their file then joins the others,
+with --allow-incomplete, and breaks the ties by majority), --consensus FILE (the consensus alone).
 JSON layout: {"kit", "kit_id", "reviewers": {REVIEWER: {...}}, "classes": {CODE: {"vs_labels":
 {REVIEWER: {"kappa", "ci", "ci_bootstrap", "se", "n", "agreement", "pabak", "uncertain",
 "uninterpretable", "table", ...}}, "vs_model": {...}, "between": {"R1~R2": {...}}, "fleiss":
@@ -64,7 +67,7 @@ from .answers import (  # noqa: F401  (the errors and read_answers: re-exported)
     read_all_answers,
     read_answers,
 )
-from .formats import KEY_COLUMNS, QUALITY  # noqa: F401  (KEY_COLUMNS: re-exported)
+from .formats import FORM_EXTRA, KEY_COLUMNS, KIT_COLUMN, QUALITY  # noqa: F401  (KEY_COLUMNS: re-exported)
 from .stats import (  # noqa: F401  (cohen_table, bootstrap_cohen, ...: re-exported)
     RESAMPLES,
     _fleiss_vectorised,
@@ -245,6 +248,7 @@ def agreement_report(kit, answers, seed=0, resamples=RESAMPLES):
         "items": len(kit.items),
         "groups": groups,
         "reviewers": {a.reviewer: reviewer_summary(kit, a) for a in answers},
+        "tied_items": tied_items(kit, answers),
         "bootstrap": {"resamples": resamples, "seed": seed, "ci": "95% percentile, items resampled"},
         "classes": {},
     }
@@ -393,6 +397,15 @@ def format_report(report):
         for name, s in entry["self_consistency"].items():
             lines.append(f"  {'repeats':<12} {name:<20} {_kappa_text(s)}")
     lines += _axis_lines(report)
+    tied = report["tied_items"]
+    lines.append(
+        f"Items whose reviewers tie (a 1 against a 0) on some class: {len(tied)}"
+        + (
+            f" ({', '.join(tied[:20])}{' ...' if len(tied) > 20 else ''}); --csv writes their adjudication form"
+            if tied
+            else ""
+        )
+    )
     return "\n".join(lines)
 
 
@@ -465,9 +478,24 @@ def kappa_rows(report):
     return rows
 
 
+def tied_items(kit, answers):
+    """Review IDs (in kit order) of the items where the reviewers' 1s and 0s tie on some class."""
+    tied = {r["review_id"] for r in consensus(kit, answers) if r["votes_1"] == r["votes_0"] > 0}
+    return [review_id for review_id in kit.items if review_id in tied]
+
+
+def write_adjudication_form(path, kit, ids):
+    """The kit's answer form (kit_id, review_id, every class, the extra fields) for `ids` only."""
+    columns = (KIT_COLUMN, "review_id", *(a for _, a in kit.classes), *FORM_EXTRA)
+    blank = ("",) * (len(columns) - 2)
+    write_table(path, columns, [(kit.identity or "", review_id, *blank) for review_id in ids])
+
+
 def write_tables(folder, report, kit, answers):
-    """kappa.csv, axis.csv, reviewers.csv and consensus.csv into `folder` (made if missing)."""
+    """kappa.csv, axis.csv, reviewers.csv, consensus.csv and adjudication_form.csv into `folder`
+    (made if missing)."""
     os.makedirs(folder, exist_ok=True)
+    write_adjudication_form(os.path.join(folder, "adjudication_form.csv"), kit, tied_items(kit, answers))
     write_table(os.path.join(folder, "kappa.csv"), KAPPA_COLUMNS, kappa_rows(report))
     axis_rows = []
     for group, part in report["axis"]["groups"].items():
