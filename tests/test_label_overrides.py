@@ -239,6 +239,7 @@ def test_report_of_a_model_trained_with_overrides_that_add_labels_says_which_lab
     assert "as given (no label overrides applied)" in given
     assert "The model was trained with the label overrides" in given and sha[:12] in given
     assert "1 out-of-fold records left out: without a scored label but through the overrides" in given
+    assert "on the labels the model was trained with (its label overrides)" in given and "note error" not in given
     assert (
         report_main([str(model), str(tmp_path / "same"), "--labels", str(folder), "--label-overrides", overrides]) == 0
     )

@@ -105,14 +105,26 @@ def notices(model, test=None):
         notes.append(H.note(provenance_html(model.provenance, H.esc)))
     recorded = (model.cv_report.get("overall", {}).get("after_thresholds") or {}).get("Challenge metric")
     if model.oof is not None and recorded is not None and abs(recorded - model.oof.result["Challenge metric"]) > 1e-3:
-        notes.append(
-            H.note(
-                f"The labels given give an out-of-fold challenge metric of {model.oof.result['Challenge metric']:.4f}, "
-                f"but cv_report.json records {recorded:.4f}: are they the labels the model was trained on? The "
-                "per-class, curve, confusion and per-source views below use them.",
-                error=True,
+        scored = model.oof.result["Challenge metric"]
+        provenance = model.provenance
+        trained = provenance.trained_with if provenance is not None else None
+        applied = provenance.applied if provenance is not None else None
+        if trained and (applied is None or applied["sha256"] != trained.get("sha256")):
+            notes.append(
+                H.note(
+                    f"On these labels the out-of-fold challenge metric is {scored:.4f}; cv_report.json records "
+                    f"{recorded:.4f} on the labels the model was trained with (its label overrides)."
+                )
             )
-        )
+        else:
+            notes.append(
+                H.note(
+                    f"The labels given give an out-of-fold challenge metric of {scored:.4f}, but cv_report.json "
+                    f"records {recorded:.4f}: are they the labels the model was trained on? The per-class, curve, "
+                    "confusion and per-source views below use them.",
+                    error=True,
+                )
+            )
     if model.oof is None:
         notes.append(
             H.note(
