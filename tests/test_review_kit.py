@@ -577,3 +577,33 @@ def test_repeats_of_real_records_are_not_told_by_their_sheet_line(tmp_path):
         for review_id, _, group, first in items:
             if group == "repeat":
                 assert positions[review_id] - positions[first] >= len(items) // 4
+
+
+@pytest.mark.parametrize("paper", ["a4", "letter"])
+def test_instruction_pages_of_every_class_stay_on_the_page(paper):
+    """All 24 criteria (the longest instructions): every line inside the margins, none on another,
+    each class once, every source cited."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from ecgnet.review import criteria, instructions
+
+    shown = instructions.Shown(True, 10, 1, sheet.HIGH_PASS_HZ)
+    blocks = instructions.reviewer_blocks(list(label_space.CLASSES), "K7QM4X2RT-3fa1c2e0", 120, shown)
+    pages = instructions.text_pages(blocks, paper)
+    assert len(pages) >= 2
+    text = ""
+    for fig in pages:
+        instructions.stamp(fig, paper, "Kit K7QM4X2RT-3fa1c2e0    page 1 of 2")
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        boxes = [t.get_window_extent(renderer) for t in fig.texts]
+        margin = instructions.MARGIN / 25.4 * fig.dpi * 0.9
+        for t, box in zip(fig.texts, boxes):
+            assert box.x0 >= margin * 0.9 and box.x1 <= fig.bbox.width - margin * 0.9, t.get_text()
+            assert box.y0 >= 0 and box.y1 <= fig.bbox.height
+        for i, a in enumerate(boxes):
+            assert not any(a.overlaps(b) for b in boxes[i + 1 :]), fig.texts[i].get_text()
+        text += " ".join(t.get_text() for t in fig.texts) + " "
+    for code in label_space.CLASSES:
+        assert text.count(f"{instructions.class_label(code)}:") == 1
+    for source in criteria.SOURCES.values():
+        assert source in text
