@@ -469,6 +469,10 @@ def test_area_labels_sit_where_no_curve_runs():
     rng = np.random.default_rng(5)
     labels = rng.random((400, N)) < 0.05
     scores = np.clip(labels * 0.35 + rng.random((400, N)) * 0.7, 0, 1)
+    labels[:, :6] = False  # six classes of 3 positives ranked 20th, 40th and 60th: flat curves at 0.05
+    for k in range(6):
+        scores[:, k] = np.linspace(1, 0, 400)
+        labels[[19, 39, 59], k] = True
     curves = [report_data.class_curves(labels[:, k], scores[:, k]) for k in range(N)]
     points = [report_data.operating_point(labels[:, k], scores[:, k] > 0.5) for k in range(N)]
     positives = labels.sum(axis=0)
@@ -480,9 +484,10 @@ def test_area_labels_sit_where_no_curve_runs():
         for ax in figure.axes:
             if not ax.get_visible() or not ax.lines:
                 continue
-            curve = ax.lines[0]
-            x, y = plots._path_points(*curve.get_data(), kind == "pr")
-            path = ax.transData.transform(np.c_[x, y])
+            # the line as drawn (steps included), sampled along every segment
+            vertices = ax.transData.transform(ax.lines[0].get_path().vertices)
+            t = np.linspace(0, 1, 100)[:, None, None]
+            path = (vertices[:-1] + t * np.diff(vertices, axis=0)).reshape(-1, 2)
             for text in ax.texts:
                 box = text.get_window_extent(renderer)
                 inside = (

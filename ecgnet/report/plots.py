@@ -166,9 +166,11 @@ CORNERS = ((0.97, 0.05, "right"), (0.03, 0.05, "left"), (0.97, 0.62, "right"), (
 def _path_points(x, y, steps):
     """Points along a drawn curve (`steps`: drawn as a step before each point), 200 per segment
     at most, so that a long flat segment counts where it runs."""
+    from matplotlib.cbook import pts_to_prestep
+
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    if steps:  # the corner of each step: (x[i-1], y[i]) before (x[i], y[i])
-        x, y = np.repeat(x, 2)[1:], np.repeat(y, 2)[:-1]
+    if steps:  # as ax.step(where="pre") draws it: up or down at x[i-1] to y[i], then across
+        x, y = pts_to_prestep(x, y)
     if len(x) < 2:
         return x, y
     t = np.linspace(0, 1, 200)[:, None]
