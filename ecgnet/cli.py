@@ -8,7 +8,7 @@
     ecgnet benchmark [--records N] [--skip-scaling] [--json FILE]
     ecgnet audit MODEL DATA OUT [--paper --class CODE --n N --seed S]
     ecgnet review-kit DATA OUT (--from LABEL_ISSUES.csv | --records FILE --classes CODE,...) [...]
-    ecgnet agreement KIT_DIR ANSWERS.csv [ANSWERS.csv ...] [--json FILE]
+    ecgnet agreement KIT_DIR ANSWERS.csv [ANSWERS.csv ...] [--json FILE] [--csv DIR] [--allow-incomplete]
     ecgnet relabel KIT_DIR ANSWERS.csv ... --policy consensus|drop|mask --out OVERRIDES.csv
     ecgnet relabel --from-audit LABEL_ISSUES.csv --weight W [--top N] --out OVERRIDES.csv
     ecgnet report MODEL OUT [--labels DATA] [--scores SCORES_JSON --test-labels DATA --outputs OUTPUTS]
