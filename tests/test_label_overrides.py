@@ -231,7 +231,10 @@ def test_report_of_a_model_trained_with_overrides_that_add_labels_says_which_lab
     training.train(str(folder), str(model), config=QUICK, jobs=1, label_overrides=overrides)
     sha = modelstore.sha256(overrides)
     own = (model / "report" / "report.html").read_text()  # the report training writes
-    assert f"<code>{overrides}</code> (SHA-256 <code>{sha[:12]}</code>; 1 labels set, 1 cells masked" in own
+    assert (
+        f"<code>{overrides}</code> (SHA-256 <code>{sha[:12]}</code>; among the out-of-fold records: 1 labels set, "
+        "1 cells masked" in own
+    )
     assert "The model was trained with the same overrides." in own
 
     assert report_main([str(model), str(tmp_path / "given"), "--labels", str(folder)]) == 0

@@ -327,7 +327,7 @@ def test_the_report_says_which_labels_it_scores_and_flags_test_records_seen_in_t
     ).read()
     assert (
         f"<code>{overrides}</code> (SHA-256" in text
-        and "1 labels set, 0 cells masked, 0 down-weighted, 1 records dropped" in text
+        and "among the out-of-fold records: 1 labels set, 0 cells masked, 0 down-weighted, 1 records dropped" in text
     )
     assert "1 out-of-fold records left out: dropped by the overrides applied" in text
     assert "(209 records pooled)" in text

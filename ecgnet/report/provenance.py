@@ -74,9 +74,9 @@ def scored_labels(labels, names, manifest, overrides_path=None):
     return y, keep, provenance
 
 
-def _overrides_text(record):
+def _overrides_text(record, among):
     counts = (
-        f"{record.get('set', 0)} labels set, {record.get('masked', 0)} cells masked, "
+        f"among {among}: {record.get('set', 0)} labels set, {record.get('masked', 0)} cells masked, "
         f"{record.get('weighted', 0)} down-weighted, {record.get('dropped', 0)} records dropped"
     )
     return f"<code>{record.get('file')}</code> (SHA-256 <code>{str(record.get('sha256'))[:12]}</code>; {counts})"
@@ -87,14 +87,15 @@ def provenance_html(provenance, esc):
     applied, trained = provenance.applied, provenance.trained_with
     text = f"<b>Labels scored:</b> {esc(provenance.source)}"
     if applied:
-        text += f", with the label overrides {_overrides_text({**applied, 'file': esc(applied['file'])})} applied"
+        scored = _overrides_text({**applied, "file": esc(applied["file"])}, "the out-of-fold records")
+        text += f", with the label overrides {scored} applied"
         text += " (masked and down-weighted cells keep their label here: the metric scores whole records)"
     else:
         text += ", as given (no label overrides applied)"
     text += ". "
     if trained:
         same = applied is not None and applied["sha256"] == trained.get("sha256")
-        trained_text = _overrides_text({**trained, "file": esc(trained.get("file"))})
+        trained_text = _overrides_text({**trained, "file": esc(trained.get("file"))}, "the records read in training")
         text += (
             "The model was trained with the same overrides."
             if same
