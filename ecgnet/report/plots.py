@@ -163,7 +163,7 @@ def curve_grid(kind, sets, order, positives, few):
 CORNERS = ((0.97, 0.05, "right"), (0.03, 0.05, "left"), (0.97, 0.62, "right"), (0.03, 0.62, "left"))
 
 
-def _path_points(x, y, steps):
+def _path_points(x: np.ndarray, y: np.ndarray, steps: bool) -> tuple[np.ndarray, np.ndarray]:
     """Points along a drawn curve (`steps`: drawn as a step before each point), 200 per segment
     at most, so that a long flat segment counts where it runs."""
     from matplotlib.cbook import pts_to_prestep
@@ -177,7 +177,7 @@ def _path_points(x, y, steps):
     return (x[:-1] + t * np.diff(x)).ravel(), (y[:-1] + t * np.diff(y)).ravel()
 
 
-def _emptiest_corner(drawn, lines):
+def _emptiest_corner(drawn: list, lines: int) -> tuple[float, float, str]:
     """The corner of CORNERS whose label box (`lines` lines, in data = axes units as the axes run
     from about 0 to 1) the drawn curves cross least: the area labels never sit on a curve where a
     corner is free (a PR curve ends in the bottom right, a ROC curve passes the top left)."""
@@ -274,7 +274,7 @@ def learning_curves(folds, milestones=()):
     return figure
 
 
-def _metric_curve(ax, fold, history, color):
+def _metric_curve(ax, fold: dict, history: list, color) -> None:
     """One fold's validation metric per epoch (and its inner split's, dashed), the chosen ringed."""
     validated = [h for h in history if h.get("val_challenge") is not None]
     ax.plot(
@@ -293,7 +293,7 @@ def _metric_curve(ax, fold, history, color):
             ax.plot([h["epoch"]], [h["val_challenge"]], "o", ms=10, mfc="none", mec=color, mew=2, zorder=5)
 
 
-def _metric_dots(ax, folds, colors):
+def _metric_dots(ax, folds: list, colors) -> None:
     """Each fold's one validated value as a labelled dot, folds down the y axis."""
     rows = []
     for i, fold in enumerate(folds):
@@ -320,7 +320,7 @@ def _metric_dots(ax, folds, colors):
     ax.grid(alpha=0.25, axis="x")
 
 
-def _plain_log_ticks(ax):
+def _plain_log_ticks(ax) -> None:
     """Tick labels of a log axis as plain decimals (0.34, not 3.4x10^-1), on minor ticks too
     when the axis spans less than a decade and so has at most one major tick."""
     from matplotlib.ticker import FuncFormatter, LogLocator

@@ -28,14 +28,16 @@ class Provenance:
     left_out: dict = field(default_factory=dict)  # reason: records left out of the out-of-fold views
 
 
-def _sha256(path):
+def _sha256(path: str | os.PathLike) -> str:
     import hashlib
 
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def scored_labels(labels, names, manifest, overrides_path=None):
+def scored_labels(
+    labels: str | dict, names: list[str], manifest: dict, overrides_path: str | None = None
+) -> tuple[np.ndarray, np.ndarray, Provenance]:
     """(labels (records, 24) bool, records kept, Provenance) of the out-of-fold records `names`."""
     y = read_training_labels(labels, names, require_labels=False)
     source = (
@@ -74,7 +76,7 @@ def scored_labels(labels, names, manifest, overrides_path=None):
     return y, keep, provenance
 
 
-def _overrides_text(record, among):
+def _overrides_text(record: dict, among: str) -> str:
     counts = (
         f"among {among}: {record.get('set', 0)} labels set, {record.get('masked', 0)} cells masked, "
         f"{record.get('weighted', 0)} down-weighted, {record.get('dropped', 0)} records dropped"
@@ -82,7 +84,7 @@ def _overrides_text(record, among):
     return f"<code>{record.get('file')}</code> (SHA-256 <code>{str(record.get('sha256'))[:12]}</code>; {counts})"
 
 
-def provenance_html(provenance, esc):
+def provenance_html(provenance: Provenance, esc) -> str:
     """The "Labels scored" notice: `esc` escapes text for HTML."""
     applied, trained = provenance.applied, provenance.trained_with
     text = f"<b>Labels scored:</b> {esc(provenance.source)}"
@@ -111,6 +113,6 @@ def provenance_html(provenance, esc):
     return text
 
 
-def shared_records(model_names, test_names):
+def shared_records(model_names: list[str], test_names: list[str]) -> list[str]:
     """The test records that are also out-of-fold (training) records of the model, sorted."""
     return sorted(set(model_names) & set(test_names))

@@ -60,8 +60,10 @@ from ..files import atomic_write
 from . import axis
 from .answers import (  # noqa: F401  (the errors and read_answers: re-exported)
     GROUPS,
+    Answers,
     AnswersError,
     IncompleteAnswers,
+    Kit,
     KitError,
     load_kit,
     read_all_answers,
@@ -88,12 +90,7 @@ INCOMPLETE_STATUS = 3
 # ---------------------------------------------------------------- per class and group
 
 
-def _usable(answer, review_id):
-    """Whether a reviewer answered an item and could read it (quality not U)."""
-    return review_id in answer.answered and not answer.uninterpretable(review_id)
-
-
-def _pairs(values):
+def _pairs(values: list) -> tuple:
     """(x, y) arrays of the (first, second) pairs, empty arrays when none."""
     return (np.array(p) for p in zip(*values)) if values else ([], [])
 
@@ -115,7 +112,7 @@ def _vs_reference(questions, answer, reference, rng, resamples, name):
     return {**cohen(x, y, rng, resamples, uncertain, (answer.reviewer, name)), "uninterpretable": unreadable}
 
 
-def _between(questions, a, b, rng, resamples):
+def _between(questions: list, a: Answers, b: Answers, rng: np.random.Generator, resamples: int) -> dict:
     pairs, uncertain, unreadable = [], 0, 0
     for q in questions:
         if q.review_id not in a.answered or q.review_id not in b.answered:
@@ -132,7 +129,7 @@ def _between(questions, a, b, rng, resamples):
     return {**cohen(x, y, rng, resamples, uncertain, (a.reviewer, b.reviewer)), "uninterpretable": unreadable}
 
 
-def _fleiss(questions, answers, rng, resamples):
+def _fleiss(questions: list, answers: list[Answers], rng: np.random.Generator, resamples: int) -> dict:
     ratings, uncertain, unreadable = [], 0, 0
     for q in questions:
         if not all(q.review_id in a.answered for a in answers):
@@ -209,7 +206,7 @@ def self_consistency(kit, answer, code, rng, resamples=RESAMPLES):
     return {**cohen(x, y, rng, resamples, uncertain, raters), "uninterpretable": unreadable}
 
 
-def reviewer_summary(kit, answer):
+def reviewer_summary(kit: Kit, answer: Answers) -> dict:
     """Counts of one reviewer's answers: items, quality, confidence, uncertain answers."""
     items = answer.items.values()
     confidence = [i.confidence for i in items if i.confidence is not None]
@@ -225,7 +222,7 @@ def reviewer_summary(kit, answer):
         "items_unanswered": len(answer.unanswered),
         "missing": answer.missing,
         "unanswered": answer.unanswered,
-        "uncertain_answers": sum(v is None for v in answer.cells.values()),
+        "uncertain_answers": sum(v is None for (r, _), v in answer.cells.items() if not answer.uninterpretable(r)),
         "quality": {
             **{q: sum(i.quality == q for i in items) for q in QUALITY},
             "not_given": sum(i.quality is None for i in items),
@@ -280,7 +277,7 @@ def agreement_report(kit, answers, seed=0, resamples=RESAMPLES):
 # ---------------------------------------------------------------- output
 
 
-def _interval(values):
+def _interval(values: list | None) -> str:
     return f"{values[0]:.3f}..{values[1]:.3f}" if values else "undefined"
 
 
@@ -304,7 +301,7 @@ def _fleiss_text(s):
     )
 
 
-def _reviewer_lines(report):
+def _reviewer_lines(report: dict) -> list[str]:
     lines = ["Reviewers"]
     for name, r in report["reviewers"].items():
         q, c = r["quality"], r["confidence"]
@@ -321,7 +318,7 @@ def _reviewer_lines(report):
     return lines
 
 
-def _axis_lines(report):
+def _axis_lines(report: dict) -> list[str]:
     entry = report["axis"]
     lines = ["Axis (frontal QRS, degrees; items marked U or answered ? left out)"]
     for group, part in entry["groups"].items():
@@ -431,7 +428,7 @@ KAPPA_COLUMNS = (
 )
 
 
-def _kappa_row(code, abbreviation, group, comparison, raters, s):
+def _kappa_row(code: str, abbreviation: str, group: str, comparison: str, raters: str, s: dict) -> tuple:
     ci, boot = s.get("ci") or (None, None), s.get("ci_bootstrap") or (None, None)
     return (
         code,
@@ -451,7 +448,7 @@ def _kappa_row(code, abbreviation, group, comparison, raters, s):
     )
 
 
-def kappa_rows(report):
+def kappa_rows(report: dict) -> list[tuple]:
     """Every kappa of the report as a table row (empty cells where undefined)."""
     rows = []
     for code, entry in report["classes"].items():
@@ -478,20 +475,20 @@ def kappa_rows(report):
     return rows
 
 
-def tied_items(kit, answers):
+def tied_items(kit: Kit, answers: list[Answers]) -> list[str]:
     """Review IDs (in kit order) of the items where the reviewers' 1s and 0s tie on some class."""
     tied = {r["review_id"] for r in consensus(kit, answers) if r["votes_1"] == r["votes_0"] > 0}
     return [review_id for review_id in kit.items if review_id in tied]
 
 
-def write_adjudication_form(path, kit, ids):
+def write_adjudication_form(path: str, kit: Kit, ids: list[str]) -> None:
     """The kit's answer form (kit_id, review_id, every class, the extra fields) for `ids` only."""
     columns = (KIT_COLUMN, "review_id", *(a for _, a in kit.classes), *FORM_EXTRA)
     blank = ("",) * (len(columns) - 2)
     write_table(path, columns, [(kit.identity or "", review_id, *blank) for review_id in ids])
 
 
-def write_tables(folder, report, kit, answers):
+def write_tables(folder: str, report: dict, kit: Kit, answers: list[Answers]) -> None:
     """kappa.csv, axis.csv, reviewers.csv, consensus.csv and adjudication_form.csv into `folder`
     (made if missing)."""
     os.makedirs(folder, exist_ok=True)
@@ -549,7 +546,7 @@ CONSENSUS_COLUMNS = (
 )
 
 
-def write_consensus(path, kit, answers):
+def write_consensus(path: str, kit: Kit, answers: list[Answers]) -> None:
     write_table(path, CONSENSUS_COLUMNS, [[row[c] for c in CONSENSUS_COLUMNS] for row in consensus(kit, answers)])
 
 

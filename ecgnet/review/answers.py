@@ -17,7 +17,7 @@ import math
 import os
 from dataclasses import dataclass, field
 
-from ..csvfiles import Problems, read_table
+from ..csvfiles import Problems, Row, Table, read_table
 from ..errors import EcgnetError, InputFileError, quote
 from ..files import read_json
 from .formats import (
@@ -114,7 +114,7 @@ def _read_manifest(folder):
     return manifest_path, manifest, classes
 
 
-def _check_identity(manifest_path, manifest, key_path):
+def _check_identity(manifest_path: str, manifest: dict, key_path: str) -> str | None:
     """The kit's identity, after checking that key.csv is the one the manifest and the identity
     were made with; None for a kit made before kits had one."""
     import hashlib
@@ -136,7 +136,9 @@ def _check_identity(manifest_path, manifest, key_path):
     return identity
 
 
-def _question(cells, problems, number, manifest_path, abbreviation_of):
+def _question(
+    cells: dict, problems: Problems, number: int, manifest_path: str, abbreviation_of: dict
+) -> Question | None:
     """The `Question` of one key.csv row ({column: text}), or None after adding its problems."""
     before = len(problems.found)
     for column in ("review_id", "record", "class"):
@@ -177,7 +179,7 @@ def _question(cells, problems, number, manifest_path, abbreviation_of):
     )
 
 
-def _number(text):
+def _number(text: str) -> float | None:
     try:
         value = float(text)
     except ValueError:
@@ -185,7 +187,7 @@ def _number(text):
     return value if math.isfinite(value) else None
 
 
-def load_kit(folder):
+def load_kit(folder: str | os.PathLike) -> Kit:
     """The kit's classes (manifest.json), questions (key.csv) and identity, checked."""
     folder = str(folder)
     manifest_path, manifest, classes = _read_manifest(folder)
@@ -250,19 +252,19 @@ class Answers:
     missing: list = field(default_factory=list)  # review IDs without a row
     unanswered: list = field(default_factory=list)  # review IDs whose row holds no answer
 
-    def uninterpretable(self, review_id):
+    def uninterpretable(self, review_id: str) -> bool:
         item = self.items.get(review_id)
         return item is not None and item.quality == "U"
 
 
-def _quality(text):
+def _quality(text: str) -> str | None:
     text = text.strip().upper()
     if text in QUALITY:
         return text
     return next((k for k, word in QUALITY.items() if word.upper() == text), None)
 
 
-def _axis(text):
+def _axis(text: str) -> tuple[float | None, bool, bool]:
     """(degrees or None, indeterminate, acceptable) of an axis_degrees cell: a number from -180
     to 180 (a unicode minus and a degree sign allowed), ? or empty."""
     text = text.replace("\u2212", "-").replace("\u00b0", "").strip()
@@ -274,11 +276,11 @@ def _axis(text):
     return value + 0.0, False, True
 
 
-def _confidence(text):
+def _confidence(text: str) -> int | None:
     return int(text) if text.isdigit() and int(text) in CONFIDENCE else None
 
 
-def _check_header(table, problems, class_of, identity):
+def _check_header(table: Table, problems: Problems, class_of: dict, identity: str | None) -> None:
     known = (KIT_COLUMN, "review_id", *class_of, *FORM_EXTRA)
     for j, name in enumerate(table.header, 1):
         if name and name not in known:
@@ -289,7 +291,7 @@ def _check_header(table, problems, class_of, identity):
         problems.add(1, KIT_COLUMN, "this kit was made without an identity: these answers are of another kit")
 
 
-def _check_kit_id(table, problems, kit):
+def _check_kit_id(table: Table, problems: Problems, kit: Kit) -> None:
     """Every row carries the kit's identity; a file of another kit is refused in one line."""
     if kit.identity is None:
         return
@@ -310,7 +312,7 @@ def _check_kit_id(table, problems, kit):
             )
 
 
-def _row(row, problems, class_of, asked, blank_as_uncertain):
+def _row(row: Row, problems: Problems, class_of: dict, asked: set, blank_as_uncertain: bool) -> tuple:
     """(cells of the asked classes, any class answered, ItemAnswer) of one row, problems added."""
     review_id = row["review_id"]
     cells, any_answer, blank = {}, False, []
@@ -343,7 +345,7 @@ def _row(row, problems, class_of, asked, blank_as_uncertain):
     return cells, answered, item
 
 
-def read_answers(path, kit, blank_as_uncertain=False):
+def read_answers(path: str | os.PathLike, kit: Kit, blank_as_uncertain: bool = False) -> Answers:
     """A reviewer's answers (their filled answer_form.csv), every cell checked; every problem
     of the file in one AnswersError."""
     path = str(path)
@@ -382,12 +384,12 @@ def read_answers(path, kit, blank_as_uncertain=False):
     return answers
 
 
-def _ids(ids):
+def _ids(ids: list[str]) -> str:
     shown = ", ".join(ids[:SHOWN_IDS])
     return shown + (f" and {len(ids) - SHOWN_IDS} more" if len(ids) > SHOWN_IDS else "")
 
 
-def incompleteness(answers):
+def incompleteness(answers: list[Answers]) -> list[str]:
     """One line per incomplete answers file: its missing and unanswered review IDs."""
     lines = []
     for a in answers:
@@ -401,7 +403,9 @@ def incompleteness(answers):
     return lines
 
 
-def read_all_answers(paths, kit, blank_as_uncertain=False, allow_incomplete=False):
+def read_all_answers(
+    paths: list, kit: Kit, blank_as_uncertain: bool = False, allow_incomplete: bool = False
+) -> list[Answers]:
     """Every reviewer's answers; IncompleteAnswers when any file misses items or leaves rows
     unanswered, unless `allow_incomplete`."""
     answers = [read_answers(p, kit, blank_as_uncertain) for p in paths]

@@ -278,7 +278,7 @@ def _paper_selection(labels, probabilities, thresholds, paper_class, n, seed, ki
     }
 
 
-def _paper_warnings(paper):
+def _paper_warnings(paper: dict) -> list[str]:
     """A sample smaller than asked for is no longer the paper's design: say so."""
     if paper["sampled"] >= paper["n"]:
         return []

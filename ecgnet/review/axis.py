@@ -19,6 +19,7 @@ import itertools
 
 import numpy as np
 
+from .answers import Answers, Kit, Question
 from .stats import RESAMPLES, _number, _rng, cohen, icc_agreement
 
 LAD, RAD = "39732003", "47665007"
@@ -26,12 +27,12 @@ AXIS_CLASSES = {LAD: (-90.0, -30.0), RAD: (90.0, 180.0)}  # class: axis range, d
 OLDER_LAD = (-30.0, 0.0)  # left axis deviation by the older 0 to -90 definition only
 
 
-def wrap(difference):
+def wrap(difference: float | np.ndarray) -> np.ndarray:
     """An angle difference brought into [-180, 180)."""
     return (np.asarray(difference, dtype=float) + 180.0) % 360.0 - 180.0
 
 
-def measured(answer, review_id):
+def measured(answer: Answers, review_id: str) -> float | None:
     """A reviewer's axis of an item, None when not measured, "?" or uninterpretable."""
     item = answer.items.get(review_id)
     if item is None or item.quality == "U":
@@ -39,12 +40,12 @@ def measured(answer, review_id):
     return item.axis
 
 
-def in_range(angle, code):
+def in_range(angle: float, code: str) -> int:
     low, high = AXIS_CLASSES[code]
     return int(low <= angle <= high)
 
 
-def between(items, answers):
+def between(items: list[str], answers: list[Answers]) -> dict:
     """ICC and pairwise differences over `items` (review IDs)."""
     complete, left_out = [], 0
     for review_id in items:
@@ -67,7 +68,7 @@ def between(items, answers):
     return out
 
 
-def cutoff(questions, answers, code, seed, resamples):
+def cutoff(questions: list[Question], answers: list[Answers], code: str, seed: int, resamples: int) -> dict:
     """Kappas of the class `code` defined by the measured axis, over `questions` (of that class)."""
     out = {"range_degrees": list(AXIS_CLASSES[code]), "between": {}, "vs_own_answer": {}, "vs_labels": {}}
     for a, b in itertools.combinations(answers, 2):
@@ -91,12 +92,12 @@ def cutoff(questions, answers, code, seed, resamples):
     return out
 
 
-def _cohen(pairs, seed, key, resamples, raters):
+def _cohen(pairs: list, seed: int, key: str, resamples: int, raters: tuple[str, str]) -> dict:
     x, y = (np.array(p) for p in zip(*pairs)) if pairs else ([], [])
     return cohen(x, y, _rng(seed, key), resamples, raters=raters)
 
 
-def older_lad(questions, answers):
+def older_lad(questions: list[Question], answers: list[Answers]) -> dict:
     """The LAD-labelled items whose reviewers' mean axis is from 0 to -30 degrees."""
     count, measured_items = 0, 0
     for q in questions:
@@ -110,7 +111,7 @@ def older_lad(questions, answers):
     return {"labelled_and_measured": measured_items, "axis_0_to_minus_30": count}
 
 
-def repeats(kit, answer):
+def repeats(kit: Kit, answer: Answers) -> dict:
     """One reviewer's axis of each repeat against its first showing."""
     differences = []
     for review_id, first in kit.items.items():
@@ -122,7 +123,9 @@ def repeats(kit, answer):
     return {"n": len(differences), "mean_absolute_difference": _number(np.mean(differences)) if differences else None}
 
 
-def axis_report(kit, answers, groups, seed=0, resamples=RESAMPLES):
+def axis_report(
+    kit: Kit, answers: list[Answers], groups: dict[str, tuple], seed: int = 0, resamples: int = RESAMPLES
+) -> dict:
     """The "axis" entry of the agreement report: per group of items ("all" pools suspects and
     controls) the agreement between reviewers and the axis-defined classes the kit asks."""
     asked = {code for code, _ in kit.classes}

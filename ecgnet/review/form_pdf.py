@@ -14,7 +14,7 @@ def class_names():
     return dict(label_space.SCORED_NAMES)
 
 
-def write_form_pdf(path, ids, classes, paper, identity, front):
+def write_form_pdf(path, ids: list[str], classes: list[str], paper: str, identity: str, front: list) -> None:
     """The printable answer form: the `front` pages (instruction figures), then the tables."""
     from matplotlib.backends.backend_pdf import PdfPages
 
@@ -31,7 +31,7 @@ def write_form_pdf(path, ids, classes, paper, identity, front):
             pdf.savefig(fig)
 
 
-def form_table(ids, classes, paper, identity):
+def form_table(ids: list[str], classes: list[str], paper: str, identity: str):
     """Rows of review IDs, a box per class and per extra field; the comment takes the rest."""
     from .sheet import PAPERS
 

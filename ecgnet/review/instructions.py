@@ -100,7 +100,7 @@ def reviewer_blocks(classes: list[str], identity: str, items: int, shown: Shown)
     return blocks
 
 
-def page_figure(paper: str):
+def page_figure(paper: str) -> tuple:
     """(an empty page of `paper` size, its millimetre transform)."""
     from matplotlib.figure import Figure
 

@@ -77,11 +77,11 @@ def sha256_of(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def sheet_name(review_id, window):
+def sheet_name(review_id: str, window: int) -> str:
     return f"{review_id}.png" if window == 1 else f"{review_id}_w{window}.png"
 
 
-def write_packet(out, items, options, front, identity):
+def write_packet(out: str, items: list, options, front: list, identity: str) -> None:
     """packet.pdf (the `front` instruction pages, then a page per item and window) and the item
     pages as sheets/*.png, into `out` (the reviewers' folder)."""
     from matplotlib.backends.backend_pdf import PdfPages
@@ -119,7 +119,7 @@ def write_packet(out, items, options, front, identity):
                         fig.savefig(png, format="png", dpi=sheet.PNG_DPI, metadata={"Software": None})
 
 
-def write_kit(options, classes, items, unique, skipped, alone=0):
+def write_kit(options, classes: list[str], items: list, unique: list, skipped: list, alone: int = 0) -> dict:
     """Every file of the kit into `options.out` (new or empty); returns the manifest."""
     from matplotlib import rc_context
 

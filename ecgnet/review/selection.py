@@ -156,7 +156,7 @@ def choose_controls(reader, classes, exclude, count, with_model, rng):
     return controls
 
 
-def choose_repeats(unique, count, line, rng):
+def choose_repeats(unique: list, count: int, line, rng: np.random.Generator) -> tuple[list[int], int]:
     """Indices of `count` records of `unique` to show twice: first those whose sheet line
     (`line(record)`: age and sex as shown) another record of the kit shares, so that the line does
     not give a repeat away; others only when too few share theirs. Returns (indices, how many
@@ -168,7 +168,7 @@ def choose_repeats(unique, count, line, rng):
     return sorted(chosen), sum(lines.count(lines[i]) == 1 for i in chosen)
 
 
-def order_items(unique, repeated, rng):
+def order_items(unique: list, repeated: list[int], rng: np.random.Generator) -> list[tuple]:
     """Records in showing order: each of `unique` once in random order, then each of
     `repeated` (indices) shown a second time at a random place at least a quarter of the kit
     (and never the next page) away from its other showing, as far as the kit's size allows.

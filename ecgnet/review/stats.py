@@ -149,7 +149,7 @@ def fleiss(counts, rng, resamples=RESAMPLES, uncertain=0):
     return out
 
 
-def icc_agreement(ratings):
+def icc_agreement(ratings: np.ndarray | list) -> dict:
     """ICC(A,1) of McGraw and Wong (1996), Shrout and Fleiss's ICC(2,1): two-way random effects,
     absolute agreement, one rater, of an (items, raters) matrix without gaps, with its 95% CI
     (McGraw and Wong's F-based limits, as R's irr and psych and Python's pingouin give them);
