@@ -234,11 +234,16 @@ def sweep_grid(grid, sweeps, order, thresholds, start, positives, few):
 def learning_curves(folds, milestones=()):
     """Training loss and validation challenge metric per epoch, one line per fold; the
     chosen (best) epoch of each fold is a ringed dot, learning-rate steps dotted lines. When no
-    fold was validated at more than one epoch (selection=last), the right panel is a dot per
-    fold with its value: a curve of single points on an axis of its own would say nothing."""
+    fold was validated (nor scored on an inner split) at more than one epoch (selection=last),
+    the right panel is a dot per fold with its value: a curve of single points on an axis of its
+    own would say nothing."""
     figure, (loss_ax, metric_ax) = plt.subplots(1, 2, figsize=(13.5, 3.8))
     colors = plt.get_cmap("tab10")
-    curves = any(sum(h.get("val_challenge") is not None for h in f.get("history") or []) > 1 for f in folds)
+    curves = any(
+        sum(h.get(key) is not None for h in f.get("history") or []) > 1
+        for f in folds
+        for key in ("val_challenge", "inner_challenge")
+    )
     for i, fold in enumerate(folds):
         history = fold.get("history") or []
         if not history:
