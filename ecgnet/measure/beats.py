@@ -2,16 +2,17 @@
 
 Detection follows the usual energy detector (Pan and Tompkins, IEEE TBME 1985, and its
 multi-lead forms): each lead band-passed to the QRS band (5-25 Hz), its slope squared, the
-leads summed (each scaled by its own robust size, so that one lead's artefact cannot hide
-the others), smoothed over 100 ms. Peaks of that envelope at least 200 ms apart (300 bpm at
-most) above a threshold set from the larger peaks are beats; long gaps are searched again at
-half the threshold, as Pan and Tompkins' search-back does. Each beat's fiducial point is then
+leads summed (each over its median slope, so that clean leads count most; the largest at each
+sample left out, so that an artefact in one lead makes no beat), smoothed over 100 ms. Peaks of that envelope at least 200 ms apart (300 bpm at most) above a threshold set
+from the larger peaks are beats; long gaps are searched again at half the threshold, and a
+peak within 360 ms of a beat at under half its height is a T wave, as in Pan and Tompkins. Each beat's fiducial point is then
 moved to the best match with the median QRS (cross-correlation, +-40 ms), so that the median
 beat is not blurred by the envelope's jitter.
 
-Typing: a beat is "dominant" when its QRS (all leads, +-60 ms) correlates with the median QRS
-(r >= 0.8); the others (ventricular ectopics, artefacts) stay in the heart rate but not in the
-median beat.
+Typing: a beat is "dominant" when its QRS (+-60 ms) correlates with the median QRS (r >= 0.8,
+the median over leads of each lead's correlation); the others (ventricular ectopics) stay in
+the heart rate but not in the median beat, except an odd-shaped one that splits a regular RR
+interval in two, which is an artefact and is dropped.
 """
 
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from .filters import bandpass, moving_average
 
 QRS_BAND = (5.0, 25.0)
 MIN_RR = 0.2  # s: 300 bpm
+T_WAVE_SECONDS = 0.36
 ENVELOPE_SECONDS = 0.1
 ALIGN_SECONDS = 0.04
 QRS_HALF_WIDTH = 0.06
@@ -61,9 +63,14 @@ def envelope(signal: np.ndarray, rate: float) -> np.ndarray:
     """The QRS energy envelope of (leads, n) millivolts: the detector's input."""
     band = bandpass(signal, rate, *QRS_BAND, order=2)
     slope = np.diff(band, axis=1, prepend=band[:, :1]) * rate
-    scale = np.percentile(np.abs(slope), 99, axis=1, keepdims=True)
-    energy = ((slope / np.maximum(scale, 1e-6)) ** 2).sum(axis=0)
-    return moving_average(energy, int(round(ENVELOPE_SECONDS * rate)))
+    # Each lead's slope over its median size: QRS stands far out of a clean lead and little out
+    # of a noisy one, so the clean leads lead the sum whatever their amplitude.
+    scale = np.median(np.abs(slope), axis=1, keepdims=True)
+    energy = moving_average((slope / np.maximum(scale, 1e-6)) ** 2, int(round(ENVELOPE_SECONDS * rate)))
+    # The largest lead at each sample is left out: an artefact in one lead cannot make a beat.
+    if len(energy) >= 3:
+        return energy.sum(axis=0) - energy.max(axis=0)
+    return energy.sum(axis=0)
 
 
 def detect(signal: np.ndarray, rate: float) -> np.ndarray:
@@ -79,7 +86,19 @@ def detect(signal: np.ndarray, rate: float) -> np.ndarray:
     reference = np.percentile(strong, 90) if len(strong) else heights.max()
     distance = max(int(MIN_RR * rate), 1)
     peaks = _separated(candidates[heights >= 0.3 * reference], heights[heights >= 0.3 * reference], distance)
-    return _search_back(peaks, candidates, heights, 0.15 * reference, distance)
+    peaks = _search_back(peaks, candidates, heights, 0.15 * reference, distance)
+    return _without_t_waves(peaks, env, rate)
+
+
+def _without_t_waves(peaks: np.ndarray, env: np.ndarray, rate: float) -> np.ndarray:
+    """Peaks less than 360 ms after a kept one and under half its height dropped: T waves, as
+    Pan and Tompkins tell them from QRS complexes."""
+    kept: list[int] = []
+    for p in peaks:
+        if kept and p - kept[-1] < T_WAVE_SECONDS * rate and env[p] < 0.5 * env[kept[-1]]:
+            continue
+        kept.append(int(p))
+    return np.array(kept, dtype=int)
 
 
 def _search_back(peaks, candidates, heights, low_threshold, distance) -> np.ndarray:
@@ -109,12 +128,14 @@ def _qrs_segments(signal: np.ndarray, samples: np.ndarray, half: int) -> np.ndar
 
 
 def _correlations(segments: np.ndarray, template: np.ndarray) -> np.ndarray:
-    a = segments.reshape(len(segments), -1)
-    a = a - a.mean(axis=1, keepdims=True)
-    b = template.ravel() - template.mean()
-    denominator = np.linalg.norm(a, axis=1) * np.linalg.norm(b)
+    """Each beat's median over leads of its QRS correlation with the template's (an artefact in
+    a few leads does not make a beat another shape)."""
+    a = segments - segments.mean(axis=2, keepdims=True)
+    b = template - template.mean(axis=1, keepdims=True)
+    denominator = np.linalg.norm(a, axis=2) * np.linalg.norm(b, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denominator > 0, a @ b / np.maximum(denominator, 1e-30), 0.0)
+        r = np.where(denominator > 0, (a * b).sum(axis=2) / np.maximum(denominator, 1e-30), 0.0)
+    return np.median(r, axis=1)
 
 
 def align(signal: np.ndarray, rate: float, samples: np.ndarray) -> np.ndarray:
@@ -148,9 +169,24 @@ def classify(signal: np.ndarray, rate: float, samples: np.ndarray) -> Beats:
     return Beats(samples, dominant, correlation)
 
 
+def without_artefacts(beats: Beats) -> Beats:
+    """`beats` less the odd-shaped ones that split one regular RR interval in two (an artefact
+    between two beats; an ectopic beat comes early and is followed by a pause, so stays)."""
+    s = beats.samples
+    if len(s) < 4:
+        return beats
+    rr = np.median(np.diff(s))
+    keep = np.ones(len(s), dtype=bool)
+    for i in range(1, len(s) - 1):
+        joined = s[i + 1] - s[i - 1]
+        if not beats.dominant[i] and abs(joined - rr) < 0.15 * rr:
+            keep[i] = False
+    return Beats(s[keep], beats.dominant[keep], beats.correlation[keep])
+
+
 def find_beats(signal: np.ndarray, rate: float) -> Beats:
     """Detected, aligned and typed beats of (leads, n) millivolts (the usable leads only)."""
     samples = detect(signal, rate)
     qrs = bandpass(signal, rate, 0.5, 40.0)
     samples = np.unique(align(qrs, rate, samples))
-    return classify(qrs, rate, samples)
+    return without_artefacts(classify(qrs, rate, samples))
