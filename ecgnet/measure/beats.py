@@ -1,11 +1,12 @@
 """Beats: R peaks found on a combination of all usable leads, then typed by QRS shape.
 
 Detection follows the usual energy detector (Pan and Tompkins, IEEE TBME 1985, and its
-multi-lead forms): each lead band-passed to the QRS band (5-25 Hz), its slope squared, the
-leads summed (each over its median slope, so that clean leads count most; the largest at each
-sample left out, so that an artefact in one lead makes no beat), smoothed over 100 ms. Peaks of that envelope at least 200 ms apart (300 bpm at most) above a threshold set
-from the larger peaks are beats; long gaps are searched again at half the threshold, and a
-peak within 360 ms of a beat at under half its height is a T wave, as in Pan and Tompkins. Each beat's fiducial point is then
+multi-lead forms): each lead band-passed to the QRS band (5-25 Hz), its slope squared over its
+median (so that clean leads count most), the leads summed with the largest at each sample
+left out (an artefact in one lead makes no beat), smoothed over 100 ms. Peaks of that envelope
+at least 200 ms apart (300 bpm at most) above a threshold set from the larger peaks are beats;
+long gaps are searched again at half the threshold, and a peak within 360 ms of a beat at
+under half its height is a T wave, as in Pan and Tompkins. Each beat's fiducial point is then
 moved to the best match with the median QRS (cross-correlation, +-40 ms), so that the median
 beat is not blurred by the envelope's jitter.
 
