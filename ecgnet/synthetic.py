@@ -369,3 +369,23 @@ def truth_signal(truth: WaveTruth, fs: float = 500, seconds: float = 10.0, rng=N
     signal += truth.mains * np.sin(2 * np.pi * 50 * t) + rng.normal(0, truth.noise, (12, n))
     onsets = starts / fs
     return signal.astype(np.float32), onsets[(onsets >= 0) & (onsets < seconds)]
+
+
+def random_truth(rng: np.random.Generator) -> WaveTruth:
+    """A sinus beat with rate, PR, QRS, QT, axes, wave shapes and noise drawn over the adult
+    range (QT follows the rate as Bazett's 400 ms at 60 bpm, +-10-15%)."""
+    rate = rng.uniform(45, 130)
+    qrs = rng.uniform(0.07, 0.16)
+    qt = 0.4 * np.sqrt(60 / rate) * rng.uniform(0.9, 1.15)
+    return WaveTruth(
+        heart_rate=rate,
+        pr=rng.uniform(0.12, 0.3),
+        qrs=qrs,
+        qt=qt,
+        t_duration=min(0.22, qt - qrs - 0.05),
+        p_axis=rng.uniform(0, 80),
+        qrs_axis=rng.uniform(-90, 180),
+        t_axis=rng.uniform(-20, 90),
+        sharpness=rng.uniform(1, 3),
+        noise=rng.uniform(0, 0.03),
+    )

@@ -17,30 +17,11 @@ from ecgnet.measure.command import measure_record
 from ecgnet.measure.filters import bandpass
 from ecgnet.measure.table import MeasurementsError, read_measurements, write_measurements
 from ecgnet.preprocess import LEADS
-from ecgnet.synthetic import WaveTruth, truth_signal, write_record
+from ecgnet.synthetic import WaveTruth, random_truth, truth_signal, write_record
 
 from helpers import ROOT, SAMPLE, needs_sample
 
 ANGLES = np.radians([0.0, 60.0, 120.0, -150.0, -30.0, 90.0])
-
-
-def random_truth(rng: np.random.Generator) -> WaveTruth:
-    """A sinus beat with rate, PR, QRS, QT and axes drawn over the adult range."""
-    rate = rng.uniform(45, 130)
-    qrs = rng.uniform(0.07, 0.16)
-    qt = 0.4 * np.sqrt(60 / rate) * rng.uniform(0.9, 1.15)
-    return WaveTruth(
-        heart_rate=rate,
-        pr=rng.uniform(0.12, 0.3),
-        qrs=qrs,
-        qt=qt,
-        t_duration=min(0.22, qt - qrs - 0.05),
-        p_axis=rng.uniform(0, 80),
-        qrs_axis=rng.uniform(-90, 180),
-        t_axis=rng.uniform(-20, 90),
-        sharpness=rng.uniform(1, 3),
-        noise=rng.uniform(0, 0.03),
-    )
 
 
 def angle_error(measured: float, true: float) -> float:

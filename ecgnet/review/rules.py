@@ -83,9 +83,9 @@ def write_rule_labels(path: str, rules: dict[str, dict], labels: dict[str, np.nd
     atomic_write(path, text.getvalue())
 
 
-def read_rule_labels(path: str) -> dict[tuple[str, str], int | None]:
-    """{(record, class code): verdict} of a rule_labels.csv (for the audit and relabel)."""
-    out = {}
+def read_rule_rows(path: str) -> list[tuple[str, str, int | None, int | None]]:
+    """(record, class code, rule verdict, given label) of every row of a rule_labels.csv."""
+    out = []
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.reader(f)
         if tuple(next(reader, ())) != RULE_COLUMNS:
@@ -93,11 +93,20 @@ def read_rule_labels(path: str) -> dict[tuple[str, str], int | None]:
         for number, cells in enumerate(reader, start=2):
             if len(cells) != len(RULE_COLUMNS):
                 raise RulesError(f"{path} row {number}: {len(cells)} cells, expected {len(RULE_COLUMNS)}")
-            record, code, _, verdict, _ = cells
-            if verdict not in ("", "0", "1"):
-                raise RulesError(f"{path} row {number}, column rule: {verdict!r} is not 1, 0 or blank")
-            out[(record, label_space.canonical_code(code))] = int(verdict) if verdict else None
+            record, code, _, verdict, given = cells
+            for column, value in (("rule", verdict), ("given_label", given)):
+                if value not in ("", "0", "1"):
+                    raise RulesError(f"{path} row {number}, column {column}: {value!r} is not 1, 0 or blank")
+            code = label_space.canonical_code(code)
+            if code not in label_space.CLASS_INDEX:
+                raise RulesError(f"{path} row {number}, column class: {code!r} is not one of the 24 scored classes")
+            out.append((record, code, int(verdict) if verdict else None, int(given) if given else None))
     return out
+
+
+def read_rule_labels(path: str) -> dict[tuple[str, str], int | None]:
+    """{(record, class code): verdict} of a rule_labels.csv (for the audit)."""
+    return {(record, code): verdict for record, code, verdict, _ in read_rule_rows(path)}
 
 
 def _pairs(names, first, second):
