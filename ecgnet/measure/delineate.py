@@ -16,7 +16,8 @@ combinations of I and II and would count those twice), or those of them present.
   the PQ junction) between the previous beat's T end and QRS onset, present when it stands out
   from the beats' spread there (a P wave seen in each beat, not f waves or noise, which the
   median flattens) and rises and falls inside the window; its onset and offset are where the
-  magnitude crosses 5% of the bump's height above the lowest point within 100 ms of its peak.
+  magnitude crosses 5% of the bump's height above its base on that side (the 20th percentile
+  of the magnitude within 100 ms of the peak: the noise's typical level, not its deepest dip).
 - T end (low-passed at 25 Hz): the tangent at the steepest descent of the spatial magnitude after the T peak, to
   where it meets the level the magnitude falls to after the T wave (the tangent method, as a
   clinician draws it with a ruler).
@@ -37,6 +38,7 @@ QRS_GAP_SECONDS = 0.02
 P_FRACTION = 0.05
 P_MIN_MV = 0.025
 P_HALF_SECONDS = 0.1
+P_BASE_PERCENTILE = 20.0
 P_SPREAD_RATIO = 1.5
 T_MIN_MV = 0.05
 
@@ -145,15 +147,18 @@ def p_boundaries(
     noise = float(np.sqrt(np.nanmean(spread[:, start : end + 1] ** 2) * waves.shape[0]))
     if height < P_MIN_MV or height < P_SPREAD_RATIO * noise:
         return "no P waves"
-    # Each side's base is the lowest magnitude within P_HALF_SECONDS of the peak: a baseline that
-    # drifts before or after the P wave does not stretch it.
+    # Each side's base is measured within P_HALF_SECONDS of the peak: a baseline that drifts
+    # before or after the P wave does not stretch it.
     reach = int(round(P_HALF_SECONDS * rate))
     left = max(top - reach, 0)
-    level_on = magnitude[left:top].min() + P_FRACTION * (magnitude[top] - magnitude[left:top].min())
-    on = left + int(np.flatnonzero(magnitude[left:top] < level_on)[-1])
-    right = magnitude[top : top + reach + 1]
-    level_off = right.min() + P_FRACTION * (magnitude[top] - right.min())
-    off = top + int(np.flatnonzero(right < level_off)[0])
+    before, after = magnitude[left:top], magnitude[top : top + reach + 1]
+    base_on, base_off = np.percentile(before, P_BASE_PERCENTILE), np.percentile(after, P_BASE_PERCENTILE)
+    level_on = base_on + P_FRACTION * (magnitude[top] - base_on)
+    level_off = base_off + P_FRACTION * (magnitude[top] - base_off)
+    below_on, below_off = np.flatnonzero(before < level_on), np.flatnonzero(after < level_off)
+    if not len(below_on) or not len(below_off):
+        return "no P waves (none rises and falls between T and QRS)"
+    on, off = left + int(below_on[-1]), top + int(below_off[0])
     return start + _crossing(magnitude, on, on + 1, level_on), start + _crossing(magnitude, off - 1, off, level_off)
 
 
