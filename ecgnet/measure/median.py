@@ -39,15 +39,20 @@ def median_beat(signals: tuple[np.ndarray, ...], rate: float, samples: np.ndarra
     index = samples[:, None] + offsets[None, :]
     inside = (index >= 0) & (index < n)
     enough = inside.sum(axis=0) >= max(MIN_BEATS, (len(samples) + 1) // 2)
+    full = inside.all(axis=0)  # samples every beat reaches: a plain median, much quicker than nanmedian
+    partial = enough & ~full
     out = []
     for signal in signals:
         stack = signal[:, np.clip(index, 0, n - 1)]  # (leads, beats, length)
-        stack = np.where(inside[None], stack, np.nan)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: masked below
-            waves = np.nanmedian(stack, axis=1)
-            spread = 1.4826 * np.nanmedian(np.abs(stack - waves[:, None, :]), axis=1)
-        waves[:, ~enough] = np.nan
-        spread[:, ~enough] = np.nan
+        waves = np.full((signal.shape[0], len(offsets)), np.nan)
+        spread = np.full_like(waves, np.nan)
+        waves[:, full] = np.median(stack[:, :, full], axis=1)
+        spread[:, full] = 1.4826 * np.median(np.abs(stack[:, :, full] - waves[:, None, full]), axis=1)
+        if partial.any():
+            edge = np.where(inside[None][:, :, partial], stack[:, :, partial], np.nan)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                waves[:, partial] = np.nanmedian(edge, axis=1)
+                spread[:, partial] = 1.4826 * np.nanmedian(np.abs(edge - waves[:, None, partial]), axis=1)
         out.append(MedianBeat(waves, int(-offsets[0]), rate, len(samples), spread))
     return out
