@@ -79,3 +79,18 @@ def _parse(cells: dict[str, str], path: str, number: int) -> dict[str, object]:
         raise MeasurementsError(f"{path} row {number}, column quality: {cells['quality']!r} is not one of {QUALITIES}")
     row["quality"] = cells["quality"]
     return row
+
+
+def machine_line(row: dict[str, object]) -> str:
+    """The line a 12-lead machine prints above the tracing, from a measurements row
+    ("--" where a value is blank)."""
+
+    def value(column: str, unit: str = "") -> str:
+        v = row.get(column)
+        return "--" if v is None else f"{float(v):.0f}{unit}"
+
+    return (
+        f"HR {value('heart_rate_bpm')} bpm   PR {value('pr_ms')} ms   QRS {value('qrs_ms')} ms   "
+        f"QT/QTc {value('qt_ms')}/{value('qtc_bazett_ms')} ms   "
+        f"P/QRS/T axes {value('p_axis_deg')}/{value('qrs_axis_deg')}/{value('t_axis_deg')} deg"
+    )

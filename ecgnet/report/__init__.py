@@ -35,12 +35,14 @@ evaluate_model.py --json) and/or --test-labels with --outputs (the folders it sc
 Exit status: 0 written, 1 an error (named in one line)."""
 
 
-def write_report(model_folder, out_folder, test=None, labels=None, min_positives=10):
+def write_report(model_folder, out_folder, test=None, labels=None, min_positives=10, measurements=None):
     """Write OUT/report.html for MODEL; return its path. See `ecgnet.report.build.write_report`.
     (matplotlib is imported here, not when the package is.)"""
     from .build import write_report as _write_report
 
-    return _write_report(model_folder, out_folder, test=test, labels=labels, min_positives=min_positives)
+    return _write_report(
+        model_folder, out_folder, test=test, labels=labels, min_positives=min_positives, measurements=measurements
+    )
 
 
 def _parser(prog: str):
@@ -70,6 +72,12 @@ def _parser(prog: str):
         help="the driver's output files for TEST_DATA (default: none; needs --test-labels)",
     )
     parser.add_argument(
+        "--measurements",
+        metavar="CSV",
+        help="measurements.csv of the training records (`ecgnet measure`): adds each measurement's distribution "
+        "by label (needs --labels; default: none)",
+    )
+    parser.add_argument(
         "--min-positives",
         type=int,
         default=10,
@@ -89,7 +97,14 @@ def main(argv: Sequence[str] | None = None, prog: str = "ecgnet report") -> int:
     if args.scores or args.test_labels:
         test = TestSet(args.scores, args.test_labels, args.outputs)
     try:
-        path = write_report(args.model, args.out, test=test, labels=args.labels, min_positives=args.min_positives)
+        path = write_report(
+            args.model,
+            args.out,
+            test=test,
+            labels=args.labels,
+            min_positives=args.min_positives,
+            measurements=args.measurements,
+        )
     except (EcgnetError, OSError) as e:
         print(f"error: {describe(e)}", file=sys.stderr)
         return 1

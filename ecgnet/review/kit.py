@@ -3,7 +3,7 @@
     ecgnet review-kit DATA OUT --from AUDIT/label_issues.csv [--classes CODE,...] [--n N]
     ecgnet review-kit DATA OUT --records FILE --classes CODE,...
         [--model MODEL] [--controls 0.25] [--repeats 0.1] [--seed S] [--paper a4|letter]
-        [--no-show-demographics]
+        [--no-show-demographics] [--show-measurements]
 
 OUT (new or empty) receives, for the reviewers,
     packet.pdf          one page per review item: a 12-lead sheet under a neutral review ID
@@ -64,6 +64,7 @@ class Options:
     seed: int = 0
     paper: str = "a4"
     show_demographics: bool = True
+    show_measurements: bool = False
 
 
 def build(options):
@@ -123,6 +124,12 @@ def parse_args(argv, prog=None):
         default=True,
         help="print age and sex on the sheets (default: yes)",
     )
+    parser.add_argument(
+        "--show-measurements",
+        action="store_true",
+        help="print the machine-style measurement line (HR, PR, QRS, QT/QTc, P/QRS/T axes) above each tracing "
+        "(default: off, as a reviewer reading blind should measure for themselves)",
+    )
     args = parser.parse_args(argv)
     if args.records and not args.classes:
         parser.error("--records needs --classes")
@@ -148,6 +155,7 @@ def main(argv=None, prog=None):
             args.seed,
             args.paper,
             args.show_demographics,
+            args.show_measurements,
         )
         manifest = build(options)
     except (EcgnetError, OSError) as e:

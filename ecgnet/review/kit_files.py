@@ -71,10 +71,13 @@ def sha256_of(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def write_packet(out, items, paper, show_demographics):
-    """packet.pdf (one page per item) and the same pages as sheets/REVIEW_ID.png."""
+def write_packet(out, items, paper, show_demographics, show_measurements=False):
+    """packet.pdf (one page per item) and the same pages as sheets/REVIEW_ID.png; with
+    `show_measurements`, each sheet's machine-style measurement line."""
     from matplotlib.backends.backend_pdf import PdfPages
 
+    from ..measure.command import measure_record
+    from ..measure.table import machine_line
     from . import sheet
 
     with PdfPages(
@@ -93,6 +96,7 @@ def write_packet(out, items, paper, show_demographics):
                     record.header.sex,
                     show_demographics,
                     window,
+                    machine_line(measure_record(record.files)) if show_measurements else None,
                 ),
                 paper,
             )
@@ -113,7 +117,7 @@ def write_kit(options, classes, items, unique, skipped):
     # Text as TrueType so that the packet's text can be extracted and checked for leaks; every
     # sample drawn (no path simplification); no creation date, so the same kit gives the same bytes.
     with rc_context({"pdf.fonttype": 42, "path.simplify": False}):
-        write_packet(options.out, items, options.paper, options.show_demographics)
+        write_packet(options.out, items, options.paper, options.show_demographics, options.show_measurements)
         write_form_pdf(os.path.join(options.out, "answer_form.pdf"), ids, classes, options.paper)
     write(
         os.path.join(options.out, FORM_FILE),
@@ -163,6 +167,7 @@ def make_manifest(options, classes, items, unique, skipped, key_sha256):
             "layout": "3x4 of 2.5 s + 10 s lead II rhythm strip",
             "high_pass_hz": HIGH_PASS_HZ,
             "demographics_shown": options.show_demographics,
+            "measurements_shown": options.show_measurements,
         },
         "source": {
             "audit": options.audit,

@@ -60,6 +60,7 @@ class SheetItem:
     sex: str | None = None
     show_demographics: bool = True
     window: str = ""  # e.g. "first 10 s of 30 s", printed on the sheet
+    measurements: str | None = None  # the machine-style line above the tracing (review-kit --show-measurements)
 
 
 def mm_transform(fig):
@@ -206,6 +207,8 @@ def _write_header(fig, item, paper):
         fontsize=9,
         style="italic",
     )
+    if item.measurements:
+        fig.text(x0, top + 1.2, item.measurements, transform=mm, fontsize=9, family="monospace", va="bottom")
 
 
 def _write_footer(fig, item, paper, clipped):
