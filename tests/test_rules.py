@@ -76,6 +76,8 @@ def test_kappa_equals_scikit_learns_on_a_fixed_table():
     y = [v for _, v in pairs if v is not None]
     assert entry["labels_vs_rule"]["kappa"] == pytest.approx(cohen_kappa_score(x, y), abs=1e-6)
     assert entry["labels_vs_rule"]["table"] == [[12, 5], [8, 15]] and entry["rule_blank"] == 3
+    assert entry["labelling_sources"] == ["R"]
+    assert entry["labels_vs_rule_in_labelling_sources"]["kappa"] == entry["labels_vs_rule"]["kappa"]
     assert entry["sources"]["R"] == {
         "records": 43,
         "labelled": 20,

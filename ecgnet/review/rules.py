@@ -12,7 +12,9 @@ be checked. Writes
                           of the dataset labels against the rule, and with --model of the
                           model's thresholded out-of-fold labels against the rule and of the
                           labels against the model (on the same records); per source, how
-                          many of the labelled records the rule confirms.
+                          many of the labelled records the rule confirms; and the labels'
+                          kappa over the sources that give the class at least once (a source
+                          that never gives it, as CPSC gives no axis, disagrees by design).
 
 Records without a rule verdict (a blank: a value the criterion needs was not measured) are
 left out of that class's kappas and counted. "table" is [[1/1, 1/0], [0/1, 0/0]], rows the
@@ -156,6 +158,14 @@ def agreement(rules, labels, model=None, seed=0, resamples=RESAMPLES) -> dict:
             "labels_vs_rule": cohen(*_pairs(names, given, rule), _rng(seed, f"{c.code}/labels"), resamples),
             "sources": _by_source(names, given, rule),
         }
+        # Sources that never give the class (CPSC labels no axis) make every rule positive there a
+        # disagreement: the kappa over the records of the sources that give it at least once.
+        labelling = {name_prefix(n) for n in names if given[n]}
+        within = [n for n in names if name_prefix(n) in labelling]
+        entry["labelling_sources"] = sorted(labelling)
+        entry["labels_vs_rule_in_labelling_sources"] = cohen(
+            *_pairs(within, given, rule), _rng(seed, f"{c.code}/labels/labelling"), resamples
+        )
         if model is not None:
             predicted = {n: int(model[n][k]) for n in names if n in model}
             entry["model_records"] = len(predicted)
@@ -233,9 +243,13 @@ def main(argv: Sequence[str] | None = None, prog: str = "ecgnet rules") -> int:
     except (EcgnetError, OSError) as e:
         print(f"error: {describe(e)}", file=sys.stderr)
         return 1
-    print(f"{result['records']} records; kappa (95% CI): labels vs rule" + (", model vs rule" if args.model else ""))
+    print(
+        f"{result['records']} records; kappa (95% CI): labels vs rule; the same in the sources giving the class"
+        + ("; model vs rule" if args.model else "")
+    )
     for entry in result["classes"].values():
         line = f"  {entry['abbreviation']:6s} {entry['criterion']}: {_kappa_text(entry['labels_vs_rule'])}"
+        line += f"; {_kappa_text(entry['labels_vs_rule_in_labelling_sources'])}"
         if args.model:
             line += f"; {_kappa_text(entry['model_vs_rule'])}"
         print(line)
