@@ -129,6 +129,13 @@ def test_noise_of_every_kind_never_raises():
                 assert row["quality"] in ("ok", "noisy", "failed")
 
 
+def test_a_long_recording_is_measured_on_its_first_minutes():
+    signal, _ = truth_signal(WaveTruth(heart_rate=75), 257, 320.0, np.random.default_rng(6))
+    row = measure(signal, 257).row()
+    assert "first 300 s of 320 s measured" in row["reason"] and abs(row["heart_rate_bpm"] - 75) < 2
+    assert 370 <= row["beats"] <= 380  # 300 s at 75 bpm
+
+
 def test_atrial_fibrillation_has_no_p_waves():
     rng = np.random.default_rng(5)
     truth = WaveTruth(p_amplitude=0.0, heart_rate=95)

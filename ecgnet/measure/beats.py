@@ -49,14 +49,14 @@ def _local_maxima(x: np.ndarray) -> np.ndarray:
 
 def _separated(candidates: np.ndarray, heights: np.ndarray, distance: int) -> np.ndarray:
     """The candidates kept when the higher of two closer than `distance` samples wins (sorted)."""
-    kept: list[int] = []
-    taken = np.zeros(0, dtype=int)
-    for i in np.argsort(-heights, kind="stable"):
-        c = candidates[i]
-        if len(taken) and np.min(np.abs(taken - c)) < distance:
-            continue
-        kept.append(c)
-        taken = np.array(kept)
+    if not len(candidates):
+        return candidates.astype(int)
+    blocked = np.zeros(int(candidates.max()) + distance + 1, dtype=bool)
+    kept = []
+    for c in candidates[np.argsort(-heights, kind="stable")]:
+        if not blocked[c]:
+            kept.append(c)
+            blocked[max(c - distance + 1, 0) : c + distance] = True
     return np.sort(np.array(kept, dtype=int))
 
 

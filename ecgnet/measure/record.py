@@ -42,7 +42,9 @@ VALUES = COLUMNS[1:13]  # the measured numbers
 DECIMALS = {"heart_rate_bpm": 1, "qrs_amp_limb_mv": 3, "qrs_amp_precordial_mv": 3}
 PRECORDIAL_LEADS = LEADS[6:]
 MIN_SECONDS = 1.5  # shorter records hold too few beats for a rate or a median beat
+MAX_SECONDS = 300.0  # longer records are measured on their first 5 minutes
 MIN_BEATS = 3
+MAX_MEDIAN_BEATS = 120  # beats in a median beat at most
 MIN_RATE, MAX_RATE = 20.0, 300.0  # bpm: outside, the "beats" are not heart beats
 MIN_CORRELATION = 0.5  # median QRS correlation below which the beats are noise, not one rhythm
 JUNCTION_SECONDS = 0.01  # the PQ junction, the isoelectric reference, lies this far before QRS onset
@@ -86,6 +88,10 @@ def measure(signal: np.ndarray, rate: float, missing: tuple[str, ...] = ()) -> M
         return _failed("signal holds values that are not finite")
     if not rate > 0 or signal.shape[1] < MIN_SECONDS * rate:
         return _failed(f"record of {signal.shape[1] / rate if rate > 0 else 0:.2g} s: too short to measure")
+    if signal.shape[1] > MAX_SECONDS * rate:  # a long recording: its first minutes, in bounded time
+        out = _measure(signal[:, : int(MAX_SECONDS * rate)], float(rate), tuple(missing))
+        out.reasons.append(f"first {MAX_SECONDS:g} s of {signal.shape[1] / rate:.0f} s measured")
+        return out
     return _measure(signal, float(rate), tuple(missing))
 
 
@@ -132,6 +138,8 @@ def _measure(signal: np.ndarray, rate: float, missing: tuple[str, ...]) -> Measu
     if is_paced:
         out.reasons.append("pacemaker spikes: PR and P axis not measured")
     dominant = found.samples[found.dominant]
+    if len(dominant) > MAX_MEDIAN_BEATS:  # a long record: beats spread over it are as good and far quicker
+        dominant = dominant[np.linspace(0, len(dominant) - 1, MAX_MEDIAN_BEATS).round().astype(int)]
     if len(dominant) < MIN_BEATS:
         out.reasons.append(f"{len(dominant)} beats of the dominant shape: no median beat")
         out.quality = "noisy"
