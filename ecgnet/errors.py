@@ -39,6 +39,11 @@ class OutputError(EcgnetError):
     """An output folder or file that cannot be written."""
 
 
+class InputFileError(EcgnetError):
+    """A file given to a command, other than a record, that cannot be used (a CSV, JSON or text
+    file); the message names the file and, where known, the row and column."""
+
+
 class ComparisonError(EcgnetError):
     """A comparison of variants (`ecgnet compare`) that cannot run or be summarised."""
 

@@ -1,9 +1,13 @@
-"""File-system helpers: files written whole or not at all, and guarded opening of untrusted files.
+"""File-system helpers: files written whole or not at all, and guarded reading of untrusted files.
 
 Every file the project writes (output files, the MODEL folder, the cache index, scores) goes
 through `atomic_file`: the data go to a new, exclusively created, randomly named hidden file
 in the target's folder, which is then renamed over the target. A crash never leaves a
 half-written file, and a file or link planted in the folder is never written through.
+
+Every file a command reads that is not a record (CSV, JSON, text) goes through `read_text`
+or `read_json`: a regular file, within a size limit checked before reading, UTF-8 with or
+without a byte order mark; each refusal names the file and the problem.
 """
 
 import contextlib
@@ -13,7 +17,7 @@ import stat
 from collections.abc import Iterator
 from typing import IO
 
-from .errors import RecordError
+from .errors import InputFileError, RecordError, first_line
 
 
 @contextlib.contextmanager
@@ -60,3 +64,45 @@ def open_regular(path: str | os.PathLike, what: str) -> IO[bytes]:
         raise RecordError(path, f"{what} is {'a link to a missing file' if dangling else 'missing'}") from None
     except OSError as e:
         raise RecordError(path, f"cannot read {what}: {e.strerror or e}") from None
+
+
+def read_text(path: str | os.PathLike, what: str, max_bytes: int) -> str:
+    """The text of `path`, a regular file of at most `max_bytes` bytes in UTF-8 (a byte order
+    mark, as spreadsheet programs write, is dropped). InputFileError otherwise, naming the file,
+    its role `what` ("answers file") and the problem; nothing larger than the limit is read."""
+    try:
+        with open_regular(path, what) as f:
+            size = os.fstat(f.fileno()).st_size
+            data = f.read(max_bytes + 1) if size <= max_bytes else b""
+    except RecordError as e:
+        raise InputFileError(str(e)) from None
+    if size > max_bytes or len(data) > max_bytes:
+        raise InputFileError(
+            f"{path}: the {what} is {max(size, len(data)):,} bytes, more than the {max_bytes:,} allowed"
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise InputFileError(
+            f"{path}: the {what} is not UTF-8 text (line {line}, byte {e.start}); save it as UTF-8 (CSV UTF-8)"
+        ) from None
+
+
+def read_json(path: str | os.PathLike, what: str, max_bytes: int) -> object:
+    """The JSON value in `path` (read as `read_text`); InputFileError naming the file, line and
+    column of a syntax error. NaN and Infinity, which are not JSON, are refused."""
+    import json
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"{constant} is not a JSON number")
+
+    text = read_text(path, what, max_bytes)
+    try:
+        return json.loads(text, parse_constant=refuse)
+    except json.JSONDecodeError as e:
+        raise InputFileError(
+            f"{path}: the {what} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})"
+        ) from None
+    except (ValueError, RecursionError) as e:
+        raise InputFileError(f"{path}: the {what} is not valid JSON ({first_line(e)})") from None
