@@ -221,8 +221,15 @@ def test_measurements_file_is_refused_with_file_row_and_column(tmp_path):
     write_measurements(path, [measure(np.zeros((12, 5000)), 500).row("A")])
     text = path.read_text().replace("failed", "great")
     path.write_text(text)
-    with pytest.raises(MeasurementsError, match=r"m\.csv row 2, column quality"):
+    with pytest.raises(MeasurementsError, match=r"m\.csv: row 2, column quality"):
         read_measurements(path)
+    path.write_text(text.replace("great", "ok").replace(",,", ",abc,", 1) + text.splitlines()[1] + "\n")
+    with pytest.raises(MeasurementsError, match=r"3 problems") as caught:  # every problem at once
+        read_measurements(path)
+    assert "row 2, column heart_rate_bpm" in str(caught.value) and "row 3, column record" in str(caught.value)
+    # a record name a spreadsheet would run as a formula is written as text and read back as written
+    write_measurements(path, [measure(np.zeros((12, 5000)), 500).row("=1+2")])
+    assert "'=1+2" in path.read_text() and list(read_measurements(path)) == ["=1+2"]
 
 
 def test_measure_command_refuses_a_missing_folder(tmp_path, capsys):

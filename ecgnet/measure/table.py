@@ -2,13 +2,11 @@
 kit and the report read: one row per record, `record.COLUMNS` in that order, a blank cell where
 a value was not measured."""
 
-import csv
-import io
 import math
 import os
 
+from ..csvfiles import Problems, Row, read_table, write_table
 from ..errors import EcgnetError
-from ..files import atomic_write
 from .record import COLUMNS, VALUES
 
 MEASUREMENTS_FILE = "measurements.csv"
@@ -28,57 +26,44 @@ def _cell(value: object) -> str:
 
 
 def write_measurements(path: str | os.PathLike, rows: list[dict[str, object]]) -> None:
-    """Write `rows` (dictionaries with every column) to `path`, whole or not at all."""
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    for row in rows:
-        writer.writerow([_cell(row[c]) for c in COLUMNS])
-    atomic_write(path, text.getvalue())
+    """Write `rows` (dictionaries with every column) to `path`, whole or not at all, with cells a
+    spreadsheet never runs as formulas (`ecgnet.csvfiles`)."""
+    write_table(path, COLUMNS, ([_cell(row[c]) for c in COLUMNS] for row in rows))
 
 
 def read_measurements(path: str | os.PathLike) -> dict[str, dict[str, object]]:
     """{record: row} of a measurements.csv; values as floats (None when blank), beats an int.
-    A file with other columns, an unreadable number or a repeated record is refused, naming
-    the file, row and column."""
-    path = os.fspath(path)
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.reader(f)
-            header = next(reader, None)
-            if header is None or tuple(h.strip() for h in header) != COLUMNS:
-                raise MeasurementsError(f"{path} row 1: the header must be {','.join(COLUMNS)}")
-            rows = {}
-            for number, cells in enumerate(reader, start=2):
-                if not cells:
-                    continue
-                if len(cells) != len(COLUMNS):
-                    raise MeasurementsError(f"{path} row {number}: {len(cells)} cells, expected {len(COLUMNS)}")
-                row = _parse(dict(zip(COLUMNS, cells)), path, number)
-                if row["record"] in rows:
-                    raise MeasurementsError(f"{path} row {number}, column record: {row['record']!r} appears twice")
-                rows[row["record"]] = row
-    except UnicodeDecodeError:
-        raise MeasurementsError(f"{path}: not a UTF-8 text file") from None
+    Every problem (a missing column, an unreadable number, an unknown quality, a repeated
+    record) is reported at once, naming the file, row and column."""
+    table = read_table(path, "measurements file", COLUMNS, error=MeasurementsError)
+    problems = Problems(path, MeasurementsError)
+    rows: dict[str, dict[str, object]] = {}
+    for row in table.rows:
+        parsed = _parse(row, problems)
+        if parsed["record"] in rows:
+            problems.add(row.number, "record", f"{parsed['record']!r} appears twice")
+        rows[str(parsed["record"])] = parsed
+    problems.raise_any()
     return rows
 
 
-def _parse(cells: dict[str, str], path: str, number: int) -> dict[str, object]:
-    row: dict[str, object] = {"record": cells["record"], "reason": cells["reason"]}
+def _parse(row: Row, problems: Problems) -> dict[str, object]:
+    out: dict[str, object] = {"record": row["record"], "reason": row["reason"]}
     for column in VALUES + ("beats",):
-        text = cells[column].strip()
+        text = row[column]
         try:
             value = float(text) if text else None
         except ValueError:
             value = math.nan
         if value is not None and not math.isfinite(value):
-            raise MeasurementsError(f"{path} row {number}, column {column}: {text!r} is not a finite number")
-        row[column] = value
-    row["beats"] = int(row["beats"] or 0)
-    if cells["quality"] not in QUALITIES:
-        raise MeasurementsError(f"{path} row {number}, column quality: {cells['quality']!r} is not one of {QUALITIES}")
-    row["quality"] = cells["quality"]
-    return row
+            problems.value(row.number, column, text, "a finite number or blank")
+            value = None
+        out[column] = value
+    out["beats"] = int(out["beats"] or 0)
+    if row["quality"] not in QUALITIES:
+        problems.value(row.number, "quality", row["quality"], ", ".join(QUALITIES))
+    out["quality"] = row["quality"]
+    return out
 
 
 def machine_line(row: dict[str, object]) -> str:

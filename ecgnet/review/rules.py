@@ -21,8 +21,6 @@ left out of that class's kappas and counted. "table" is [[1/1, 1/0], [0/1, 0/0]]
 first named (labels, or model), columns the second (rule, or model).
 """
 
-import csv
-import io
 import json
 import os
 import sys
@@ -31,6 +29,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .. import labels as label_space
+from ..csvfiles import Problems, read_table, write_table
 from ..errors import EcgnetError, RecordError, describe
 from ..files import atomic_write
 from ..folders import list_records, name_prefix
@@ -72,37 +71,34 @@ def rule_table(measurements: dict[str, dict], sexes: dict[str, str | None]) -> d
 
 
 def write_rule_labels(path: str, rules: dict[str, dict], labels: dict[str, np.ndarray]) -> None:
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(RULE_COLUMNS)
+    rows = []
     for name in sorted(rules):
         for c in CRITERIA:
             verdict = rules[name][c.code]
             given = labels[name][label_space.CLASS_INDEX[c.code]] if name in labels else None
-            writer.writerow(
-                [name, c.code, c.abbreviation, "" if verdict is None else verdict, "" if given is None else int(given)]
+            rows.append(
+                (name, c.code, c.abbreviation, "" if verdict is None else verdict, "" if given is None else int(given))
             )
-    atomic_write(path, text.getvalue())
+    write_table(path, RULE_COLUMNS, rows)
 
 
 def read_rule_rows(path: str) -> list[tuple[str, str, int | None, int | None]]:
-    """(record, class code, rule verdict, given label) of every row of a rule_labels.csv."""
+    """(record, class code, rule verdict, given label) of every row of a rule_labels.csv; every
+    problem is reported at once, naming the file, row and column."""
+    table = read_table(path, "rule labels file", RULE_COLUMNS, error=RulesError)
+    problems = Problems(path, RulesError)
     out = []
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.reader(f)
-        if tuple(next(reader, ())) != RULE_COLUMNS:
-            raise RulesError(f"{path} row 1: the header must be {','.join(RULE_COLUMNS)}")
-        for number, cells in enumerate(reader, start=2):
-            if len(cells) != len(RULE_COLUMNS):
-                raise RulesError(f"{path} row {number}: {len(cells)} cells, expected {len(RULE_COLUMNS)}")
-            record, code, _, verdict, given = cells
-            for column, value in (("rule", verdict), ("given_label", given)):
-                if value not in ("", "0", "1"):
-                    raise RulesError(f"{path} row {number}, column {column}: {value!r} is not 1, 0 or blank")
-            code = label_space.canonical_code(code)
-            if code not in label_space.CLASS_INDEX:
-                raise RulesError(f"{path} row {number}, column class: {code!r} is not one of the 24 scored classes")
-            out.append((record, code, int(verdict) if verdict else None, int(given) if given else None))
+    for row in table.rows:
+        for column in ("rule", "given_label"):
+            if row[column] not in ("", "0", "1"):
+                problems.value(row.number, column, row[column], "1, 0 or blank")
+        code = label_space.canonical_code(row["class"])
+        if code not in label_space.CLASS_INDEX:
+            problems.value(row.number, "class", row["class"], "a SNOMED CT code of the 24 scored classes")
+        if not problems:
+            verdict, given = row["rule"], row["given_label"]
+            out.append((row["record"], code, int(verdict) if verdict else None, int(given) if given else None))
+    problems.raise_any()
     return out
 
 
