@@ -11,7 +11,8 @@ metric); `runner` is the driver's loop over a folder. Training: `training` (the 
 checkpointed state), with `config`, `overrides` (label overrides files), `distributed`
 (torchrun) and `modelstore` (the MODEL folder). Shared: `labels` (the class space), `errors`,
 `files` (atomic writes, guarded reads), `logs` (the log format); `synthetic` makes records for
-the demo and the tests; `cli` is the command line.
+the demo and the tests; `measure` measures records as 12-lead machines do (and `measure.criteria`
+reads the measurements by the published criteria); `cli` is the command line.
 """
 
 __version__ = "1.0.0"

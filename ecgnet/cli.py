@@ -6,7 +6,9 @@
     ecgnet evaluate LABELS OUTPUTS [SCORES_CSV [CLASS_SCORES_CSV]] [--json FILE]
     ecgnet synth FOLDER COUNT [--seed N --prefix P --start N --rate HZ --label-noise RATE]
     ecgnet benchmark [--records N] [--skip-scaling] [--json FILE]
-    ecgnet audit MODEL DATA OUT [--paper --class CODE --n N --seed S]
+    ecgnet measure DATA OUT [--jobs N] [--rate HZ]
+    ecgnet rules DATA OUT [--model MODEL] [--measurements CSV]
+    ecgnet audit MODEL DATA OUT [--paper --class CODE --n N --seed S] [--rules RULE_LABELS.csv]
     ecgnet review-kit DATA OUT (--from LABEL_ISSUES.csv | --records FILE --classes CODE,...) [...]
     ecgnet agreement KIT_DIR ANSWERS.csv [ANSWERS.csv ...] [--json FILE] [--csv DIR] [--allow-incomplete]
     ecgnet relabel KIT_DIR ANSWERS.csv ... --policy consensus|drop|mask --out OVERRIDES.csv
@@ -458,6 +460,14 @@ COMMANDS = {
     "evaluate": (evaluate, "score output files exactly as the official 2020 scorer"),
     "synth": (synth, "write synthetic 12-lead records in the challenge's format"),
     "benchmark": (benchmark, "measure the speed and memory of every stage (minutes)"),
+    "measure": (
+        _tool("ecgnet.measure.command"),
+        "measure heart rate, PR, QRS, QT/QTc, axes and voltages of every record",
+    ),
+    "rules": (
+        _tool("ecgnet.review.rules"),
+        "the published criteria applied to the measurements: rule labels and their agreement with labels and model",
+    ),
     "audit": (
         _tool("ecgnet.review.audit"),
         "rank the (record, class) labels most likely wrong, from out-of-fold outputs",

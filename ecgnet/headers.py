@@ -25,6 +25,9 @@ _COMMENT = re.compile(r"^#\s*([A-Za-z][\w ]*?)\s*:(.*)$")
 _BINARY = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 # PTB-XL writes ages over 89 as 300; any age past this is read as this.
 _OLDEST_AGE = 90.0
+# Gains the first releases of two sources state for samples in 1000/mV units (Georgia 4880/mV,
+# PTB-XL 200/mV; the later releases state 1000/mV for the same samples): stated -> true gain.
+MISSTATED_GAINS = {4880.0: 1000.0, 200.0: 1000.0}
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,16 @@ class Header:
     @property
     def mat_path(self) -> str:
         return os.path.splitext(self.path)[0] + ".mat"
+
+
+def misstated_gain(header: Header) -> tuple[float, float] | None:
+    """(stated gain, true gain) when every lead states one of `MISSTATED_GAINS`, else None.
+    Millivolts read at the stated gain times stated / true are the true millivolts."""
+    gains = {lead.gain for lead in header.leads}
+    if len(gains) == 1 and gains <= MISSTATED_GAINS.keys():
+        stated = gains.pop()
+        return stated, MISSTATED_GAINS[stated]
+    return None
 
 
 def _number(text: str, path: str, what: str) -> float:

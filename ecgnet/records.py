@@ -32,6 +32,7 @@ class Record:
     signal: np.ndarray  # (12, n) float32 at the model's rate, finite, leads in `preprocess.LEADS` order
     demographics: np.ndarray  # (5,) float32 (`preprocess.demographics`)
     dx: tuple[str, ...] = ()  # SNOMED CT codes as written (the training labels)
+    missing: tuple[str, ...] = ()  # leads the record lacks (`preprocess.prepare_signal`; limb leads derived)
 
 
 @contextlib.contextmanager
@@ -55,7 +56,9 @@ def make_record(header: Header, signal: np.ndarray, sample_rate: int, name: str 
             f"sampling rate {header.sample_rate:g} Hz needs too fine a ratio ({up}/{down}) "
             f"to resample to {sample_rate} Hz; give the rate with fewer decimals",
         )
-    resampled, _ = preprocess.prepare_signal(signal, header.lead_names, header.sample_rate, sample_rate, header.path)
+    resampled, missing = preprocess.prepare_signal(
+        signal, header.lead_names, header.sample_rate, sample_rate, header.path
+    )
     if not np.isfinite(resampled).all():
         raise RecordError(
             header.path,
@@ -63,7 +66,11 @@ def make_record(header: Header, signal: np.ndarray, sample_rate: int, name: str 
             f"to {sample_rate} Hz gives values that are not finite",
         )
     return Record(
-        header.name if name is None else name, resampled, preprocess.demographics(header.age, header.sex), header.dx
+        header.name if name is None else name,
+        resampled,
+        preprocess.demographics(header.age, header.sex),
+        header.dx,
+        missing,
     )
 
 

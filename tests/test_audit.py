@@ -90,6 +90,7 @@ def test_ranking_finds_planted_flips(case, tmp_path, capsys):
             "label_quality",
             "issue",
             "rank",
+            "rule",
         )
         rows = list(reader)
     index = {name: i for i, name in enumerate(case["names"])}

@@ -34,6 +34,8 @@ COMMANDS = [
     "evaluate",
     "synth",
     "benchmark",
+    "measure",
+    "rules",
     "audit",
     "review-kit",
     "agreement",

@@ -39,7 +39,9 @@ was trained with; a test set that shares records with the training set is flagge
 Exit status: 0 written, 1 an error (named in one line)."""
 
 
-def write_report(model_folder, out_folder, test=None, labels=None, min_positives=10, label_overrides=None):
+def write_report(
+    model_folder, out_folder, test=None, labels=None, min_positives=10, label_overrides=None, measurements=None
+):
     """Write OUT/report.html for MODEL; return its path. See `ecgnet.report.build.write_report`.
     (matplotlib is imported here, not when the package is.)"""
     from .build import write_report as _write_report
@@ -51,6 +53,7 @@ def write_report(model_folder, out_folder, test=None, labels=None, min_positives
         labels=labels,
         min_positives=min_positives,
         label_overrides=label_overrides,
+        measurements=measurements,
     )
 
 
@@ -87,6 +90,12 @@ def _parser(prog: str):
         help="the driver's output files for TEST_DATA (default: none; needs --test-labels)",
     )
     parser.add_argument(
+        "--measurements",
+        metavar="CSV",
+        help="measurements.csv of the training records (`ecgnet measure`): adds each measurement's distribution "
+        "by label (needs --labels; default: none)",
+    )
+    parser.add_argument(
         "--min-positives",
         type=int,
         default=10,
@@ -115,6 +124,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "ecgnet report") -> int:
             labels=args.labels,
             min_positives=args.min_positives,
             label_overrides=args.label_overrides,
+            measurements=args.measurements,
         )
     except (EcgnetError, OSError) as e:
         print(f"error: {describe(e)}", file=sys.stderr)

@@ -16,6 +16,7 @@ from . import html as H
 from . import plots as P
 from . import tables as T
 from .generalisation import generalisation_section
+from .measurements import measurement_section
 from .tables import CONFUSION_TEXT, NEEDS_LABELS, NEEDS_TEST_CURVES
 
 
@@ -197,8 +198,12 @@ def _write_atomically(path, text):
     os.replace(partial, path)
 
 
-def write_report(model_folder, out_folder, test=None, labels=None, min_positives=10, label_overrides=None):
+def write_report(
+    model_folder, out_folder, test=None, labels=None, min_positives=10, label_overrides=None, measurements=None
+):
     """Write OUT/report.html (and a PNG and an SVG of every plot) for a MODEL folder.
+
+    `measurements`: a measurements.csv (`ecgnet measure`) for the measurements-by-label section.
 
     `labels`: the training records' folder (or a mapping name -> codes), for the views of the
     out-of-fold predictions that need labels; `label_overrides`: an overrides file applied to
@@ -220,6 +225,8 @@ def write_report(model_folder, out_folder, test=None, labels=None, min_positives
         T.source_section(model, test_data),
         generalisation_section(model),
     ]
+    if measurements:
+        sections.append(measurement_section(measurements, labels if isinstance(labels, str) else None, out_folder))
     text = H.page("ecgnet model report", _meta(model, started), T.notices(model, test_data), sections)
     path = os.path.join(out_folder, "report.html")
     _write_atomically(path, text)

@@ -462,3 +462,21 @@ def confusion_figure(views, title):
         ax.set_ylabel("true class")
     figure.tight_layout()
     return figure
+
+
+def measurement_strips(panels):
+    """One panel per measurement: its values per label group as jittered points with the median
+    marked, the criterion's limits dashed. `panels`: (axis title, [(group, values)], limits)."""
+    figure, axes = plt.subplots(1, len(panels), figsize=(2.3 * len(panels), 3.0), squeeze=False)
+    rng = np.random.default_rng(0)
+    for ax, (title, groups, limits) in zip(axes[0], panels):
+        for x, (_, values) in enumerate(groups):
+            ax.scatter(x + rng.uniform(-0.18, 0.18, len(values)), values, s=7, alpha=0.6, color=OOF_COLOR, lw=0)
+            if len(values):
+                ax.plot([x - 0.3, x + 0.3], [np.median(values)] * 2, color=POINT_COLOR, lw=1.5)
+        for limit in limits:
+            ax.axhline(limit, color=FEW_COLOR, ls="--", lw=0.8)
+        ax.set_xticks(range(len(groups)), [f"{name}\n(n={len(values)})" for name, values in groups], fontsize=7)
+        ax.set_title(title)
+    figure.subplots_adjust(left=0.05, right=0.99, bottom=0.2, top=0.9, wspace=0.45)
+    return figure

@@ -54,6 +54,13 @@ summary.json; rank is the order of the random draw, so any first k rows are a ra
 Its summary.json holds the selection ("paper") and no ranking (no cleanlab flags: nothing is
 flagged); fewer misclassified records than --n is a warning there and on stderr.
 
+`--rules RULE_LABELS.csv` (from `ecgnet rules`) adds the measurement rule reader as evidence:
+the column `rule` says whether the published criterion, applied to the record's measurements,
+agrees with the given label or contradicts it (blank: no criterion for the class, or a value it
+needs was not measured). With --paper, summary.json's "paper" entry then holds Cohen's kappa of
+the labels and of the model against the rule over the sampled records, as the paper's two
+clinicians were compared with them.
+
 Writes OUT/label_issues.csv (columns ISSUE_COLUMNS) and OUT/summary.json.
 """
 
@@ -125,8 +132,14 @@ def find_issues(labels, probabilities, audit, filter_by="prune_by_noise_rate"):
     return flags, sorted({str(w.message).strip() for w in caught})
 
 
-def _rows(names, labels, probabilities, quality, thresholds, pairs):
-    """label_issues.csv rows of (record index, class index) pairs, ranked in the given order."""
+def _rule_text(rules, record, code, given):
+    verdict = rules.get((record, code)) if rules else None
+    return "" if verdict is None else "agrees" if verdict == given else "contradicts"
+
+
+def _rows(names, labels, probabilities, quality, thresholds, pairs, rules=None):
+    """label_issues.csv rows of (record index, class index) pairs, ranked in the given order;
+    `rules` ({(record, class): 1/0/None}) fills the rule column."""
     rows = []
     for rank, (i, k) in enumerate(pairs, start=1):
         given = int(labels[i, k])
@@ -142,6 +155,7 @@ def _rows(names, labels, probabilities, quality, thresholds, pairs):
                 "label_quality": f"{quality[i, k]:.6f}",
                 "issue": "spurious" if given else "missing",
                 "rank": rank,
+                "rule": _rule_text(rules, names[i], label_space.CLASSES[k], given),
             }
         )
     return rows
@@ -220,7 +234,7 @@ def read_issues(path):
     """The rows of a label_issues.csv as dictionaries (for tests and tools)."""
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
-        if tuple(reader.fieldnames or ()) != ISSUE_COLUMNS:
+        if tuple(reader.fieldnames or ()) not in (ISSUE_COLUMNS, ISSUE_COLUMNS[:-1]):  # files from before `rule`
             raise AuditError(f"{path} row 1: the header must be {','.join(ISSUE_COLUMNS)}")
         return list(reader)
 
@@ -289,6 +303,26 @@ def _paper_warnings(paper: dict) -> list[str]:
     ]
 
 
+def paper_rule_agreement(names, labels, binary, pairs, rules, seed=0):
+    """Kappa of the labels and of the model against the rule over the sampled (record, class)
+    pairs that have a rule verdict: the paper's comparison with its clinicians, read by rule."""
+    from .stats import _rng, cohen
+
+    kept = [(i, k) for i, k in pairs if rules.get((names[i], label_space.CLASSES[k])) is not None]
+    rule = np.array([rules[(names[i], label_space.CLASSES[k])] for i, k in kept], dtype=int)
+    given = np.array([labels[i, k] for i, k in kept], dtype=int)
+    model = np.array([binary[i, k] for i, k in kept], dtype=int)
+    return {
+        "pairs": len(pairs),
+        "with_rule": len(kept),
+        "rule_blank": len(pairs) - len(kept),
+        "labels_vs_rule": cohen(given, rule, _rng(seed, "paper/labels")),
+        "model_vs_rule": cohen(model, rule, _rng(seed, "paper/model")),
+        "rule_agrees_with_label": int((rule == given).sum()),
+        "rule_agrees_with_model": int((rule == model).sum()),
+    }
+
+
 def write_summary(path, summary):
     with open(path + ".tmp", "w") as f:
         json.dump(summary, f, indent=2)
@@ -306,9 +340,11 @@ def run_audit(
     n=100,
     seed=0,
     kind="both",
+    rules_path=None,
 ):
     """Audit MODEL's out-of-fold probabilities against DATA's labels; write OUT/label_issues.csv
-    and OUT/summary.json; returns the summary. `paper_class` switches to the paper's selection."""
+    and OUT/summary.json; returns the summary. `paper_class` switches to the paper's selection;
+    `rules_path` (a rule_labels.csv) fills the rule column."""
     import cleanlab  # noqa: F401  (the review extras: missing ones fail before any file is read)
 
     from ..modelstore import ModelFolder, load_model  # imports torch: not for --help
@@ -320,15 +356,24 @@ def run_audit(
     labels, without_oof = given_labels(data, oof.names, oof_path)
     quality = label_quality(labels, oof.probabilities)
     summary = {"mode": "paper" if paper_class else "rank", **_summary(model, data, oof_path, oof, without_oof)}
+    rules = None
+    if rules_path:
+        from .rules import read_rule_labels
+
+        rules = read_rule_labels(rules_path)
+        summary["rules"] = str(rules_path)
     if paper_class:
         pairs, summary["paper"] = _paper_selection(labels, oof.probabilities, thresholds, paper_class, n, seed, kind)
         summary["warnings"] = _paper_warnings(summary["paper"])
+        if rules is not None:
+            binary = apply_thresholds(oof.probabilities, thresholds)
+            summary["paper"]["rule"] = paper_rule_agreement(oof.names, labels, binary, pairs, rules, seed)
     else:
         audit, not_audited = audited_classes(labels, min_positives)
         flags, summary["warnings"] = find_issues(labels, oof.probabilities, audit, filter_by)
         summary.update(_ranking_summary(oof, labels, flags, audit, not_audited, min_positives, filter_by))
         pairs = ranked_pairs(flags, quality, oof.names)
-    rows = _rows(oof.names, labels, oof.probabilities, quality, thresholds, pairs)
+    rows = _rows(oof.names, labels, oof.probabilities, quality, thresholds, pairs, rules)
     os.makedirs(out, exist_ok=True)
     write_issues(os.path.join(out, ISSUES_FILE), rows)
     write_summary(os.path.join(out, SUMMARY_FILE), summary)
@@ -382,6 +427,12 @@ def _parser(prog):
         default="both",
         help="with --paper: sample false negatives, false positives or both",
     )
+    parser.add_argument(
+        "--rules",
+        metavar="RULE_LABELS.csv",
+        help="the rule reader's verdicts (`ecgnet rules`): fills the rule column and, with --paper, the kappas "
+        "against the rule (default: none, the column is blank)",
+    )
     return parser
 
 
@@ -403,6 +454,7 @@ def main(argv: list[str] | None = None, prog: str = "ecgnet audit") -> int:
             args.n,
             args.seed,
             args.kind,
+            args.rules,
         )
     except (EcgnetError, OSError) as e:
         print(f"error: {describe(e)}", file=sys.stderr)
@@ -414,6 +466,13 @@ def main(argv: list[str] | None = None, prog: str = "ecgnet audit") -> int:
             f"false positives out of fold; sampled {p['sampled_false_negatives']} and {p['sampled_false_positives']} "
             f"(seed {p['seed']})"
         )
+        if "rule" in p:
+            r = p["rule"]
+            kappas = [(r[key].get("kappa"), r[key].get("ci")) for key in ("labels_vs_rule", "model_vs_rule")]
+            print(
+                f"rule reader on {r['with_rule']} of {r['pairs']}: kappa labels vs rule {kappas[0][0]} {kappas[0][1]}, "
+                f"model vs rule {kappas[1][0]} {kappas[1][1]}"
+            )
     else:
         print(
             f"{summary['records']} records, {len(summary['classes_audited'])} classes audited "

@@ -17,6 +17,7 @@ ISSUE_COLUMNS = (
     "label_quality",
     "issue",
     "rank",
+    "rule",  # the measurement rule reader on the pair (audit --rules): agrees, contradicts, or blank
 )
 
 KEY_FILE, MANIFEST_FILE, FORM_FILE = "key.csv", "manifest.json", "answer_form.csv"

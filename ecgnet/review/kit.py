@@ -4,6 +4,7 @@
     ecgnet review-kit DATA OUT --records FILE --classes CODE,...
         [--model MODEL] [--controls 0.25] [--repeats 0.1] [--seed S] [--kit-id ID]
         [--paper a4|letter] [--no-show-demographics] [--age-band 10] [--windows 1]
+        [--show-measurements]
 
 OUT (new or empty) receives, for the reviewers, in OUT/reviewers/ (send that folder whole),
     packet.pdf          the instruction pages (what a sheet shows, what to write, how to measure
@@ -89,6 +90,7 @@ class Options:
     age_band: int = 10
     windows: int = 1
     kit_id: str | None = None  # the random part of the identity; None: drawn
+    show_measurements: bool = False
 
 
 def build(options):
@@ -176,6 +178,12 @@ def parse_args(argv, prog=None):
         help=f"draw up to N consecutive 10 s windows of a longer record, one page each (default 1; at most "
         f"{MAX_WINDOWS}); the extra pages show which records are longer",
     )
+    parser.add_argument(
+        "--show-measurements",
+        action="store_true",
+        help="print the machine-style measurement line (HR, PR, QRS, QT/QTc, P/QRS/T axes) above each tracing "
+        "(default: off, as a reviewer reading blind should measure for themselves)",
+    )
     args = parser.parse_args(argv)
     if args.records and not args.classes:
         parser.error("--records needs --classes")
@@ -210,6 +218,7 @@ def main(argv=None, prog=None):
             args.age_band,
             args.windows,
             args.kit_id,
+            args.show_measurements,
         )
         manifest = build(options)
     except (EcgnetError, OSError) as e:

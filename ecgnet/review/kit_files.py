@@ -83,9 +83,12 @@ def sheet_name(review_id: str, window: int) -> str:
 
 def write_packet(out: str, items: list, options, front: list, identity: str) -> None:
     """packet.pdf (the `front` instruction pages, then a page per item and window) and the item
-    pages as sheets/*.png, into `out` (the reviewers' folder)."""
+    pages as sheets/*.png, into `out` (the reviewers' folder); with
+    `options.show_measurements`, each sheet's machine-style measurement line."""
     from matplotlib.backends.backend_pdf import PdfPages
 
+    from ..measure.command import measure_record
+    from ..measure.table import machine_line
     from . import sheet
 
     pages = len(front) + sum(len(record.drawn.windows) for _, record, _, _ in items)
@@ -100,6 +103,7 @@ def write_packet(out: str, items: list, options, front: list, identity: str) -> 
             for review_id, record, _, _ in items:
                 header, drawn = record.header, record.drawn
                 line = demographics_text(header.age, header.sex, options.show_demographics, options.age_band)
+                machine = machine_line(measure_record(record.files)) if options.show_measurements else None
                 for window, (start, stop, signal) in enumerate(drawn.windows, 1):
                     number += 1
                     fig = sheet.draw_sheet(
@@ -111,6 +115,7 @@ def write_packet(out: str, items: list, options, front: list, identity: str) -> 
                             line,
                             window_text(window, len(drawn.windows), start, stop),
                             instructions.footer(identity, number, pages),
+                            machine,
                         ),
                         options.paper,
                     )
@@ -191,6 +196,7 @@ def make_manifest(options, classes, items, unique, skipped, key_sha256):
             "high_pass_hz": HIGH_PASS_HZ,
             "demographics_shown": options.show_demographics,
             "age_band_years": options.age_band,
+            "measurements_shown": options.show_measurements,
         },
         "source": {
             "audit": options.audit,

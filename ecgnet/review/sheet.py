@@ -61,6 +61,7 @@ class SheetItem:
     demographics: str = "Age and sex not shown"
     window: str = ""
     footer: str = ""
+    measurements: str | None = None  # the machine-style line above the tracing (review-kit --show-measurements)
 
 
 def mm_transform(fig):
@@ -200,6 +201,8 @@ def _write_header(fig, item, paper):
         fontsize=9,
         style="italic",
     )
+    if item.measurements:
+        fig.text(x0, top + 1.2, item.measurements, transform=mm, fontsize=9, family="monospace", va="bottom")
 
 
 def _write_footer(fig, item, paper):

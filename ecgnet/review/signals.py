@@ -7,12 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import RecordError, first_line
+from ..headers import misstated_gain
 from ..matfiles import load_signal
 from ..preprocess import order_leads
 from .blinding import WINDOW_SECONDS
 
 FILTER_PAD_SECONDS = 5.0  # filtered past the window so its end has no filter transient
-MISSTATED_GAINS = {4880.0: 1000.0, 200.0: 1000.0}  # stated gain -> gain of the same samples
 MAX_WINDOWS = 30  # --windows: at most 5 minutes of one record
 
 
@@ -30,10 +30,10 @@ class Drawn:
 
 def gain_correction(header):
     """(factor to multiply the stated-gain millivolts by, note) for a known misstated gain."""
-    gains = {lead.gain for lead in header.leads}
-    if len(gains) == 1 and gains <= MISSTATED_GAINS.keys():
-        stated = gains.pop()
-        return stated / MISSTATED_GAINS[stated], f"stated {stated:g}/mV drawn as {MISSTATED_GAINS[stated]:g}/mV"
+    gains = misstated_gain(header)
+    if gains:
+        stated, true = gains
+        return stated / true, f"stated {stated:g}/mV drawn as {true:g}/mV"
     return 1.0, None
 
 
