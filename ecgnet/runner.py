@@ -133,20 +133,27 @@ def run_folder(
     shard: Shard | None = None,
     skip_existing: bool = False,
     labels: PtbxlLabels | None = None,
+    strat_folds: frozenset[int] | None = None,
 ) -> DriverReport:
     """Classify every record of `data_folder` (its subfolders' too when `recursive`, or when None
     and it has no records of its own; only `shard`'s part; without those whose output file
-    exists, with `skip_existing`; age and sex from `labels` when given) into `output_folder`,
-    logging progress every `progress_seconds`; returns a DriverReport."""
-    total = sum(
-        1 for files in iter_records(data_folder, recursive, require=True) if shard is None or shard.holds(files.name)
-    )
+    exists, with `skip_existing`; age and sex from `labels` when given, and only the records of
+    their `strat_folds` when given) into `output_folder`, logging progress every
+    `progress_seconds`; returns a DriverReport."""
+
+    def chosen(name: str) -> bool:
+        if shard is not None and not shard.holds(name):
+            return False
+        entry = labels.entry(name) if strat_folds else None
+        return entry is None or entry.strat_fold in strat_folds  # a record missing from the labels fails by name
+
+    total = sum(1 for files in iter_records(data_folder, recursive, require=True) if chosen(files.name))
     prepare_output_folder(output_folder)
     run = _Run(output_folder)
 
     def todo() -> Iterator[RecordFiles]:
         for files in iter_records(data_folder, recursive):
-            if shard is not None and not shard.holds(files.name):
+            if not chosen(files.name):
                 continue
             if skip_existing and os.path.isfile(os.path.join(output_folder, files.name + ".csv")):
                 run.report.existing += 1
