@@ -327,27 +327,32 @@ Exit status: 0 scored, 1 an error (named in one line)."""
 def evaluate(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """`ecgnet evaluate` / `evaluate_model.py`: 0 when scored, 1 on an error."""
     parser = _parser(prog, EVALUATE_DOC)
-    parser.add_argument("labels", help="folder of NAME.hea label files")
+    parser.add_argument("label_folder", metavar="labels", help="folder of NAME.hea label files (or PTB-XL's records)")
     parser.add_argument("outputs", help="folder of NAME.csv output files")
     parser.add_argument("scores_csv", nargs="?", help="write the overall scores here (default: print them)")
     parser.add_argument("class_scores_csv", nargs="?", help="write the per-class scores here (default: not written)")
     parser.add_argument(
         "--json", metavar="FILE", help="write every metric, per class and per source, as JSON (default: not written)"
     )
+    dataoptions.add_labels(parser)
+    dataoptions.add_strat_folds(parser)
+    dataoptions.add_recursive(parser)
     args = parser.parse_args(argv)
+    dataoptions.check(parser, args)
     logs.configure()
     try:
-        _score(args.labels, args.outputs, args.scores_csv, args.class_scores_csv, args.json)
+        _score(args, args.scores_csv, args.class_scores_csv, args.json)
     except (EcgnetError, OSError) as e:
         _fail(e)
         return 1
     return 0
 
 
-def _score(labels: str, outputs: str, scores_csv: str | None, class_scores_csv: str | None, json: str | None) -> None:
+def _score(args: argparse.Namespace, scores_csv: str | None, class_scores_csv: str | None, json: str | None) -> None:
     from . import scoring
 
-    evaluation = scoring.evaluate_folders(labels, outputs)
+    source = dataoptions.label_source(args, args.label_folder)
+    evaluation = scoring.evaluate_folders(args.label_folder, args.outputs, source, args.strat_folds, args.recursive)
     for path in evaluation.outputs.malformed:
         print(
             f"- The output file {path} has formatting errors, so all outputs are assumed to be "
@@ -454,7 +459,7 @@ def compare(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# synth, benchmark: their parsers live with their code
+# synth, convert, benchmark: their parsers live with their code
 
 
 def synth(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
@@ -463,6 +468,14 @@ def synth(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
 
     logs.configure()
     return synthetic_main(argv, prog=prog)
+
+
+def convert(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """`ecgnet convert`: write records in the Challenge's format (`ecgnet.convert.main`)."""
+    from .convert import main as convert_main
+
+    logs.configure()
+    return convert_main(argv, prog=prog)
 
 
 def benchmark(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
@@ -507,6 +520,7 @@ COMMANDS = {
     "quantize": (quantize, "add int8 weights to a trained model, kept if they pass a fidelity gate"),
     "evaluate": (evaluate, "score output files exactly as the official 2020 scorer"),
     "synth": (synth, "write synthetic 12-lead records in the challenge's format"),
+    "convert": (convert, "write any readable record (native WFDB too) in the challenge's format"),
     "benchmark": (benchmark, "measure the speed and memory of every stage (minutes)"),
     "audit": (
         _tool("ecgnet.review.audit"),

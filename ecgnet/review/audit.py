@@ -15,10 +15,10 @@ import warnings
 
 import numpy as np
 
+from .. import dataoptions
 from .. import labels as label_space
 from ..errors import EcgnetError, describe
 from ..folders import list_records, name_prefix
-from ..headers import load_header
 from ..modelstore import read_oof_probabilities
 from ..thresholds import apply_thresholds
 from .formats import ISSUE_COLUMNS, ISSUES_FILE
@@ -68,17 +68,19 @@ class AuditError(EcgnetError):
     """Inputs the audit cannot use; the message names the file (and row and column)."""
 
 
-def given_labels(data_folder, names, oof_path=OOF_FILE):
+def given_labels(data_folder, names, oof_path=OOF_FILE, source=None, recursive=None):
     """(labels, DATA records without out-of-fold probabilities): the (records, 24) multi-hot
-    `#Dx` labels of `names`, read from the headers in `data_folder` (no signal is read)."""
-    headers = {r.name: r.header for r in list_records(data_folder) if r.header}
+    `#Dx` labels of `names`, read from the headers in `data_folder` (no signal is read), or
+    from PTB-XL's database (`source`, a `ptbxl.PtbxlLabels`)."""
+    headers = {r.name: r.header for r in list_records(data_folder, recursive=recursive) if r.header}
     missing = [name for name in names if name not in headers]
     if missing:
         raise AuditError(
             f"{oof_path}: {len(missing)} of its records have no header in {data_folder} "
             f"(first: {missing[0]!r}); give the DATA folder the model was trained on"
         )
-    labels = np.array([label_space.encode(load_header(headers[name]).dx) for name in names], dtype=np.int8)
+    given = [dataoptions.given_dx(name, headers[name], source) for name in names]
+    labels = np.array([label_space.encode(dx) for dx in given], dtype=np.int8)
     return labels, len(set(headers) - set(names))
 
 
@@ -289,9 +291,12 @@ def run_audit(
     n=100,
     seed=0,
     kind="both",
+    source=None,
+    recursive=None,
 ):
-    """Audit MODEL's out-of-fold probabilities against DATA's labels; write OUT/label_issues.csv
-    and OUT/summary.json; returns the summary. `paper_class` switches to the paper's selection."""
+    """Audit MODEL's out-of-fold probabilities against DATA's labels (`source`: PTB-XL's, else
+    the headers'); write OUT/label_issues.csv and OUT/summary.json; returns the summary.
+    `paper_class` switches to the paper's selection."""
     import cleanlab  # noqa: F401  (the review extras: missing ones fail before any file is read)
 
     from ..modelstore import ModelFolder, load_model  # imports torch: not for --help
@@ -300,7 +305,7 @@ def run_audit(
     thresholds = np.array(thresholds)
     oof_path = ModelFolder(model).path(OOF_FILE)
     oof = read_oof_probabilities(oof_path)
-    labels, without_oof = given_labels(data, oof.names, oof_path)
+    labels, without_oof = given_labels(data, oof.names, oof_path, source, recursive)
     quality = label_quality(labels, oof.probabilities)
     audit, not_audited = audited_classes(labels, min_positives)
     flags, library_warnings = find_issues(labels, oof.probabilities, audit, filter_by)
@@ -365,6 +370,8 @@ def _parser(prog):
         default="both",
         help="with --paper: sample false negatives, false positives or both",
     )
+    dataoptions.add_labels(parser)
+    dataoptions.add_recursive(parser)
     return parser
 
 
@@ -375,6 +382,7 @@ def main(argv: list[str] | None = None, prog: str = "ecgnet audit") -> int:
         parser.error("--paper and --class go together")
     if args.n < 1 or args.min_positives < 1:
         parser.error("--n and --min-positives must be at least 1")
+    dataoptions.check(parser, args)
     try:
         summary = run_audit(
             args.model,
@@ -386,6 +394,8 @@ def main(argv: list[str] | None = None, prog: str = "ecgnet audit") -> int:
             args.n,
             args.seed,
             args.kind,
+            dataoptions.label_source(args, args.data),
+            args.recursive,
         )
     except (EcgnetError, OSError) as e:
         print(f"error: {describe(e)}", file=sys.stderr)
