@@ -33,6 +33,7 @@ COMMANDS = [
     "quantize",
     "evaluate",
     "synth",
+    "convert",
     "benchmark",
     "audit",
     "review-kit",

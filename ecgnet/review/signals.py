@@ -4,6 +4,7 @@ known misstated gain corrected, a zero-phase high-pass against baseline wander."
 import numpy as np
 
 from ..errors import RecordError, first_line
+from ..matfiles import load_signal  # noqa: F401  (kit re-exports it)
 from ..preprocess import order_leads
 from ..records import record_signal
 
