@@ -2,6 +2,9 @@
 and `--skip-existing` for runs spread over machines or resumed after an interruption."""
 
 import os
+import re
+import subprocess
+import sys
 import zlib
 
 import pytest
@@ -12,7 +15,7 @@ from ecgnet.folders import find_records, iter_records, list_records
 from ecgnet.inference import Ensemble
 from ecgnet.runner import Shard, run_folder
 
-from helpers import SAMPLE, link_records, needs_sample, sample_names
+from helpers import ROOT, SAMPLE, link_records, needs_sample, sample_names
 
 
 def touch_record(folder, name, extensions=(".hea", ".mat")):
@@ -146,3 +149,35 @@ def test_driver_options_on_the_command_line(tiny_model, tmp_path, capsys):
     for bad in ("3/2", "0/2", "a/b", "1"):
         with pytest.raises(SystemExit):
             driver.main([tiny_model[0], data, str(out), "--shard", bad])
+
+
+@needs_sample
+def test_the_slurm_job_array_script_classifies_every_record_once(tiny_model, tmp_path):
+    """scripts/slurm_drive.sh run as the three tasks of `sbatch --array=4-6` would run it (no
+    SLURM here: its variables are set by hand), one after another into one OUTPUTS folder, then
+    task 5 again as a resubmitted task: every record has its output, none was written twice."""
+    chosen = sample_names(per_prefix=2)
+    data = link_records(SAMPLE, tmp_path / "data" / "site", chosen)
+    out = tmp_path / "out"
+    written = []
+    for task in (4, 5, 6, 5):
+        env = dict(
+            os.environ,
+            PYTHON=sys.executable,
+            PYTHONPATH=str(ROOT),
+            SLURM_ARRAY_TASK_ID=str(task),
+            SLURM_ARRAY_TASK_MIN="4",
+            SLURM_ARRAY_TASK_COUNT="3",
+        )
+        result = subprocess.run(
+            ["bash", str(ROOT / "scripts" / "slurm_drive.sh"), tiny_model[0], str(tmp_path / "data"), str(out)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert result.returncode == 0, result.stderr
+        written.append(int(re.search(r"wrote (\d+) output files", result.stderr).group(1)))
+    assert sorted(os.listdir(out)) == sorted(f"{n}.csv" for n in chosen)
+    assert sum(written[:3]) == len(chosen) and written[3] == 0
+    assert data == str(tmp_path / "data" / "site")  # found by the recursive listing

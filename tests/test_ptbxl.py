@@ -150,6 +150,23 @@ def test_the_mapping_table_agrees_with_the_challenges_and_ptbxls_own_files():
     assert mapped == {code for code, count in ptbxl_counts.items() if count > 0}  # every class the Challenge had
 
 
+def test_the_counted_statements_fall_in_the_frequency_order_of_scp_statements():
+    """scp_statements.csv lists PTB-XL's statements by frequency within each kind; the
+    Challenge's PTB-XL counts of the statements a row maps one to one fall in that order."""
+    with open(OFFICIAL / "dx_mapping_scored.csv") as f:
+        counts = {row["SNOMED CT Code"]: int(row["PTB-XL"]) for row in csv.DictReader(f)}
+    with open(PTBXL / "scp_statements.csv") as f:
+        order = [row[""] for row in csv.DictReader(f)]
+    with open(PTBXL / "scp_statements.csv") as f:
+        kind = {row[""]: (row["diagnostic"], row["form"], row["rhythm"]) for row in csv.DictReader(f)}
+    counted = [row for row in mapping_rows() if row["evidence"] in ("name+count", "count") and row["snomed_code"]]
+    assert len(counted) == 19
+    for group in {kind[row["statement"]] for row in counted}:
+        rows = sorted((r for r in counted if kind[r["statement"]] == group), key=lambda r: order.index(r["statement"]))
+        found = [counts[r["snomed_code"]] for r in rows]
+        assert found == sorted(found, reverse=True), [(r["statement"], counts[r["snomed_code"]]) for r in rows]
+
+
 @pytest.mark.parametrize(
     "change, words",
     [
