@@ -6,7 +6,7 @@
                  [--shard K/N] [--skip-existing] [--labels header|ptbxl --strat-folds K,...]
     ecgnet convert SRC OUT [--labels header|ptbxl] [--recursive]
     ecgnet quantize MODEL DATA [--calibration-records N] [--min-identical F] [--max-metric-change F] [...]
-    ecgnet evaluate LABELS OUTPUTS [SCORES_CSV [CLASS_SCORES_CSV]] [--json FILE]
+    ecgnet evaluate LABELS OUTPUTS [SCORES_CSV [CLASS_SCORES_CSV]] [--json FILE] [--labels ptbxl --strat-folds K]
     ecgnet synth FOLDER COUNT [--seed N --prefix P --start N --rate HZ --label-noise RATE]
     ecgnet benchmark [--records N] [--skip-scaling] [--json FILE]
     ecgnet audit MODEL DATA OUT [--paper --class CODE --n N --seed S]
@@ -318,8 +318,9 @@ def quantize(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
 
 EVALUATE_DOC = """Score challenge outputs exactly as the official 2020 scorer (evaluate_12ECG_score.py).
 
-LABELS holds NAME.hea files (their #Dx lines are the truth), OUTPUTS the NAME.csv files a
-driver wrote. Without SCORES_CSV the scores are printed. --json writes every metric at full
+LABELS holds NAME.hea files (their #Dx lines are the truth; with --labels ptbxl, PTB-XL's records,
+their labels from its ptbxl_database.csv, --strat-folds 10 for its test fold), OUTPUTS the
+NAME.csv files a driver wrote. Without SCORES_CSV the scores are printed. --json writes every metric at full
 precision, the per-class table and the same metrics per source (record-name prefix).
 Exit status: 0 scored, 1 an error (named in one line)."""
 

@@ -320,6 +320,7 @@ def test_every_native_record_gets_a_finite_output_or_a_named_failure_and_nothing
         assert snapshot(root, outputs) == before  # nothing written outside OUTPUTS
         inside = (os.path.realpath(data) + os.sep, os.path.realpath(outputs) + os.sep)
         top = os.path.realpath(root) + os.sep
+        assert os.path.realpath(os.path.join(data, "INTACT.dat")) in opened  # the hook sees every open
         assert not [p for p in opened if p.startswith(top) and not p.startswith(inside)], opened
         failures = dict(report.failures)
         event("damaged record classified" if "R1" not in failures else "damaged record failed")
