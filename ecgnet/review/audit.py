@@ -15,10 +15,10 @@ import warnings
 
 import numpy as np
 
+from .. import dataoptions
 from .. import labels as label_space
 from ..errors import EcgnetError, describe
 from ..folders import list_records, name_prefix
-from ..headers import load_header
 from ..modelstore import read_oof_probabilities
 from ..thresholds import apply_thresholds
 from .formats import ISSUE_COLUMNS, ISSUES_FILE
@@ -77,17 +77,19 @@ class AuditError(EcgnetError):
     """Inputs the audit cannot use; the message names the file (and row and column)."""
 
 
-def given_labels(data_folder, names, oof_path=OOF_FILE):
+def given_labels(data_folder, names, oof_path=OOF_FILE, source=None, recursive=None):
     """(labels, DATA records without out-of-fold probabilities): the (records, 24) multi-hot
-    `#Dx` labels of `names`, read from the headers in `data_folder` (no signal is read)."""
-    headers = {r.name: r.header for r in list_records(data_folder) if r.header}
+    `#Dx` labels of `names`, read from the headers in `data_folder` (no signal is read), or
+    from PTB-XL's database (`source`, a `ptbxl.PtbxlLabels`)."""
+    headers = {r.name: r.header for r in list_records(data_folder, recursive=recursive) if r.header}
     missing = [name for name in names if name not in headers]
     if missing:
         raise AuditError(
             f"{oof_path}: {len(missing)} of its records have no header in {data_folder} "
             f"(first: {missing[0]!r}); give the DATA folder the model was trained on"
         )
-    labels = np.array([label_space.encode(load_header(headers[name]).dx) for name in names], dtype=np.int8)
+    given = [dataoptions.given_dx(name, headers[name], source) for name in names]
+    labels = np.array([label_space.encode(dx) for dx in given], dtype=np.int8)
     return labels, len(set(headers) - set(names))
 
 
@@ -341,10 +343,13 @@ def run_audit(
     seed=0,
     kind="both",
     rules_path=None,
+    source=None,
+    recursive=None,
 ):
-    """Audit MODEL's out-of-fold probabilities against DATA's labels; write OUT/label_issues.csv
-    and OUT/summary.json; returns the summary. `paper_class` switches to the paper's selection;
-    `rules_path` (a rule_labels.csv) fills the rule column."""
+    """Audit MODEL's out-of-fold probabilities against DATA's labels (`source`: PTB-XL's, else
+    the headers'); write OUT/label_issues.csv and OUT/summary.json; returns the summary.
+    `paper_class` switches to the paper's selection; `rules_path` (a rule_labels.csv) fills the
+    rule column."""
     import cleanlab  # noqa: F401  (the review extras: missing ones fail before any file is read)
 
     from ..modelstore import ModelFolder, load_model  # imports torch: not for --help
@@ -353,7 +358,7 @@ def run_audit(
     thresholds = np.array(thresholds)
     oof_path = ModelFolder(model).path(OOF_FILE)
     oof = read_oof_probabilities(oof_path)
-    labels, without_oof = given_labels(data, oof.names, oof_path)
+    labels, without_oof = given_labels(data, oof.names, oof_path, source, recursive)
     quality = label_quality(labels, oof.probabilities)
     summary = {"mode": "paper" if paper_class else "rank", **_summary(model, data, oof_path, oof, without_oof)}
     rules = None
@@ -433,6 +438,8 @@ def _parser(prog):
         help="the rule reader's verdicts (`ecgnet rules`): fills the rule column and, with --paper, the kappas "
         "against the rule (default: none, the column is blank)",
     )
+    dataoptions.add_labels(parser)
+    dataoptions.add_recursive(parser)
     return parser
 
 
@@ -443,6 +450,7 @@ def main(argv: list[str] | None = None, prog: str = "ecgnet audit") -> int:
         parser.error("--paper and --class go together")
     if args.n < 1 or args.min_positives < 1:
         parser.error("--n and --min-positives must be at least 1")
+    dataoptions.check(parser, args)
     try:
         summary = run_audit(
             args.model,
@@ -455,6 +463,8 @@ def main(argv: list[str] | None = None, prog: str = "ecgnet audit") -> int:
             args.seed,
             args.kind,
             args.rules,
+            dataoptions.label_source(args, args.data),
+            args.recursive,
         )
     except (EcgnetError, OSError) as e:
         print(f"error: {describe(e)}", file=sys.stderr)

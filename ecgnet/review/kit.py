@@ -68,7 +68,6 @@ from .signals import (  # noqa: F401  (re-exported)
     MAX_WINDOWS,
     WINDOW_SECONDS,
     high_pass,
-    load_signal,
     sheet_signal,
 )
 
