@@ -43,7 +43,10 @@ MAX_INDEX_BYTES = 1 << 30  # a few hundred bytes per record
 
 
 def _fingerprint(files: RecordFiles) -> list[list[int]]:
-    stats = [os.stat(p) for p in (files.header, files.mat) if p and os.path.exists(p)]
+    # A native record's signal files are named by its header; NAME.dat stands for them (the
+    # usual name: PTB-XL, MIMIC-IV-ECG), as reading every header here would cost a decode pass.
+    native = os.path.join(files.folder, files.name + ".dat")
+    stats = [os.stat(p) for p in (files.header, files.mat, native) if p and os.path.exists(p)]
     return [[s.st_size, s.st_mtime_ns] for s in stats]
 
 

@@ -1,14 +1,19 @@
 """The `ecgnet` command line: one program, a subcommand per job.
 
     ecgnet train DATA MODEL [--set name=value ...] [--config FILE] [--label-overrides FILE] [--no-report]
-    ecgnet drive MODEL DATA OUTPUTS [--device DEVICE] [--precision fp32|int8]
+                 [--labels header|ptbxl] [--recursive]
+    ecgnet drive MODEL DATA OUTPUTS [--device DEVICE] [--precision fp32|int8] [--recursive]
+                 [--shard K/N] [--skip-existing] [--labels header|ptbxl --strat-folds K,...]
+    ecgnet convert SRC OUT [--labels header|ptbxl] [--recursive]
     ecgnet quantize MODEL DATA [--calibration-records N] [--min-identical F] [--max-metric-change F] [...]
-    ecgnet evaluate LABELS OUTPUTS [SCORES_CSV [CLASS_SCORES_CSV]] [--json FILE]
+    ecgnet evaluate LABELS OUTPUTS [SCORES_CSV [CLASS_SCORES_CSV]] [--json FILE] [--labels ptbxl --strat-folds K]
     ecgnet synth FOLDER COUNT [--seed N --prefix P --start N --rate HZ --label-noise RATE]
     ecgnet benchmark [--records N] [--skip-scaling] [--json FILE]
-    ecgnet audit MODEL DATA OUT [--paper --class CODE --n N --seed S]
+    ecgnet measure DATA OUT [--jobs N] [--rate HZ]
+    ecgnet rules DATA OUT [--model MODEL] [--measurements CSV]
+    ecgnet audit MODEL DATA OUT [--paper --class CODE --n N --seed S] [--rules RULE_LABELS.csv]
     ecgnet review-kit DATA OUT (--from LABEL_ISSUES.csv | --records FILE --classes CODE,...) [...]
-    ecgnet agreement KIT_DIR ANSWERS.csv [ANSWERS.csv ...] [--json FILE]
+    ecgnet agreement KIT_DIR ANSWERS.csv [ANSWERS.csv ...] [--json FILE] [--csv DIR] [--allow-incomplete]
     ecgnet relabel KIT_DIR ANSWERS.csv ... --policy consensus|drop|mask --out OVERRIDES.csv
     ecgnet relabel --from-audit LABEL_ISSUES.csv --weight W [--top N] --out OVERRIDES.csv
     ecgnet report MODEL OUT [--labels DATA] [--scores SCORES_JSON --test-labels DATA --outputs OUTPUTS]
@@ -28,7 +33,7 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
-from . import __version__, logs, options
+from . import __version__, dataoptions, logs, options
 from .errors import EcgnetError, describe
 
 
@@ -61,12 +66,14 @@ def _fail(error: BaseException) -> None:
 
 TRAIN_DOC = """Train the SE-ResNet fold ensemble and its thresholds.
 
-DATA holds the training records (NAME.hea + NAME.mat); everything the driver needs is written
-into MODEL. Defaults are the published method's (5 folds, 70 epochs) but for five settings chosen
-by leave-one-source-out validation; `--paper` gives the published ones; `--set` changes any
-field of ecgnet.config.Config, e.g. `--set epochs=15 --set lr_milestones=8,12`. Run the same
-command again after an interruption to resume. Under `torchrun --nproc_per_node=K` the K
-processes train together (or, with --parallel-folds, each trains its own folds).
+DATA holds the training records (NAME.hea + NAME.mat, or native WFDB NAME.hea + NAME.dat, in
+subfolders too); everything the driver needs is written into MODEL. Defaults are the published
+method's (5 folds, 70 epochs) but for five settings chosen by leave-one-source-out validation;
+`--paper` gives the published ones; `--set` changes any field of ecgnet.config.Config, e.g.
+`--set epochs=15 --set lr_milestones=8,12`. Run the same command again after an interruption
+to resume. Under `torchrun --nproc_per_node=K` the K processes train together (or, with
+--parallel-folds, each trains its own folds). PTB-XL: `--labels ptbxl --set split=ptbxl` trains
+on its folds 1-8 and validates on fold 9.
 Exit status: 0 done, 1 an error (named in one line)."""
 
 
@@ -143,7 +150,10 @@ def train(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         help="do not write the cross-validation report MODEL/report/report.html (written by default when "
         "matplotlib is installed)",
     )
+    dataoptions.add_labels(parser)
+    dataoptions.add_recursive(parser)
     args = parser.parse_args(argv)
+    dataoptions.check(parser, args)
     logs.configure()
     from .training import train as train_folder
 
@@ -161,6 +171,8 @@ def train(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
             jobs=args.jobs,
             label_overrides=args.label_overrides,
             write_report=not args.no_report,
+            labels=dataoptions.label_source(args, args.data),
+            recursive=args.recursive,
         )
     except (EcgnetError, OSError) as e:
         _fail(e)
@@ -174,12 +186,27 @@ def train(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
 DRIVE_DOC = """Classify every record of a folder with a trained model.
 
 Loads MODEL once and writes OUTPUTS/NAME.csv for every record in DATA, that is every
-NAME.hea (and every NAME.mat without one; hidden files ignored): the record name, the 24
-classes, their binary labels and probabilities. A record that fails is reported by name and
-still gets an (all-negative) output file where its name allows; the exit status is then 1.
-A model that cannot be loaded, or a DATA or OUTPUTS folder that cannot be used, stops the
-run with status 2. The networks compute in the precision MODEL/model.json names: int8 on a CPU
-after `ecgnet quantize`, float32 otherwise; --precision overrides it."""
+NAME.hea (and every NAME.mat without one; hidden files ignored), the Challenge's NAME.mat or
+native WFDB NAME.dat records, in subfolders too with --recursive or when DATA holds no records
+of its own: the record name, the 24 classes, their binary labels and probabilities. A record
+that fails is reported by name and still gets an (all-negative) output file where its name
+allows; the exit status is then 1. A model that cannot be loaded, or a DATA or OUTPUTS folder
+that cannot be used, stops the run with status 2. For a collection spread over machines,
+--shard K/N classifies part K of N (split by record name, the same on every machine) and
+--skip-existing passes over records whose output file exists (resuming a run). The networks
+compute in the precision MODEL/model.json names: int8 on a CPU after `ecgnet quantize`, float32
+otherwise; --precision overrides it."""
+
+
+def shard_part(text: str):
+    """`--shard 2/8` -> runner.Shard(2, 8)."""
+    from .runner import Shard
+
+    index, _, count = text.partition("/")
+    try:
+        return Shard(int(index), int(count))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected K/N with 1 <= K <= N, such as 2/8, not {text!r}") from None
 
 
 def drive(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
@@ -195,14 +222,39 @@ def drive(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         help="float32 or int8 networks (int8: CPU only, after `ecgnet quantize`; default: the one model.json "
         "names, int8 where the model has int8 weights and runs on a CPU, else fp32)",
     )
+    dataoptions.add_recursive(parser)
+    parser.add_argument(
+        "--shard", type=shard_part, metavar="K/N", help="classify only part K of N of the records (K from 1)"
+    )
+    parser.add_argument(
+        "--skip-existing", action="store_true", help="pass over records whose OUTPUTS/NAME.csv exists (resume a run)"
+    )
+    parser.add_argument(
+        "--labels",
+        choices=("header", "ptbxl"),
+        default="header",
+        help="where age and sex come from: the headers, or PTB-XL's ptbxl_database.csv in DATA or a folder above it",
+    )
+    dataoptions.add_strat_folds(parser)
     args = parser.parse_args(argv)
+    dataoptions.check(parser, args)
     logs.configure()
     from .inference import Ensemble
     from .runner import run_folder
 
     try:
+        labels = dataoptions.label_source(args, args.data)
         ensemble = Ensemble.from_folder(args.model, args.device, args.precision)
-        report = run_folder(ensemble, args.data, args.outputs)
+        report = run_folder(
+            ensemble,
+            args.data,
+            args.outputs,
+            recursive=args.recursive,
+            shard=args.shard,
+            skip_existing=args.skip_existing,
+            labels=labels,
+            strat_folds=args.strat_folds,
+        )
     except (EcgnetError, OSError) as e:
         _fail(e)
         return 2
@@ -288,8 +340,9 @@ def quantize(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
 
 EVALUATE_DOC = """Score challenge outputs exactly as the official 2020 scorer (evaluate_12ECG_score.py).
 
-LABELS holds NAME.hea files (their #Dx lines are the truth), OUTPUTS the NAME.csv files a
-driver wrote. Without SCORES_CSV the scores are printed. --json writes every metric at full
+LABELS holds NAME.hea files (their #Dx lines are the truth; with --labels ptbxl, PTB-XL's records,
+their labels from its ptbxl_database.csv, --strat-folds 10 for its test fold), OUTPUTS the
+NAME.csv files a driver wrote. Without SCORES_CSV the scores are printed. --json writes every metric at full
 precision, the per-class table and the same metrics per source (record-name prefix).
 Exit status: 0 scored, 1 an error (named in one line)."""
 
@@ -297,28 +350,33 @@ Exit status: 0 scored, 1 an error (named in one line)."""
 def evaluate(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """`ecgnet evaluate` / `evaluate_model.py`: 0 when scored, 1 on an error."""
     parser = _parser(prog, EVALUATE_DOC)
-    parser.add_argument("labels", help="folder of NAME.hea label files")
+    parser.add_argument("label_folder", metavar="labels", help="folder of NAME.hea label files (or PTB-XL's records)")
     parser.add_argument("outputs", help="folder of NAME.csv output files")
     parser.add_argument("scores_csv", nargs="?", help="write the overall scores here (default: print them)")
     parser.add_argument("class_scores_csv", nargs="?", help="write the per-class scores here (default: not written)")
     parser.add_argument(
         "--json", metavar="FILE", help="write every metric, per class and per source, as JSON (default: not written)"
     )
+    dataoptions.add_labels(parser)
+    dataoptions.add_strat_folds(parser)
+    dataoptions.add_recursive(parser)
     args = parser.parse_args(argv)
+    dataoptions.check(parser, args)
     logs.configure()
     try:
-        _score(args.labels, args.outputs, args.scores_csv, args.class_scores_csv, args.json)
+        _score(args, args.scores_csv, args.class_scores_csv, args.json)
     except (EcgnetError, OSError) as e:
         _fail(e)
         return 1
     return 0
 
 
-def _score(labels: str, outputs: str, scores_csv: str | None, class_scores_csv: str | None, json: str | None) -> None:
+def _score(args: argparse.Namespace, scores_csv: str | None, class_scores_csv: str | None, json: str | None) -> None:
     from . import scoring
     from .files import atomic_write
 
-    evaluation = scoring.evaluate_folders(labels, outputs)
+    source = dataoptions.label_source(args, args.label_folder)
+    evaluation = scoring.evaluate_folders(args.label_folder, args.outputs, source, args.strat_folds, args.recursive)
     for path in evaluation.outputs.malformed:
         print(
             f"- The output file {path} has formatting errors, so all outputs are assumed to be "
@@ -425,7 +483,7 @@ def compare(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# synth, benchmark: their parsers live with their code
+# synth, convert, benchmark: their parsers live with their code
 
 
 def synth(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
@@ -434,6 +492,14 @@ def synth(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
 
     logs.configure()
     return synthetic_main(argv, prog=prog)
+
+
+def convert(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """`ecgnet convert`: write records in the Challenge's format (`ecgnet.convert.main`)."""
+    from .convert import main as convert_main
+
+    logs.configure()
+    return convert_main(argv, prog=prog)
 
 
 def benchmark(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
@@ -478,7 +544,16 @@ COMMANDS = {
     "quantize": (quantize, "add int8 weights to a trained model, kept if they pass a fidelity gate"),
     "evaluate": (evaluate, "score output files exactly as the official 2020 scorer"),
     "synth": (synth, "write synthetic 12-lead records in the challenge's format"),
+    "convert": (convert, "write any readable record (native WFDB too) in the challenge's format"),
     "benchmark": (benchmark, "measure the speed and memory of every stage (minutes)"),
+    "measure": (
+        _tool("ecgnet.measure.command"),
+        "measure heart rate, PR, QRS, QT/QTc, axes and voltages of every record",
+    ),
+    "rules": (
+        _tool("ecgnet.review.rules"),
+        "the published criteria applied to the measurements: rule labels and their agreement with labels and model",
+    ),
     "audit": (
         _tool("ecgnet.review.audit"),
         "rank the (record, class) labels most likely wrong, from out-of-fold outputs",

@@ -64,7 +64,9 @@ class Config:
     threshold_method: str = "global"
     threshold_shrinkage: float = 10.0
     # Validation (generalisation). split: "stratified" (the paper's folds, stratified within
-    # each source) or "source" (one fold per record source, leave-one-source-out).
+    # each source), "source" (one fold per record source, leave-one-source-out) or "ptbxl"
+    # (PTB-XL's strat_fold, with --labels ptbxl: one model trained on folds 1-8, validated on
+    # fold 9; fold 10, the test fold, left out).
     # selection: which epoch a fold keeps: "validation" (the paper's: the best on the fold it
     # is scored on), "inner" (the best on an inner split of `inner_fraction` of the fold's
     # training records, so the out-of-fold score chose nothing) or "last".
@@ -244,7 +246,7 @@ _KINDS = {
 _NUMBER_TUPLES = frozenset({"bandpass"})
 _CHOICES = {
     "threshold_method": ("per_class", "global", "shrunk", "mean_source", "worst_source"),
-    "split": ("stratified", "source"),
+    "split": ("stratified", "source", "ptbxl"),
     "selection": ("validation", "inner", "last"),
     "loss": ("bce", "asl"),
 }

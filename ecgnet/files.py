@@ -79,6 +79,19 @@ def open_regular(path: str | os.PathLike, what: str) -> IO[bytes]:
         raise RecordError(path, f"cannot read {what}: {e.strerror or e}") from None
 
 
+def _read_at_most(f: IO[bytes], limit: int, chunk: int = 1 << 20) -> bytes:
+    """Up to `limit` bytes of `f`, read in chunks: `f.read(limit)` would set aside `limit` bytes
+    however small the file (64 MiB for every small file read under a 64 MiB limit)."""
+    parts, total = [], 0
+    while total < limit:
+        part = f.read(min(chunk, limit - total))
+        if not part:
+            break
+        parts.append(part)
+        total += len(part)
+    return b"".join(parts)
+
+
 def read_text(path: str | os.PathLike, what: str, max_bytes: int) -> str:
     """The text of `path`, a regular file of at most `max_bytes` bytes in UTF-8 (a byte order
     mark, as spreadsheet programs write, is dropped). InputFileError otherwise, naming the file,
@@ -86,7 +99,7 @@ def read_text(path: str | os.PathLike, what: str, max_bytes: int) -> str:
     try:
         with open_regular(path, what) as f:
             size = os.fstat(f.fileno()).st_size
-            data = f.read(max_bytes + 1) if size <= max_bytes else b""
+            data = _read_at_most(f, max_bytes + 1) if size <= max_bytes else b""
     except RecordError as e:
         raise InputFileError(str(e)) from None
     if size > max_bytes or len(data) > max_bytes:

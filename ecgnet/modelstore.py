@@ -236,6 +236,14 @@ class ModelFolder:
     def write_run_overrides(self, record: dict) -> None:
         write_json(self.work_path("label_overrides.json"), record)
 
+    def read_run_labels(self) -> dict | None:
+        """The label source a training run in this folder started with (`--labels`), or None
+        where it did not record one (before one started, or a run of an ecgnet before --labels)."""
+        return self._read_work("labels.json", jsonshape.Fields())
+
+    def write_run_labels(self, record: dict) -> None:
+        write_json(self.work_path("labels.json"), record)
+
     def read_folds(self) -> tuple[list[str], list[int]] | None:
         """(record names, fold of each) the training run started with, or None."""
         shape = jsonshape.Fields(

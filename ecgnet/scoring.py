@@ -2,7 +2,9 @@
 
 `evaluate_folders` pairs `LABELS/NAME.hea` with `OUTPUTS/NAME.csv` and reads both with the
 official rules (see `read_label_file` and `read_output_file`), then computes every metric with
-`ecgnet.metrics`. Differences from the official script: it runs on current NumPy, it is
+`ecgnet.metrics`. With PTB-XL's labels (`ptbxl`), the labels are the mapped statements of the
+records in LABELS, which may be nested as PTB-XL ships them, optionally only some of its folds.
+Differences from the official script: it runs on current NumPy, it is
 vectorised, and a label file with no `#Dx` line or with several (which crash or silently
 misalign the official script) is an error that names the file.
 """
@@ -20,8 +22,9 @@ from . import labels as label_space
 from . import metrics
 from .errors import ScoringError
 from .files import atomic_write
-from .folders import find_records, name_prefix
+from .folders import find_records, iter_records, name_prefix
 from .limits import MAX_HEADER_BYTES
+from .ptbxl import PtbxlLabels
 
 TRUE_WORDS = frozenset(("1", "True", "true", "T", "t"))
 SOURCES = {
@@ -38,10 +41,12 @@ MAX_LABEL_BYTES = MAX_HEADER_BYTES  # a label file is a record's header: the rea
 MAX_OUTPUT_BYTES = 1024 * 1024
 
 
-def find_label_output_pairs(label_folder: str, output_folder: str) -> tuple[list[str], list[str]]:
+def find_label_output_pairs(
+    label_folder: str, output_folder: str, recursive: bool | None = None
+) -> tuple[list[str], list[str]]:
     """(label_files, output_files) as the official scorer pairs them, sorted by name."""
     label_files, output_files = [], []
-    for path in find_records(label_folder):
+    for path in find_records(label_folder, recursive):
         name = os.path.basename(path)
         output_name = os.path.splitext(name)[0] + ".csv"
         output_path = os.path.join(output_folder, output_name)
@@ -167,13 +172,57 @@ def evaluate_arrays(
     return overall, by_source
 
 
-def evaluate_folders(label_folder: str, output_folder: str) -> Evaluation:
-    label_files, output_files = find_label_output_pairs(label_folder, output_folder)
-    names = [os.path.splitext(os.path.basename(p))[0] for p in label_files]
-    labels = np.array([read_label_file(p) for p in label_files])
+def ptbxl_label_output_pairs(
+    label_folder: str,
+    output_folder: str,
+    labels: PtbxlLabels,
+    strat_folds: frozenset[int] | None = None,
+    recursive: bool | None = None,
+) -> tuple[list[str], np.ndarray, list[str]]:
+    """(record names, (records, classes) bool labels, output files) of the records of
+    `label_folder` that have a header, their labels from PTB-XL's database (only the records of
+    `strat_folds` when given), sorted by name; each must have an output file."""
+    found = []
+    for files in iter_records(label_folder, recursive):
+        if files.header is None:
+            continue
+        entry = labels.entry(files.name)
+        if entry is None:
+            raise ScoringError(f"{files.header}: record {files.name!r} is not in {labels.path}")
+        if strat_folds and entry.strat_fold not in strat_folds:
+            continue
+        output_path = os.path.join(output_folder, files.name + ".csv")
+        if not os.path.isfile(output_path):
+            raise ScoringError(
+                f"Output file {files.name}.csv not found for label file {os.path.basename(files.header)}."
+            )
+        found.append((files.name, label_space.encode(entry.dx) > 0, output_path))
+    if not found:
+        raise ScoringError(f"No label or output files found in {label_folder}.")
+    found.sort(key=lambda item: item[0])
+    return [f[0] for f in found], np.array([f[1] for f in found]), [f[2] for f in found]
+
+
+def evaluate_folders(
+    label_folder: str,
+    output_folder: str,
+    labels: PtbxlLabels | None = None,
+    strat_folds: frozenset[int] | None = None,
+    recursive: bool | None = None,
+) -> Evaluation:
+    """The evaluation of `output_folder` against the labels of `label_folder`: its headers'
+    #Dx, or with `labels` PTB-XL's (only the records of `strat_folds` when given)."""
+    if labels is None:
+        label_files, output_files = find_label_output_pairs(label_folder, output_folder, recursive)
+        names = [os.path.splitext(os.path.basename(p))[0] for p in label_files]
+        truth = np.array([read_label_file(p) for p in label_files])
+    else:
+        names, truth, output_files = ptbxl_label_output_pairs(
+            label_folder, output_folder, labels, strat_folds, recursive
+        )
     outputs = read_outputs(output_files)
-    overall, by_source = evaluate_arrays(names, labels, outputs.binary, outputs.scalar)
-    return Evaluation(names, labels, outputs, overall, by_source)
+    overall, by_source = evaluate_arrays(names, truth, outputs.binary, outputs.scalar)
+    return Evaluation(names, truth, outputs, overall, by_source)
 
 
 def scores_csv(result: dict) -> str:

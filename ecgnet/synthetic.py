@@ -9,6 +9,7 @@ written exactly like challenge records: a WFDB header and a MATLAB v4 `val` matr
 """
 
 import os
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.io
@@ -293,3 +294,134 @@ if __name__ == "__main__":
     import sys
 
     sys.exit(main())
+
+
+# ---------------------------------------------------------------------------------------------
+# Records with known measurements: the truth of the measurement benchmark and tests
+
+
+@dataclass(frozen=True)
+class WaveTruth:
+    """What a known-truth record is made with: every wave starts and ends at a known sample.
+
+    Intervals in seconds (PR from P onset to QRS onset, QT from QRS onset to T end), frontal
+    axes in degrees (the direction of the wave's net area vector), amplitudes in mV."""
+
+    heart_rate: float = 70.0
+    pr: float = 0.16
+    qrs: float = 0.09
+    qt: float = 0.38
+    p_axis: float = 50.0
+    qrs_axis: float = 40.0
+    t_axis: float = 40.0
+    p_duration: float = 0.1
+    t_duration: float = 0.2
+    p_amplitude: float = 0.15
+    r_amplitude: float = 1.2
+    t_amplitude: float = 0.35
+    sharpness: float = 2.0  # each wave is sin(pi u)^sharpness over its span: 1 has a kink at its ends
+    rr_jitter: float = 0.02  # beat-to-beat RR variation (uniform, +- this share)
+    noise: float = 0.01  # mV, white noise
+    wander: float = 0.1  # mV, baseline wander
+    mains: float = 0.01  # mV, 50 Hz
+
+
+# Lead vectors (x to the left, y downward, z forward): limb leads from I and II by Einthoven and
+# Goldberger, precordial leads in the horizontal plane from V1 (right, forward) to V6 (left).
+_PRECORDIAL_ANGLES = np.radians([115.0, 95.0, 75.0, 55.0, 30.0, 0.0])
+_PRECORDIAL = np.stack([np.cos(_PRECORDIAL_ANGLES), np.full(6, 0.2), np.sin(_PRECORDIAL_ANGLES)], axis=1)
+
+
+def _leads_from_vector(vector: np.ndarray) -> np.ndarray:
+    """(12, n) leads of a (3, n) heart vector (x left, y down, z forward), LEADS order."""
+    lead_i = vector[0]
+    lead_ii = 0.5 * vector[0] + np.sqrt(3) / 2 * vector[1]
+    limb = [lead_i, lead_ii, lead_ii - lead_i, -(lead_i + lead_ii) / 2, lead_i - lead_ii / 2, lead_ii - lead_i / 2]
+    return np.vstack([np.stack(limb), _PRECORDIAL @ vector])
+
+
+def _lobe(t: np.ndarray, start: float, end: float, sharpness: float, skew: float = 1.0) -> np.ndarray:
+    """sin(pi u)^sharpness on [start, end] (u warped by u^skew: skew > 1 rises slowly, falls fast)."""
+    u = np.clip((t - start) / (end - start), 0.0, 1.0) ** skew
+    return np.where((t > start) & (t < end), np.sin(np.pi * u) ** sharpness, 0.0)
+
+
+def _direction(angle: float, forward: float = 0.0) -> np.ndarray:
+    a = np.radians(angle)
+    return np.array([np.cos(a), np.sin(a), forward])
+
+
+def _beat_vector(t: np.ndarray, truth: WaveTruth, rng: np.random.Generator) -> np.ndarray:
+    """(3, n) heart vector of one beat whose QRS starts at t = 0."""
+    s = truth.sharpness
+    vector = np.outer(
+        _direction(truth.p_axis, 0.1) * truth.p_amplitude, _lobe(t, -truth.pr, -truth.pr + truth.p_duration, s)
+    )
+    # Q, R and S lobes one after another; the whole loop is then turned in the frontal plane so
+    # that its net area points along the wanted axis.
+    split = np.cumsum([0.0, 0.15, 0.45, 0.40]) * truth.qrs
+    angles = truth.qrs_axis + np.array([180.0 + rng.uniform(-40, 40), rng.uniform(-25, 25), rng.uniform(120, 240)])
+    sizes = truth.r_amplitude * np.array([rng.uniform(0.05, 0.2), 1.0, rng.uniform(0.2, 0.6)])
+    lobes = [
+        np.outer(_direction(a, f) * m, _lobe(t, split[k], split[k + 1], s))
+        for k, (a, f, m) in enumerate(zip(angles, (0.3, -0.5, 0.6), sizes))
+    ]
+    qrs = sum(lobes)
+    area = qrs[:2].sum(axis=1)
+    turn = np.radians(truth.qrs_axis) - np.arctan2(area[1], area[0])
+    rotation = np.array([[np.cos(turn), -np.sin(turn), 0], [np.sin(turn), np.cos(turn), 0], [0, 0, 1]])
+    vector += rotation @ qrs
+    t_start = truth.qt - truth.t_duration
+    vector += np.outer(_direction(truth.t_axis, -0.2) * truth.t_amplitude, _lobe(t, t_start, truth.qt, s, skew=0.8))
+    return vector
+
+
+def truth_signal(truth: WaveTruth, fs: float = 500, seconds: float = 10.0, rng=None) -> tuple[np.ndarray, np.ndarray]:
+    """((12, n) float32 millivolts, QRS onset times in seconds) of a record made of `truth`'s beat.
+
+    Every beat is the same (its waves start and end exactly where `truth` says); the RR
+    intervals vary by +-`rr_jitter` around 60 / heart_rate (the true rate is 60 over the mean
+    RR of the onsets in the record); noise, baseline wander and 50 Hz hum are added."""
+    rng = rng or np.random.default_rng()
+    n = int(round(seconds * fs))
+    t = np.arange(n) / fs
+    rr = 60.0 / truth.heart_rate
+    onsets = []
+    time = -rr + rng.uniform(0, rr)
+    while time < seconds + rr:
+        onsets.append(time)
+        time += rr * rng.uniform(1 - truth.rr_jitter, 1 + truth.rr_jitter)
+    onsets = np.array(onsets)
+    vector = np.zeros((3, n))
+    span = np.arange(-int(0.6 * fs), int((truth.qt + 0.1) * fs))
+    template = _beat_vector(span / fs, truth, rng)
+    starts = np.round(onsets * fs).astype(int)  # each beat on the sample grid: onsets exact
+    for start in starts:
+        index = start + span
+        inside = (index >= 0) & (index < n)
+        vector[:, index[inside]] += template[:, inside]
+    signal = _leads_from_vector(vector)
+    signal += truth.wander * np.sin(2 * np.pi * rng.uniform(0.1, 0.4) * t + rng.uniform(0, 6.3, (12, 1)))
+    signal += truth.mains * np.sin(2 * np.pi * 50 * t) + rng.normal(0, truth.noise, (12, n))
+    onsets = starts / fs
+    return signal.astype(np.float32), onsets[(onsets >= 0) & (onsets < seconds)]
+
+
+def random_truth(rng: np.random.Generator) -> WaveTruth:
+    """A sinus beat with rate, PR, QRS, QT, axes, wave shapes and noise drawn over the adult
+    range (QT follows the rate as Bazett's 400 ms at 60 bpm, +-10-15%)."""
+    rate = rng.uniform(45, 130)
+    qrs = rng.uniform(0.07, 0.16)
+    qt = 0.4 * np.sqrt(60 / rate) * rng.uniform(0.9, 1.15)
+    return WaveTruth(
+        heart_rate=rate,
+        pr=rng.uniform(0.12, 0.3),
+        qrs=qrs,
+        qt=qt,
+        t_duration=min(0.22, qt - qrs - 0.05),
+        p_axis=rng.uniform(0, 80),
+        qrs_axis=rng.uniform(-90, 180),
+        t_axis=rng.uniform(-20, 90),
+        sharpness=rng.uniform(1, 3),
+        noise=rng.uniform(0, 0.03),
+    )

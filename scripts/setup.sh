@@ -10,7 +10,8 @@ fi
 stamp=.venv/.requirements.sha256
 wanted=$(cat requirements.txt requirements-dev.txt requirements-review.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ] || [ ! -x .venv/bin/ecgnet ]; then
-  .venv/bin/python -m pip install --quiet --upgrade pip "setuptools>=77"
+  # setuptools below 82: neurokit2 0.3.0 (the review extra) declares it.
+  .venv/bin/python -m pip install --quiet --upgrade pip "setuptools>=77,<82"
   # The pins of requirements*.txt are those of pyproject.toml (tests/test_cli.py checks); from
   # files, pip takes the local CPU build of torch where its configuration offers one.
   .venv/bin/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt -r requirements-review.txt

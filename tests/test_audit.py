@@ -90,6 +90,7 @@ def test_ranking_finds_planted_flips(case, tmp_path, capsys):
             "label_quality",
             "issue",
             "rank",
+            "rule",
         )
         rows = list(reader)
     index = {name: i for i, name in enumerate(case["names"])}
@@ -122,7 +123,7 @@ def test_ranking_finds_planted_flips(case, tmp_path, capsys):
     assert summary["sources"]["A"]["records"] == 150
 
 
-def test_paper_selection(case, tmp_path):
+def test_paper_selection(case, tmp_path, capsys):
     k = label_space.CLASS_INDEX["39732003"]
     # as the driver labels: probability >= threshold, or the record's most probable class
     predicted = (case["probabilities"][:, k] >= 0.5) | (case["probabilities"].argmax(axis=1) == k)
@@ -155,9 +156,17 @@ def test_paper_selection(case, tmp_path):
     assert summary["false_negatives"] == int((given & ~predicted).sum())
     assert summary["false_positives"] == int((~given & predicted).sum())
     assert summary["sampled_false_negatives"] == sum(r["issue"] == "spurious" for r in runs[0])
-    # n larger than the misclassified records: all of them
+    # n larger than the misclassified records: all of them, with a warning; the summary holds no ranking
     audit.main([case["model"], case["data"], str(tmp_path / "all"), "--paper", "--class", "39732003", "--n", "1000"])
     assert {r["record"] for r in audit.read_issues(str(tmp_path / "all" / "label_issues.csv"))} == misclassified
+    whole = json.loads((tmp_path / "all" / "summary.json").read_text())
+    assert whole["warnings"] == [
+        f"--n 1000 asked, but only {len(misclassified)} records are misclassified for LAD out of fold: all of "
+        "them were taken, a census rather than a random sample"
+    ]
+    assert not {"method", "flagged_pairs", "classes", "classes_audited"} & set(whole)
+    assert whole["mode"] == "paper" and whole["records"] == 300
+    assert "warning: --n 1000 asked" in capsys.readouterr().err
 
 
 def _damage(case, tmp_path, edit):

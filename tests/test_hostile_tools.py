@@ -668,7 +668,10 @@ def test_overrides_that_mask_every_cell_are_warned_about(tmp_path, caplog):
         (lambda text: b"\xef\xbb\xbf" + text.encode(), "wrote"),
         (lambda text: text.replace("\n", "\r\n").encode(), "wrote"),
         (lambda text: text.replace("A0002", "Ä0002").encode("latin-1"), "is not UTF-8 text"),
-        (lambda text: (text + "A0009,A,x,y,z,1,2,3,4,5,6,7\n").encode(), "12 cells where the header has 10"),
+        (
+            lambda text: (text + "A0009" + ",x" * (len(ISSUE_COLUMNS) + 1) + "\n").encode(),
+            f"{len(ISSUE_COLUMNS) + 2} cells where the header has {len(ISSUE_COLUMNS)}",
+        ),
         (lambda text: text.replace("record,", "name,").encode(), "row 1 has no column record"),
     ],
 )
@@ -695,8 +698,10 @@ def test_review_kit_names_the_audit_rows_of_records_that_are_not_in_data(audit_c
 def test_review_kit_names_rows_of_unscored_classes_and_bad_ranks(audit_case, tmp_path, capsys):
     _, data_folder, _ = audit_case
     issues = issues_file(tmp_path / "issues.csv", [("A0001", LAD), ("A0003", "12345")])
-    text = open(issues).read().replace(",1\n", ",first\n", 1)
-    (tmp_path / "issues.csv").write_text(text)
+    lines = open(issues).read().splitlines()
+    cells = lines[1].split(",")
+    cells[ISSUE_COLUMNS.index("rank")] = "first"
+    (tmp_path / "issues.csv").write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n")
     assert review_kit.main([data_folder, str(tmp_path / "kit"), "--from", issues]) == 1
     err = capsys.readouterr().err
     assert f"{issues}: 2 problems" in err and "row 2, column rank: 'first'" in err and "row 3, column class" in err

@@ -161,6 +161,17 @@ def test_model_json_records_the_overrides_and_resuming_with_others_is_refused(re
     assert f"label overrides: {first} sha256 {sha}" in log and "ignored: GONE" in log
     assert "1 masked, 1 down-weighted, 0 records dropped" in log
     assert "report skipped (--no-report)" in log and not (tmp_path / "model" / "report").exists()
+    # The model is finished: the same overrides have nothing to do, others are refused, naming both.
+    assert training.train(folder, model, jobs=1, label_overrides=first, write_report=False) is None
+    with pytest.raises(
+        TrainingError,
+        match=rf"holds a finished model trained with {same} \(sha256 {sha[:12]}\): 1 labels set, 1 masked, "
+        rf"1 down-weighted, 0 records dropped, but this call gives {other} \(sha256 "
+        rf"{modelstore.sha256(other)[:12]}\); train into a new MODEL folder",
+    ):
+        training.train(folder, model, jobs=1, label_overrides=other, write_report=False)
+    with pytest.raises(TrainingError, match=r"but this call gives no label overrides"):
+        training.train(folder, model, jobs=1, write_report=False)
 
 
 def test_a_run_without_overrides_refuses_to_resume_with_them(records, tmp_path):
@@ -201,3 +212,41 @@ def test_synth_label_noise_flag(tmp_path, capsys):
     assert flipped == round(0.1 * 10 * len(synthetic.SYNTHETIC_CLASSES))
     with pytest.raises(SystemExit):
         synthetic.main([str(tmp_path / "e"), "10", "--label-noise", "1.5"])
+
+
+def test_report_of_a_model_trained_with_overrides_that_add_labels_says_which_labels_it_scores(tmp_path, capsys):
+    """A record whose header has no scored label is trained on because the overrides give it one:
+    `ecgnet report --labels DATA` scores DATA's labels as given (leaving that record out, and
+    saying so) instead of refusing the folder; with --label-overrides it scores the trained labels."""
+    pytest.importorskip("matplotlib")
+    from ecgnet.report import main as report_main
+
+    folder = tmp_path / "data"
+    names = synthetic.make_dataset(folder, 16, seed=7)
+    header = folder / f"{names[0]}.hea"
+    lines = header.read_text().splitlines()
+    header.write_text("\n".join("#Dx: 164861001" if line.startswith("#Dx") else line for line in lines) + "\n")
+    overrides = _overrides(tmp_path / "o.csv", [(names[0], AF, "1"), (names[1], SR, "mask")])
+    model = tmp_path / "model"
+    training.train(str(folder), str(model), config=QUICK, jobs=1, label_overrides=overrides)
+    sha = modelstore.sha256(overrides)
+    own = (model / "report" / "report.html").read_text()  # the report training writes
+    assert (
+        f"<code>{overrides}</code> (SHA-256 <code>{sha[:12]}</code>; among the out-of-fold records: 1 labels set, "
+        "1 cells masked" in own
+    )
+    assert "The model was trained with the same overrides." in own
+
+    assert report_main([str(model), str(tmp_path / "given"), "--labels", str(folder)]) == 0
+    given = (tmp_path / "given" / "report.html").read_text()
+    assert "as given (no label overrides applied)" in given
+    assert "The model was trained with the label overrides" in given and sha[:12] in given
+    assert "1 out-of-fold records left out: without a scored label but through the overrides" in given
+    assert "on the labels the model was trained with (its label overrides)" in given and "note error" not in given
+    assert (
+        report_main([str(model), str(tmp_path / "same"), "--labels", str(folder), "--label-overrides", overrides]) == 0
+    )
+    same = (tmp_path / "same" / "report.html").read_text()
+    assert "The model was trained with the same overrides." in same and "left out" not in same
+    # the records of 15 of 16 headers with their labels: no refusal, no false "not the folder" claim
+    assert "not the folder" not in capsys.readouterr().err

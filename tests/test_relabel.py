@@ -7,7 +7,7 @@ from ecgnet import labels as label_space
 from ecgnet.overrides import summary
 
 pytest.importorskip("statsmodels")
-from test_agreement import IAVB, LAD, write_kit  # noqa: E402
+from test_agreement import IAVB, LAD, identity_of, write_kit  # noqa: E402
 
 from ecgnet.review import audit, relabel  # noqa: E402
 from ecgnet.review.formats import ISSUE_COLUMNS  # noqa: E402
@@ -107,7 +107,7 @@ def test_bad_overrides_name_file_row_and_column(tmp_path, text, where):
 def test_bad_answers_stop_relabel(tmp_path, capsys):
     paths = write_kit(tmp_path / "kit")
     with open(paths[0], "a") as f:
-        f.write("X1,1,0,,,,\n")
+        f.write(f"{identity_of(tmp_path / 'kit')},X1,1,0,,,,\n")
     assert relabel.main([str(tmp_path / "kit"), *paths, "--policy", "mask", "--out", str(tmp_path / "o.csv")]) == 2
     assert "review ID 'X1' is not in" in capsys.readouterr().err
     assert not (tmp_path / "o.csv").exists()
@@ -170,3 +170,18 @@ def test_an_unscored_class_in_the_audit_file_is_named(tmp_path, capsys):
     issues = _issues(tmp_path, [("r1", LAD), ("r2", "12345")])
     assert relabel.main(["--from-audit", issues, "--weight", "0", "--out", str(tmp_path / "o.csv")]) == 2
     assert f"{issues}: row 3, column class: '12345' is not one of the 24 scored classes" in capsys.readouterr().err
+
+
+def test_an_item_every_reviewer_found_uninterpretable_is_masked_not_relabelled(tmp_path):
+    paths = write_kit(tmp_path / "kit")
+    for path in paths:  # both reviewers: S1 (r1) unreadable; their answers to it abstain
+        text = open(path).read().replace(",S1,0,0,G,", ",S1,0,0,U,")
+        open(path, "w").write(text)
+    out = tmp_path / "o.csv"
+    assert relabel.main([str(tmp_path / "kit"), *paths, "--policy", "consensus", "--out", str(out)]) == 0
+    assert "r1," not in out.read_text()  # the 0s of an unreadable tracing do not overturn its label
+    assert relabel.main([str(tmp_path / "kit"), *paths, "--policy", "mask", "--out", str(out)]) == 0
+    assert [line for line in out.read_text().splitlines() if line.startswith("r1,")] == [
+        f"r1,{IAVB},mask",
+        f"r1,{LAD},mask",
+    ]

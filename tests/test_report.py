@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -135,9 +136,9 @@ def write_model(folder, rng, count=210, folds=3):
     return {name: [c for c, on in zip(label_space.CLASSES, row) if on] for name, row in zip(names, labels)}
 
 
-def write_test_set(folder, rng, thresholds, count=90):
+def write_test_set(folder, rng, thresholds, count=90, start=5001):
     """LABELS and OUTPUTS folders of a test set, and its evaluate_model.py --json file."""
-    names, labels, probabilities = random_set(rng, count, start=5001)
+    names, labels, probabilities = random_set(rng, count, start=start)
     binary = apply_thresholds(probabilities, thresholds)
     labels_dir, outputs_dir = folder / "test", folder / "outputs"
     labels_dir.mkdir()
@@ -302,6 +303,36 @@ def test_labels_that_do_not_match_the_report_are_flagged(made_up, tmp_path):
     assert 'class="note error"' not in text
 
 
+def test_the_report_says_which_labels_it_scores_and_flags_test_records_seen_in_training(made_up, tmp_path):
+    model, labels, test = made_up
+    text = open(write_report(model, str(tmp_path / "a"), test=test, labels=labels), encoding="utf-8").read()
+    assert "<b>Labels scored:</b> labels given by the caller, as given (no label overrides applied)" in text
+    assert "The model was trained without label overrides." in text and "also training records" not in text
+    thresholds = np.array(json.loads((Path(model) / "model.json").read_text())["thresholds"])
+    (tmp_path / "seen").mkdir()
+    overlapping = write_test_set(tmp_path / "seen", np.random.default_rng(3), thresholds, count=40, start=176)
+    text = open(write_report(model, str(tmp_path / "b"), test=overlapping), encoding="utf-8").read()
+    assert "35 of the 40 test records are also training records of this model (first: " in text
+    assert 'class="note error"' in text
+    text = open(
+        write_report(model, str(tmp_path / "c"), test=report.TestSet(scores=test.scores)), encoding="utf-8"
+    ).read()
+    assert "cannot check that none of them was a training record" in text
+    # scored on other labels through an overrides file: set, dropped and counted
+    names = list(labels)
+    overrides = tmp_path / "o.csv"
+    overrides.write_text(f"record,class,label\n{names[0]},164889003,1\n{names[1]},*,drop\nZZZ1,164889003,0\n")
+    text = open(
+        write_report(model, str(tmp_path / "d"), labels=labels, label_overrides=str(overrides)), encoding="utf-8"
+    ).read()
+    assert (
+        f"<code>{overrides}</code> (SHA-256" in text
+        and "among the out-of-fold records: 1 labels set, 0 cells masked, 0 down-weighted, 1 records dropped" in text
+    )
+    assert "1 out-of-fold records left out: dropped by the overrides applied" in text
+    assert "(209 records pooled)" in text
+
+
 def test_command_line(made_up, tmp_path, capsys):
     model, labels, test = made_up
     assert main([model, str(tmp_path / "a"), "--scores", test.scores]) == 0
@@ -426,3 +457,81 @@ def test_renders_in_a_browser(full_report, tmp_path):
     # Colour: the plots' blue and the shaded table cells are there, not only black text.
     red, green, blue = pixels[..., 0], pixels[..., 1], pixels[..., 2]
     assert ((blue - red > 0.15) & (blue - green > 0.05)).mean() > 0.002
+
+
+def test_area_labels_sit_where_no_curve_runs():
+    """A rare class's precision-recall curve ends at its prevalence in the bottom right corner,
+    where the area used to be written: the label moves to a corner no curve crosses."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from ecgnet.report import plots
+
+    rng = np.random.default_rng(5)
+    labels = rng.random((400, N)) < 0.05
+    scores = np.clip(labels * 0.35 + rng.random((400, N)) * 0.7, 0, 1)
+    labels[:, :6] = False  # six classes of 3 positives ranked 20th, 40th and 60th: flat curves at 0.05
+    for k in range(6):
+        scores[:, k] = np.linspace(1, 0, 400)
+        labels[[19, 39, 59], k] = True
+    curves = [report_data.class_curves(labels[:, k], scores[:, k]) for k in range(N)]
+    points = [report_data.operating_point(labels[:, k], scores[:, k] > 0.5) for k in range(N)]
+    positives = labels.sum(axis=0)
+    for kind in ("pr", "roc"):
+        figure = plots.curve_grid(
+            kind, [("oof", plots.OOF_COLOR, curves, points, None)], range(N), positives, positives < 3
+        )
+        renderer = FigureCanvasAgg(figure).get_renderer()
+        for ax in figure.axes:
+            if not ax.get_visible() or not ax.lines:
+                continue
+            # the line as drawn (steps included), sampled along every segment
+            vertices = ax.transData.transform(ax.lines[0].get_path().vertices)
+            t = np.linspace(0, 1, 100)[:, None, None]
+            path = (vertices[:-1] + t * np.diff(vertices, axis=0)).reshape(-1, 2)
+            for text in ax.texts:
+                box = text.get_window_extent(renderer)
+                inside = (
+                    (path[:, 0] >= box.x0) & (path[:, 0] <= box.x1) & (path[:, 1] >= box.y0) & (path[:, 1] <= box.y1)
+                )
+                assert not inside.any(), (kind, ax.get_title(), text.get_text())
+        plots.plt.close(figure)
+
+
+def test_learning_curves_of_last_epoch_selection_and_a_narrow_loss_range():
+    """Folds validated at their last epoch only: a labelled dot per fold, not three dots on an
+    axis of their own; loss ticks in plain decimals, never 3.4x10^-1."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from ecgnet.report import plots
+
+    folds = [
+        {
+            "fold": f + 1,
+            "best_epoch": 12,
+            "history": [
+                {
+                    "epoch": e,
+                    "loss": 0.40 - 0.008 * e - 0.01 * f,
+                    "val_challenge": (0.3 + 0.05 * f) if e == 12 else None,
+                }
+                for e in range(1, 13)
+            ],
+        }
+        for f in range(3)
+    ]
+    figure = plots.learning_curves(folds, milestones=(8,))
+    FigureCanvasAgg(figure).draw()
+    loss_ax, metric_ax = figure.axes
+    assert [t.get_text() for t in metric_ax.get_yticklabels()] == ["fold 1", "fold 2", "fold 3"]
+    assert "kept epoch" in metric_ax.get_xlabel()
+    assert sorted(t.get_text() for t in metric_ax.texts) == ["0.300 (epoch 12)", "0.350 (epoch 12)", "0.400 (epoch 12)"]
+    labels = [t.get_text() for t in loss_ax.get_yticklabels(which="both") if t.get_text()]
+    assert labels and all(re.fullmatch(r"\d+(\.\d+)?", text) for text in labels), labels
+    plots.plt.close(figure)
+    # with validation at every epoch the metric panel keeps its curves on the epoch axis
+    for fold in folds:
+        for h in fold["history"]:
+            h["val_challenge"] = 0.01 * h["epoch"]
+    figure = plots.learning_curves(folds)
+    assert figure.axes[1].get_xlabel() == "epoch" and len(figure.axes[1].lines) >= 3
+    plots.plt.close(figure)

@@ -17,6 +17,7 @@ pytest.importorskip("matplotlib")
 pypdf = pytest.importorskip("pypdf")
 
 from ecgnet import labels as label_space  # noqa: E402
+from ecgnet.matfiles import load_signal  # noqa: E402
 from ecgnet.preprocess import LEADS  # noqa: E402
 from ecgnet.review import formats, kit, sheet  # noqa: E402
 from ecgnet.synthetic import make_signal, write_record  # noqa: E402
@@ -58,7 +59,7 @@ def sine_item(seconds=12.0, rate=FS, amplitude=1.0, missing=()):
     """A sheet item whose every lead is a 5 Hz sine of `amplitude` mV."""
     t = np.arange(int(seconds * rate)) / rate
     signal = np.tile(amplitude * np.sin(2 * np.pi * 5 * t), (12, 1))
-    return sheet.SheetItem("R-001", signal, rate, missing, 60, "female", True, "test window")
+    return sheet.SheetItem("R-001", signal, rate, missing, "Age 60-69    Sex female", "test window", "Kit K-test")
 
 
 @pytest.mark.parametrize("rate", [500, 257])
@@ -197,18 +198,31 @@ def read_rows(path):
         return list(csv.DictReader(f))
 
 
+def pdf_pages(path):
+    return [page.extract_text() for page in pypdf.PdfReader(path).pages]
+
+
 def pdf_text(path):
-    return "\n".join(page.extract_text() for page in pypdf.PdfReader(path).pages)
+    return "\n".join(pdf_pages(path))
+
+
+def item_pages(path):
+    """The text of the packet's item pages (after the instruction pages)."""
+    return [text for text in pdf_pages(path) if "Review item R-" in text]
 
 
 def assert_blind(out, names):
     """No record name, source prefix with digits, file name, SNOMED code, class abbreviation
-    or class name in the packet (text, metadata, bytes) or the pictures."""
-    packet = os.path.join(out, "packet.pdf")
-    text = pdf_text(packet)
+    or class name in the packet's item pages (text), its metadata and bytes, or the pictures;
+    the instruction pages name no record and no class that is not asked."""
+    packet = os.path.join(out, "reviewers", "packet.pdf")
+    text = "\n".join(item_pages(packet))
     assert "Review item R-001" in text and "25 mm/s" in text and "aVR" in text  # the text is extractable
     metadata = " ".join(str(v) for v in (pypdf.PdfReader(packet).metadata or {}).values())
-    pictures = [open(os.path.join(out, "sheets", p), "rb").read() for p in os.listdir(os.path.join(out, "sheets"))]
+    given = os.path.join(out, "reviewers")  # everything a reviewer receives, and nothing else
+    assert sorted(os.listdir(given)) == ["answer_form.csv", "answer_form.pdf", "packet.pdf", "sheets"]
+    pictures = [open(os.path.join(given, "sheets", p), "rb").read() for p in os.listdir(os.path.join(given, "sheets"))]
+    pictures += [open(os.path.join(given, p), "rb").read() for p in ("answer_form.csv", "answer_form.pdf")]
     raw = open(packet, "rb").read()
     for name in names:
         assert name not in text and name not in metadata and name.encode() not in raw
@@ -219,6 +233,14 @@ def assert_blind(out, names):
     for code, class_name in kit.class_names().items():  # the 27 scored codes
         for word in (label_space.ABBREVIATIONS[label_space.CLASS_INDEX[label_space.canonical_code(code)]], class_name):
             assert not re.search(rf"\b{re.escape(word)}\b", text, re.IGNORECASE), word
+    front = "\n".join(t for t in pdf_pages(packet) if "Review item R-" not in t)
+    asked = {c["code"] for c in json.load(open(os.path.join(out, "manifest.json")))["classes"]}
+    assert "Measuring the axis from leads I and aVF" in front
+    for code in label_space.CLASSES:
+        abbreviation = label_space.ABBREVIATIONS[label_space.CLASS_INDEX[code]]
+        assert (f"{abbreviation} (" in front) == (code in asked), abbreviation
+    for name in names:
+        assert name not in front
 
 
 def test_three_item_kit_is_blind_reproducible_and_in_the_agreed_formats(inputs, tmp_path):
@@ -235,12 +257,19 @@ def test_three_item_kit_is_blind_reproducible_and_in_the_agreed_formats(inputs, 
         "0",
         "--seed",
         "5",
+        "--kit-id",
+        "7QM4X2RT",
     ]
     first, second = build(inputs, tmp_path / "one", *args), build(inputs, tmp_path / "two", *args)
-    for name in ("key.csv", "answer_form.csv", "packet.pdf", "answer_form.pdf", "sheets/R-001.png"):
+    files = ("key.csv", "reviewers/answer_form.csv", "reviewers/packet.pdf", "reviewers/answer_form.pdf")
+    for name in (*files, "reviewers/sheets/R-001.png"):
         assert open(os.path.join(first, name), "rb").read() == open(os.path.join(second, name), "rb").read(), name
-    assert sorted(os.listdir(os.path.join(first, "sheets"))) == ["R-001.png", "R-002.png", "R-003.png"]
-    assert len(pypdf.PdfReader(os.path.join(first, "packet.pdf")).pages) == 3
+    assert sorted(os.listdir(os.path.join(first, "reviewers", "sheets"))) == ["R-001.png", "R-002.png", "R-003.png"]
+    pages = pdf_pages(os.path.join(first, "reviewers", "packet.pdf"))
+    assert (
+        len(item_pages(os.path.join(first, "reviewers", "packet.pdf"))) == 3
+        and "instructions for reviewers" in pages[0]
+    )
     assert_blind(first, RECORDS)
 
     key = read_rows(os.path.join(first, "key.csv"))
@@ -259,14 +288,24 @@ def test_three_item_kit_is_blind_reproducible_and_in_the_agreed_formats(inputs, 
     audit_cell = next(r for r in key if r["record"] == "A0101" and r["class"] == LAD)
     assert (audit_cell["model_label"], audit_cell["model_probability"]) == ("0", "0.050000")  # the audit's numbers
 
-    form = read_rows(os.path.join(first, "answer_form.csv"))
-    assert tuple(form[0]) == ("review_id", "AF", "LAD", "quality", "axis_degrees", "confidence", "comment")
-    assert [r["review_id"] for r in form] == ["R-001", "R-002", "R-003"]
-    assert all(v == "" for r in form for k, v in r.items() if k != "review_id")
-    assert "LAD: left axis deviation" in pdf_text(os.path.join(first, "answer_form.pdf"))
-
     manifest = json.load(open(os.path.join(first, "manifest.json")))
-    assert manifest["key_sha256"] == hashlib.sha256(open(os.path.join(first, "key.csv"), "rb").read()).hexdigest()
+    key_sha256 = hashlib.sha256(open(os.path.join(first, "key.csv"), "rb").read()).hexdigest()
+    identity = f"K7QM4X2RT-{key_sha256[:8]}"
+    assert manifest["kit_id"] == identity and manifest["kit_random_id"] == "7QM4X2RT"
+    form = read_rows(os.path.join(first, "reviewers", "answer_form.csv"))
+    assert tuple(form[0]) == ("kit_id", "review_id", "AF", "LAD", "quality", "axis_degrees", "confidence", "comment")
+    assert [r["review_id"] for r in form] == ["R-001", "R-002", "R-003"] and {r["kit_id"] for r in form} == {identity}
+    assert all(v == "" for r in form for k, v in r.items() if k not in ("review_id", "kit_id"))
+    form_pages = pdf_pages(os.path.join(first, "reviewers", "answer_form.pdf"))
+    assert "LAD (left axis deviation): Frontal QRS axis from -30 to -90 degrees" in " ".join(form_pages).replace(
+        "\n", " "
+    )
+    for number, text in enumerate(pages, 1):  # the kit and the page on every page of the packet and the form
+        assert f"Kit {identity}" in text and f"page {number} of {len(pages)}" in text
+    for number, text in enumerate(form_pages, 1):
+        assert f"Kit {identity}" in text and f"page {number} of {len(form_pages)}" in text
+
+    assert manifest["key_sha256"] == key_sha256
     assert manifest["seed"] == 5 and manifest["items"] == 3
     assert manifest["groups"] == {"suspect": 2, "control": 1, "repeat": 0}
     assert manifest["classes"] == [{"code": AF, "abbreviation": "AF"}, {"code": LAD, "abbreviation": "LAD"}]
@@ -305,21 +344,27 @@ def test_repeats_controls_and_records_without_a_model(inputs, tmp_path):
     assert all(r["model_label"] == "" and r["model_probability"] == "" for r in key)
     manifest = json.load(open(os.path.join(out, "manifest.json")))
     assert manifest["model"]["folder"] is None and "not checked" in manifest["model"]["controls"]
-    text = pypdf.PdfReader(os.path.join(out, "packet.pdf")).pages[0].extract_text()  # pypdf is slow: one page
-    assert "Age and sex not shown" in text and "Age 55" not in text
+    reader = pypdf.PdfReader(os.path.join(out, "reviewers", "packet.pdf"))
+    text = reader.pages[len(reader.pages) - 1].extract_text()  # pypdf is slow: one page
+    assert "Age and sex not shown" in text and "Age 5" not in text
 
 
 def test_georgia_gain_is_drawn_in_true_millivolts(inputs):
     files = {r.name: r for r in kit.list_records(inputs["data"])}
     stated = kit.load_record("E00042", files, {})
     assert {lead.gain for lead in stated.header.leads} == {4880.0}
-    drawn, missing, window, note = kit.sheet_signal(stated)
-    as_stated = kit.load_signal(stated.header, files["E00042"].mat).astype(np.float64)
-    assert note == "stated 4880/mV drawn as 1000/mV" and missing == () and window == "whole record, 10 s"
-    assert np.allclose(drawn, kit.high_pass(as_stated * 4.88, FS), atol=1e-4)  # the samples are 1000/mV
-    assert np.ptp(drawn[LEADS.index("V2")]) > 1.0  # a QRS of a real size, not one 4.9x too small
+    drawn = kit.sheet_signal(stated)
+    as_stated = load_signal(stated.header, files["E00042"].mat).astype(np.float64)
+    assert drawn.note == "stated 4880/mV drawn as 1000/mV" and drawn.missing == () and drawn.seconds == 10
+    [(start, stop, signal)] = drawn.windows
+    assert (start, stop) == (0, 10)
+    assert np.allclose(signal, kit.high_pass(as_stated * 4.88, FS), atol=1e-4)  # the samples are 1000/mV
+    assert np.ptp(signal[LEADS.index("V2")]) > 1.0  # a QRS of a real size, not one 4.9x too small
     longer = kit.sheet_signal(kit.load_record("A0101", files, {}))
-    assert longer[2] == "first 10 s of 12 s" and longer[0].shape[1] == 10 * FS + 1
+    assert longer.seconds == 12 and len(longer.windows) == 1 and longer.windows[0][2].shape[1] == 10 * FS + 1
+    both = kit.sheet_signal(kit.load_record("A0101", files, {}), windows=3)
+    assert [(a, b) for a, b, _ in both.windows] == [(0, 10), (2, 12)]  # the last window ends at the end
+    assert both.windows[1][2].shape[1] == 10 * FS  # to the last sample
 
 
 def test_refusals(inputs, tmp_path, capsys):
@@ -360,5 +405,206 @@ def test_sample_records_render(tmp_path):
     manifest = json.load(open(tmp_path / "kit" / "manifest.json"))
     assert manifest["items"] == 3
     assert sorted(c["record"] for c in manifest["gain"]["corrected"]) == ["E00009", "HR00599"]
-    assert "first 10 s of 15 s" in manifest["window"]["shown"]
+    assert manifest["window"]["records_longer_than_window"] == 1
     assert_blind(str(tmp_path / "kit"), ["A0001", "E00009", "HR00599"])
+
+
+# ------------------------------------------------------------------ identity, blinding, repeats
+
+
+def strip_varying(text, review_id):
+    """An item page's text without what may vary with the record: the review ID, age and sex."""
+    text = text.replace(review_id, "R-?")
+    return re.sub(r"Age (\d+-\d+|\d+|unknown|90 or over)\s+Sex \w+", "Age ? Sex ?", text)
+
+
+def test_sheets_differ_only_in_tracing_review_id_and_demographics(inputs, tmp_path, capsys):
+    """A0101 is 12 s long, the others 10 s: no sheet may say so (it named the source)."""
+    out = build(inputs, tmp_path / "kit", "--from", inputs["audit"], "--n", "4", "--controls", "0.5", "--seed", "2")
+    texts = item_pages(os.path.join(out, "reviewers", "packet.pdf"))
+    ids = [r["review_id"] for r in read_rows(os.path.join(out, "reviewers", "answer_form.csv"))]
+    assert len(texts) == len(ids) == 7  # 3 suspects, 3 controls, 1 repeat
+    records = {r["review_id"]: r["record"] for r in read_rows(os.path.join(out, "key.csv"))}
+    assert "A0101" in records.values()
+    page_numbers = [re.search(r"page \d+ of \d+", t).group(0) for t in texts]
+    stripped = {strip_varying(t.replace(p, "page ?"), i) for t, p, i in zip(texts, page_numbers, ids)}
+    assert len(stripped) == 1, stripped
+    assert "Shown: 10 s from the start of the recording" in texts[0] and " of 12 s" not in " ".join(texts)
+    assert re.search(r"Age 50-59\s+Sex male", texts[0])  # age 55 in a band
+
+    # Two kits of the same inputs and seed but their identity: another kit's answers are refused.
+    other = build(inputs, tmp_path / "other", "--from", inputs["audit"], "--n", "4", "--controls", "0.5", "--seed", "2")
+    identities = [json.load(open(os.path.join(k, "manifest.json")))["kit_id"] for k in (out, other)]
+    assert identities[0] != identities[1] and identities[0][-8:] == identities[1][-8:]  # the same key
+    form = open(os.path.join(out, "reviewers", "answer_form.csv")).read()
+    assert form != open(os.path.join(other, "reviewers", "answer_form.csv")).read()
+    filled = tmp_path / "alice.csv"
+    filled.write_text(form.replace(",,,,,,", ",0,0,G,10,3,"))
+    from ecgnet.review import agreement
+
+    capsys.readouterr()
+    assert agreement.main([other, str(filled), "--resamples", "100"]) == 2
+    err = capsys.readouterr().err
+    assert identities[0] in err and identities[1] in err
+    assert agreement.main([out, str(filled), "--resamples", "100"]) == 0
+
+
+def test_more_windows_of_a_longer_record_are_pages_of_the_same_item(inputs, tmp_path):
+    out = build(
+        inputs,
+        tmp_path / "kit",
+        "--from",
+        inputs["audit"],
+        "--n",
+        "2",
+        "--controls",
+        "0",
+        "--repeats",
+        "0",
+        "--windows",
+        "3",
+        "--seed",
+        "1",
+    )
+    records = {r["review_id"]: r["record"] for r in read_rows(os.path.join(out, "key.csv"))}
+    longer = next(i for i, r in records.items() if r == "A0101")
+    assert sorted(os.listdir(os.path.join(out, "reviewers", "sheets"))) == sorted(
+        [f"{i}.png" for i in records] + [f"{longer}_w2.png"]
+    )
+    texts = item_pages(os.path.join(out, "reviewers", "packet.pdf"))
+    assert len(texts) == 3
+    assert [t for t in texts if longer in t][1].count("Shown: window 2 of 2, 2.0-12.0 s of the recording") == 1
+    manifest = json.load(open(os.path.join(out, "manifest.json")))
+    assert manifest["window"]["pages_per_record"] == {"1": 1, "2": 1}
+
+
+def test_no_text_on_a_sheet_overlaps_another():
+    fig = sheet.draw_sheet(
+        sheet.SheetItem(
+            "R-0123",
+            sine_item().signal,
+            FS,
+            (),
+            "Age 90 or over    Sex unknown",
+            "Shown: window 12 of 30, 110.0-120.0 s of the recording",
+            "Kit K7QM4X2RT-3fa1c2e0    page 1234 of 1234",
+        ),
+        "letter",
+    )
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in fig.texts]
+    for i, a in enumerate(boxes):
+        assert a.x0 >= 0 and a.x1 <= fig.bbox.width and a.y0 >= 0 and a.y1 <= fig.bbox.height
+        for b in boxes[i + 1 :]:
+            assert not a.overlaps(b), (fig.texts[i].get_text(), b)
+
+
+@pytest.mark.parametrize(
+    "age, band, text",
+    [
+        (55, 10, "50-59"),
+        (55, 1, "55"),
+        (18.5, 10, "18-19"),
+        (12, 10, "12"),
+        (92, 10, "90 or over"),
+        (89.9, 10, "80-89"),
+        (None, 10, "unknown"),
+        (47, 5, "45-49"),
+    ],
+)
+def test_age_text(age, band, text):
+    from ecgnet.review.blinding import age_text
+
+    assert age_text(age, band) == text
+
+
+def test_repeats_are_far_from_their_first_showing():
+    from ecgnet.review.selection import order_items
+
+    for seed in range(200):
+        rng = np.random.default_rng(seed)
+        unique = list(range(int(rng.integers(3, 60))))
+        repeated = sorted(rng.choice(len(unique), size=int(rng.integers(1, len(unique) // 2 + 2)), replace=False))
+        items = order_items(unique, [int(i) for i in repeated], rng)
+        assert sorted(record for record, _ in items) == sorted(unique + [unique[i] for i in repeated])
+        gap = max(2, len(items) // 4)
+        for position, (record, first) in enumerate(items):
+            if first is not None:
+                assert items[first][0] == record and position - first >= min(gap, len(unique) // 2 + 1), seed
+
+
+def test_repeats_are_drawn_among_records_whose_line_is_shared():
+    from ecgnet.review.selection import choose_repeats
+
+    lines = ["a", "a", "b", "c", "c", "c", "d", "e"]
+    for seed in range(50):
+        chosen, alone = choose_repeats(lines, 4, lambda line: line, np.random.default_rng(seed))
+        assert alone == 0 and all(lines.count(lines[i]) > 1 for i in chosen)
+    chosen, alone = choose_repeats(lines, 7, lambda line: line, np.random.default_rng(0))
+    assert len(chosen) == 7 and alone == 2  # only 5 share a line
+
+
+@needs_sample
+def test_repeats_of_real_records_are_not_told_by_their_sheet_line(tmp_path):
+    """71 sample records, --repeats 0.2: no repeat's line (age, sex) is shared only with its first
+    showing, though with exact ages 40 of the 71 records have a line of their own (a random draw
+    of 14 repeats would take about 8 of them) and with 10-year bands 4 do."""
+    from ecgnet.review.selection import Reader, choose_items
+
+    names = sorted(p.stem for p in SAMPLE.glob("*.hea"))[::3][:71]
+    (tmp_path / "names.txt").write_text("\n".join(names) + "\n")
+    for band, own_lines in ((10, 4), (1, 40)):
+        options = kit.Options(
+            str(SAMPLE),
+            str(tmp_path / "k"),
+            records=str(tmp_path / "names.txt"),
+            classes=[LAD],
+            controls=0,
+            repeats=0.2,
+            seed=4,
+            age_band=band,
+        )
+        reader = Reader({r.name: r for r in kit.list_records(str(SAMPLE))}, {})
+        _, unique, items, alone = choose_items(options, reader)
+        line = {r.name: kit.demographics_text(r.header.age, r.header.sex, True, band) for r in unique}
+        lines = list(line.values())
+        repeats = [record for _, record, group, _ in items if group == "repeat"]
+        assert len(repeats) == round(0.2 * len(unique))
+        assert sum(lines.count(x) == 1 for x in lines) == own_lines
+        assert sum(lines.count(line[r.name]) == 1 for r in repeats) == alone == 0
+        positions = {review_id: i for i, (review_id, *_) in enumerate(items)}
+        for review_id, _, group, first in items:
+            if group == "repeat":
+                assert positions[review_id] - positions[first] >= len(items) // 4
+
+
+@pytest.mark.parametrize("paper", ["a4", "letter"])
+def test_instruction_pages_of_every_class_stay_on_the_page(paper):
+    """All 24 criteria (the longest instructions): every line inside the margins, none on another,
+    each class once, every source cited."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from ecgnet.review import criteria, instructions
+
+    shown = instructions.Shown(True, 10, 1, sheet.HIGH_PASS_HZ)
+    blocks = instructions.reviewer_blocks(list(label_space.CLASSES), "K7QM4X2RT-3fa1c2e0", 120, shown)
+    pages = instructions.text_pages(blocks, paper)
+    assert len(pages) >= 2
+    text = ""
+    for fig in pages:
+        instructions.stamp(fig, paper, "Kit K7QM4X2RT-3fa1c2e0    page 1 of 2")
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        boxes = [t.get_window_extent(renderer) for t in fig.texts]
+        margin = instructions.MARGIN / 25.4 * fig.dpi * 0.9
+        for t, box in zip(fig.texts, boxes):
+            assert box.x0 >= margin * 0.9 and box.x1 <= fig.bbox.width - margin * 0.9, t.get_text()
+            assert box.y0 >= 0 and box.y1 <= fig.bbox.height
+        for i, a in enumerate(boxes):
+            assert not any(a.overlaps(b) for b in boxes[i + 1 :]), fig.texts[i].get_text()
+        text += " ".join(t.get_text() for t in fig.texts) + " "
+    for code in label_space.CLASSES:
+        assert text.count(f"{instructions.class_label(code)}:") == 1
+    for source in criteria.SOURCES.values():
+        assert source in text

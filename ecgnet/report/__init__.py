@@ -1,6 +1,7 @@
 """`ecgnet report`: one self-contained HTML page about a trained model, and its plots as files.
 
-    ecgnet report MODEL OUT [--labels DATA] [--scores SCORES_JSON] [--test-labels TEST_DATA --outputs OUTPUTS]
+    ecgnet report MODEL OUT [--labels DATA [--label-overrides FILE]] [--scores SCORES_JSON]
+        [--test-labels TEST_DATA --outputs OUTPUTS]
 
 OUT/report.html holds every plot as an embedded PNG (it opens offline, without JavaScript);
 each plot is also written beside it as PNG and SVG. Modules: `data` (numbers, no plotting),
@@ -33,15 +34,28 @@ into OUT.
 The MODEL folder keeps out-of-fold probabilities but no labels: give --labels DATA (the
 folder the model was trained on) for the views that need them. A test set: --scores (from
 evaluate_model.py --json) and/or --test-labels with --outputs (the folders it scored).
+The page says which labels it scores: DATA's #Dx lines as given, or with the label overrides of
+--label-overrides FILE applied (its SHA-256 and what it changes), beside the overrides the model
+was trained with; a test set that shares records with the training set is flagged.
 Exit status: 0 written, 1 an error (named in one line)."""
 
 
-def write_report(model_folder, out_folder, test=None, labels=None, min_positives=10):
+def write_report(
+    model_folder, out_folder, test=None, labels=None, min_positives=10, label_overrides=None, measurements=None
+):
     """Write OUT/report.html for MODEL; return its path. See `ecgnet.report.build.write_report`.
     (matplotlib is imported here, not when the package is.)"""
     from .build import write_report as _write_report
 
-    return _write_report(model_folder, out_folder, test=test, labels=labels, min_positives=min_positives)
+    return _write_report(
+        model_folder,
+        out_folder,
+        test=test,
+        labels=labels,
+        min_positives=min_positives,
+        label_overrides=label_overrides,
+        measurements=measurements,
+    )
 
 
 def _parser(prog: str):
@@ -58,6 +72,12 @@ def _parser(prog: str):
         "those views are then left out)",
     )
     parser.add_argument(
+        "--label-overrides",
+        metavar="FILE",
+        help="score the out-of-fold views on DATA's labels with these overrides applied (e.g. the ones the model "
+        "was trained with, or a review's); default: the labels as given",
+    )
+    parser.add_argument(
         "--scores", metavar="SCORES_JSON", help="a test set's evaluate_model.py --json file (default: none)"
     )
     parser.add_argument(
@@ -69,6 +89,12 @@ def _parser(prog: str):
         "--outputs",
         metavar="OUTPUTS",
         help="the driver's output files for TEST_DATA (default: none; needs --test-labels)",
+    )
+    parser.add_argument(
+        "--measurements",
+        metavar="CSV",
+        help="measurements.csv of the training records (`ecgnet measure`): adds each measurement's distribution "
+        "by label (needs --labels; default: none)",
     )
     parser.add_argument(
         "--min-positives",
@@ -86,11 +112,21 @@ def main(argv: Sequence[str] | None = None, prog: str = "ecgnet report") -> int:
     args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
     if bool(args.test_labels) != bool(args.outputs):
         parser.error("--test-labels and --outputs go together")
+    if args.label_overrides and not args.labels:
+        parser.error("--label-overrides needs --labels DATA")
     test = None
     if args.scores or args.test_labels:
         test = TestSet(args.scores, args.test_labels, args.outputs)
     try:
-        path = write_report(args.model, args.out, test=test, labels=args.labels, min_positives=args.min_positives)
+        path = write_report(
+            args.model,
+            args.out,
+            test=test,
+            labels=args.labels,
+            min_positives=args.min_positives,
+            label_overrides=args.label_overrides,
+            measurements=args.measurements,
+        )
     except (EcgnetError, OSError) as e:
         print(f"error: {describe(e)}", file=sys.stderr)
         return 1

@@ -17,6 +17,7 @@ from . import html as H
 from . import plots as P
 from . import tables as T
 from .generalisation import generalisation_section
+from .measurements import measurement_section
 from .tables import CONFUSION_TEXT, NEEDS_LABELS, NEEDS_TEST_CURVES
 
 
@@ -190,14 +191,19 @@ def _meta(model, started):
     )
 
 
-def write_report(model_folder, out_folder, test=None, labels=None, min_positives=10):
+def write_report(
+    model_folder, out_folder, test=None, labels=None, min_positives=10, label_overrides=None, measurements=None
+):
     """Write OUT/report.html (and a PNG and an SVG of every plot) for a MODEL folder.
 
+    `measurements`: a measurements.csv (`ecgnet measure`) for the measurements-by-label section.
+
     `labels`: the training records' folder (or a mapping name -> codes), for the views of the
-    out-of-fold predictions that need labels. `test`: a `TestSet` (or dict with `scores`,
-    `labels`, `outputs`) for the same views on a test set. Returns the report's path."""
+    out-of-fold predictions that need labels; `label_overrides`: an overrides file applied to
+    them (`provenance`). `test`: a `TestSet` (or dict with `scores`, `labels`, `outputs`) for the
+    same views on a test set. Returns the report's path."""
     started = time.time()
-    model = D.load_model_data(model_folder, labels)
+    model = D.load_model_data(model_folder, labels, label_overrides)
     test_data = D.load_test(test, model.thresholds) if test else None
     os.makedirs(out_folder, exist_ok=True)
     order = T.class_order(model, test_data)
@@ -212,7 +218,9 @@ def write_report(model_folder, out_folder, test=None, labels=None, min_positives
         T.source_section(model, test_data),
         generalisation_section(model),
     ]
-    text = H.page("ecgnet model report", _meta(model, started), T.notices(model), sections)
+    if measurements:
+        sections.append(measurement_section(measurements, labels if isinstance(labels, str) else None, out_folder))
+    text = H.page("ecgnet model report", _meta(model, started), T.notices(model, test_data), sections)
     path = os.path.join(out_folder, "report.html")
     atomic_write(path, text)
     return path

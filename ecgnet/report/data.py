@@ -218,9 +218,11 @@ def summary_row(result):
 # ---------------------------------------------------------------- the MODEL folder
 
 
-def read_training_labels(folder, names):
+def read_training_labels(folder, names, require_labels=True):
     """Multi-hot labels of `names` from the `#Dx` lines of the headers in `folder`, encoded as
-    training encodes them. `folder` may also be a mapping of name -> codes or multi-hot vector."""
+    training encodes them. `folder` may also be a mapping of name -> codes or multi-hot vector.
+    A record without any scored label is refused unless not `require_labels` (label overrides
+    may give it one: `provenance`)."""
     if isinstance(folder, dict):
         found = folder
     else:
@@ -249,7 +251,7 @@ def read_training_labels(folder, names):
         else:
             labels[i] = label_space.encode(value).astype(bool)
     unlabelled = [n for n, row in zip(names, labels) if not row.any()]
-    if unlabelled:
+    if unlabelled and require_labels:
         raise ReportError(
             f"{len(unlabelled)} out-of-fold records have no scored label in {folder} (first: "
             f"{', '.join(unlabelled[:3])}), so it is not the folder the model was trained on"
@@ -272,9 +274,15 @@ class ModelData:
     oof: Scored | None = None  # with the training labels
     oof_before: dict | None = None
     fold_results: list | None = None  # per fold: (before, after) metrics.evaluate results
+    provenance: object = None  # `provenance.Provenance` of the labels scored
+    trained_names: list = field(default_factory=list)  # every out-of-fold (training) record
 
 
-def load_model_data(model_folder, labels=None):
+def load_model_data(model_folder, labels=None, label_overrides=None):
+    """The MODEL folder's numbers; with `labels` (DATA or a mapping) the out-of-fold views,
+    after `label_overrides` (an overrides file) where given (`provenance.scored_labels`)."""
+    from .provenance import scored_labels
+
     folder = str(model_folder)
     if not os.path.isdir(folder):
         raise ReportError(f"model folder {folder} {'is not a folder' if os.path.exists(folder) else 'does not exist'}")
@@ -313,8 +321,16 @@ def load_model_data(model_folder, labels=None):
         folds,
         probabilities,
     )
+    data.trained_names = list(oof.names)
     if labels is not None:
-        y = read_training_labels(labels, names)
+        y, keep, data.provenance = scored_labels(labels, names, manifest, label_overrides)
+        names, folds, probabilities, y = (
+            [names[i] for i in np.flatnonzero(keep)],
+            folds[keep],
+            probabilities[keep],
+            y[keep],
+        )
+        data.names, data.folds, data.probabilities = names, folds, probabilities
         fixed = np.full(label_space.NUM_CLASSES, checkpoint_threshold)
         before_binary = apply_thresholds(probabilities, fixed)
         data.oof = Scored(names, y, probabilities, apply_thresholds(probabilities, thresholds), thresholds)

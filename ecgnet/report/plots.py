@@ -111,7 +111,7 @@ def curve_grid(kind, sets, order, positives, few):
     order = [k for k in order if positives[k] > 0]
     figure, axes = _grid(len(order), share_y=True)
     for ax, k in zip(axes, order):
-        auc_texts = []
+        auc_texts, drawn = [], []
         for label, color, curves, points, _ in sets:
             curve = curves[k]
             if curve is None:
@@ -119,11 +119,13 @@ def curve_grid(kind, sets, order, positives, few):
             if kind == "roc":
                 x, y = _thin(curve["fpr"], curve["tpr"])
                 ax.plot(x, y, color=color, lw=1.2, label=label)
+                drawn.append((x, y, False))
                 px, py = points[k][0], points[k][1]
                 area = np.sum(0.5 * np.diff(curve["tpr"]) * ((1 - curve["fpr"][1:]) + (1 - curve["fpr"][:-1])))
             else:
                 x, y = _thin(curve["recall"][1:], curve["precision"][1:])
                 ax.step(x, y, where="pre", color=color, lw=1.2, label=label)  # as AUPRC sums it
+                drawn.append((x, y, True))
                 px, py = points[k][1], points[k][2]
                 area = np.sum(np.diff(curve["recall"]) * curve["precision"][1:])
             if np.isfinite(px) and np.isfinite(py):
@@ -133,12 +135,13 @@ def curve_grid(kind, sets, order, positives, few):
             ax.plot([0, 1], [0, 1], color="#cccccc", lw=0.8, ls="--", zorder=0)
         if not auc_texts:
             ax.text(0.5, 0.5, "no positives", ha="center", va="center", color=FEW_COLOR, transform=ax.transAxes)
+        x_text, y_text, align = _emptiest_corner(drawn, len(auc_texts))
         for i, (color, text) in enumerate(auc_texts):
             ax.text(
-                0.97,
-                0.05 + 0.12 * i,
+                x_text,
+                y_text + 0.12 * i,
                 text,
-                ha="right",
+                ha=align,
                 va="bottom",
                 color=color,
                 transform=ax.transAxes,
@@ -158,6 +161,42 @@ def curve_grid(kind, sets, order, positives, few):
     labels = [f"{label} (number: area under the curve)" for label, *_ in sets] + ["outputs at the chosen thresholds"]
     _legend(figure, handles, labels)
     return figure
+
+
+# (x, y, alignment) of the area labels' first line, in axes fractions, in order of preference
+CORNERS = ((0.97, 0.05, "right"), (0.03, 0.05, "left"), (0.97, 0.62, "right"), (0.03, 0.62, "left"))
+
+
+def _path_points(x: np.ndarray, y: np.ndarray, steps: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Points along a drawn curve (`steps`: drawn as a step before each point), 200 per segment
+    at most, so that a long flat segment counts where it runs."""
+    from matplotlib.cbook import pts_to_prestep
+
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if steps:  # as ax.step(where="pre") draws it: up or down at x[i-1] to y[i], then across
+        x, y = pts_to_prestep(x, y)
+    if len(x) < 2:
+        return x, y
+    t = np.linspace(0, 1, 200)[:, None]
+    return (x[:-1] + t * np.diff(x)).ravel(), (y[:-1] + t * np.diff(y)).ravel()
+
+
+def _emptiest_corner(drawn: list, lines: int) -> tuple[float, float, str]:
+    """The corner of CORNERS whose label box (`lines` lines, in data = axes units as the axes run
+    from about 0 to 1) the drawn curves cross least: the area labels never sit on a curve where a
+    corner is free (a PR curve ends in the bottom right, a ROC curve passes the top left)."""
+    height, width = 0.12 * max(lines, 1) + 0.03, 0.3
+    best, fewest = CORNERS[0], None
+    for corner in CORNERS:
+        x0 = corner[0] - width if corner[2] == "right" else corner[0]
+        y0 = corner[1] - 0.03
+        count = 0
+        for x, y, steps in drawn:
+            px, py = _path_points(x, y, steps)
+            count += int(((px >= x0) & (px <= x0 + width) & (py >= y0) & (py <= y0 + height)).sum())
+        if fewest is None or count < fewest:
+            best, fewest = corner, count
+    return best
 
 
 def _legend(figure, handles, labels):
@@ -198,9 +237,17 @@ def sweep_grid(grid, sweeps, order, thresholds, start, positives, few):
 
 def learning_curves(folds, milestones=()):
     """Training loss and validation challenge metric per epoch, one line per fold; the
-    chosen (best) epoch of each fold is a ringed dot, learning-rate steps dotted lines."""
+    chosen (best) epoch of each fold is a ringed dot, learning-rate steps dotted lines. When no
+    fold was validated (nor scored on an inner split) at more than one epoch (selection=last),
+    the right panel is a dot per fold with its value: a curve of single points on an axis of its
+    own would say nothing."""
     figure, (loss_ax, metric_ax) = plt.subplots(1, 2, figsize=(13.5, 3.8))
     colors = plt.get_cmap("tab10")
+    curves = any(
+        sum(h.get(key) is not None for h in f.get("history") or []) > 1
+        for f in folds
+        for key in ("val_challenge", "inner_challenge")
+    )
     for i, fold in enumerate(folds):
         history = fold.get("history") or []
         if not history:
@@ -210,41 +257,93 @@ def learning_curves(folds, milestones=()):
         loss_ax.plot(
             epochs, [h["loss"] for h in history], color=color, lw=1.4, marker=".", label=f"fold {fold['fold']}"
         )
-        # selection=last validates only the last epoch; selection=inner also scores an inner split (dashed).
-        validated = [h for h in history if h.get("val_challenge") is not None]
-        metric_ax.plot(
-            [h["epoch"] for h in validated],
-            [h["val_challenge"] for h in validated],
-            color=color,
-            lw=1.4,
-            marker=".",
-            label=f"fold {fold['fold']}",
-        )
-        inner = [h for h in history if h.get("inner_challenge") is not None]
-        if inner:
-            metric_ax.plot(
-                [h["epoch"] for h in inner], [h["inner_challenge"] for h in inner], color=color, lw=1, ls="--"
-            )
         best = fold.get("best_epoch")
         for h in history:
             if h["epoch"] == best:
-                if h.get("val_challenge") is not None:
-                    metric_ax.plot([best], [h["val_challenge"]], "o", ms=10, mfc="none", mec=color, mew=2, zorder=5)
                 loss_ax.plot([best], [h["loss"]], "o", ms=10, mfc="none", mec=color, mew=2, zorder=5)
-    for ax in (loss_ax, metric_ax):
+        if curves:
+            _metric_curve(metric_ax, fold, history, color)
+    if not curves:
+        _metric_dots(metric_ax, folds, colors)
+    for ax in (loss_ax, metric_ax) if curves else (loss_ax,):
         for m in milestones:
             ax.axvline(m + 0.5, color="#999999", lw=0.8, ls=":")
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.25)
     loss_ax.set_ylabel("training loss (binary cross-entropy)")
     loss_ax.set_yscale("log")
-    metric_ax.set_ylabel("validation challenge metric (p >= 0.5 or most probable class)")
-    has_inner = any(h.get("inner_challenge") is not None for fold in folds for h in fold.get("history") or [])
-    title = "ringed: chosen epoch" + ("; dashed: inner split" if has_inner else "")
-    metric_ax.legend(frameon=False, fontsize=8, title=title, title_fontsize=8)
+    _plain_log_ticks(loss_ax)
+    if curves:
+        metric_ax.set_ylabel("validation challenge metric (p >= 0.5 or most probable class)")
+        has_inner = any(h.get("inner_challenge") is not None for fold in folds for h in fold.get("history") or [])
+        title = "ringed: chosen epoch" + ("; dashed: inner split" if has_inner else "")
+        metric_ax.legend(frameon=False, fontsize=8, title=title, title_fontsize=8)
     loss_ax.legend(frameon=False, fontsize=8, title="dotted: learning-rate steps", title_fontsize=8)
     figure.tight_layout()
     return figure
+
+
+def _metric_curve(ax, fold: dict, history: list, color) -> None:
+    """One fold's validation metric per epoch (and its inner split's, dashed), the chosen ringed."""
+    validated = [h for h in history if h.get("val_challenge") is not None]
+    ax.plot(
+        [h["epoch"] for h in validated],
+        [h["val_challenge"] for h in validated],
+        color=color,
+        lw=1.4,
+        marker=".",
+        label=f"fold {fold['fold']}",
+    )
+    inner = [h for h in history if h.get("inner_challenge") is not None]
+    if inner:
+        ax.plot([h["epoch"] for h in inner], [h["inner_challenge"] for h in inner], color=color, lw=1, ls="--")
+    for h in validated:
+        if h["epoch"] == fold.get("best_epoch"):
+            ax.plot([h["epoch"]], [h["val_challenge"]], "o", ms=10, mfc="none", mec=color, mew=2, zorder=5)
+
+
+def _metric_dots(ax, folds: list, colors) -> None:
+    """Each fold's one validated value as a labelled dot, folds down the y axis."""
+    rows = []
+    for i, fold in enumerate(folds):
+        validated = [h for h in fold.get("history") or [] if h.get("val_challenge") is not None]
+        if validated:
+            rows.append((i, fold, validated[-1]))
+    for row, (i, _, h) in enumerate(rows):
+        ax.plot([h["val_challenge"]], [row], "o", ms=8, color=colors(i % 10))
+        ax.annotate(
+            f"{h['val_challenge']:.3f} (epoch {h['epoch']})",
+            (h["val_challenge"], row),
+            xytext=(8, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+        )
+    ax.set_yticks(range(len(rows)), [f"fold {fold['fold']}" for _, fold, _ in rows])
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    values = [h["val_challenge"] for _, _, h in rows] or [0.0]
+    low, high = min(min(values), 0.0), max(max(values), 0.0)
+    ax.set_xlim(low - 0.05, high + 0.25)  # room for the labels right of the dots
+    ax.set_xlabel("validation challenge metric of the kept epoch (p >= 0.5 or most probable class)")
+    ax.set_title("each fold validated at its last epoch only", loc="left", fontsize=8.5)
+    ax.grid(alpha=0.25, axis="x")
+
+
+def _plain_log_ticks(ax) -> None:
+    """Tick labels of a log axis as plain decimals (0.34, not 3.4x10^-1), on minor ticks too
+    when the axis spans less than a decade and so has at most one major tick."""
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    def plain(value, _):
+        return f"{value:.3g}"
+
+    low, high = ax.get_ylim()
+    ax.yaxis.set_major_formatter(FuncFormatter(plain))
+    if high / max(low, 1e-300) < 10:
+        ax.yaxis.set_minor_locator(LogLocator(subs=np.arange(1, 10)))
+        ax.yaxis.set_minor_formatter(FuncFormatter(plain))
+    else:
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda value, _: ""))
 
 
 _COST = LinearSegmentedColormap.from_list("cost", ["#ffffff", "#f4a582", "#b2182b", "#67001f"])
@@ -366,4 +465,22 @@ def confusion_figure(views, title):
         ax.set_xlabel("predicted class")
         ax.set_ylabel("true class")
     figure.tight_layout()
+    return figure
+
+
+def measurement_strips(panels):
+    """One panel per measurement: its values per label group as jittered points with the median
+    marked, the criterion's limits dashed. `panels`: (axis title, [(group, values)], limits)."""
+    figure, axes = plt.subplots(1, len(panels), figsize=(2.3 * len(panels), 3.0), squeeze=False)
+    rng = np.random.default_rng(0)
+    for ax, (title, groups, limits) in zip(axes[0], panels):
+        for x, (_, values) in enumerate(groups):
+            ax.scatter(x + rng.uniform(-0.18, 0.18, len(values)), values, s=7, alpha=0.6, color=OOF_COLOR, lw=0)
+            if len(values):
+                ax.plot([x - 0.3, x + 0.3], [np.median(values)] * 2, color=POINT_COLOR, lw=1.5)
+        for limit in limits:
+            ax.axhline(limit, color=FEW_COLOR, ls="--", lw=0.8)
+        ax.set_xticks(range(len(groups)), [f"{name}\n(n={len(values)})" for name, values in groups], fontsize=7)
+        ax.set_title(title)
+    figure.subplots_adjust(left=0.05, right=0.99, bottom=0.2, top=0.9, wspace=0.45)
     return figure

@@ -64,7 +64,13 @@ CV_REPORT = Fields(
 )
 
 # model.json beyond what modelstore checks (its config and thresholds are checked there)
-MODEL_JSON = Fields({"created": Text(), "training": Fields({"records": Integer()}, null=True)})
+OVERRIDES_RECORD = Fields(
+    {"file": Text(), "sha256": Text(), **{key: Integer() for key in ("set", "masked", "weighted", "dropped")}},
+    null=True,
+)
+MODEL_JSON = Fields(
+    {"created": Text(), "training": Fields({"records": Integer(), "label_overrides": OVERRIDES_RECORD}, null=True)}
+)
 
 _SCORES_METRICS = {name: Number() for name in metrics.ALL_METRIC_NAMES}
 SCORES_CLASS = Fields(

@@ -95,24 +95,59 @@ def class_order(model, test):
     return [int(k) for k in np.argsort(-key, kind="stable")]
 
 
-def notices(model):
-    """The notes above the sections: labels that disagree with cv_report.json, or no labels."""
+def notices(model, test=None):
+    """The notes above the sections: which labels are scored, labels that disagree with
+    cv_report.json, no labels, a test set that shares records with the training set."""
+    from .provenance import provenance_html, shared_records
+
     notes = []
+    if model.provenance is not None:
+        notes.append(H.note(provenance_html(model.provenance, H.esc)))
     recorded = (model.cv_report.get("overall", {}).get("after_thresholds") or {}).get("Challenge metric")
     if model.oof is not None and recorded is not None and abs(recorded - model.oof.result["Challenge metric"]) > 1e-3:
-        notes.append(
-            H.note(
-                f"The labels given give an out-of-fold challenge metric of {model.oof.result['Challenge metric']:.4f}, "
-                f"but cv_report.json records {recorded:.4f}: are they the labels the model was trained on? The "
-                "per-class, curve, confusion and per-source views below use them.",
-                error=True,
+        scored = model.oof.result["Challenge metric"]
+        provenance = model.provenance
+        trained = provenance.trained_with if provenance is not None else None
+        applied = provenance.applied if provenance is not None else None
+        if trained and (applied is None or applied["sha256"] != trained.get("sha256")):
+            notes.append(
+                H.note(
+                    f"On these labels the out-of-fold challenge metric is {scored:.4f}; cv_report.json records "
+                    f"{recorded:.4f} on the labels the model was trained with (its label overrides)."
+                )
             )
-        )
+        else:
+            notes.append(
+                H.note(
+                    f"The labels given give an out-of-fold challenge metric of {scored:.4f}, but cv_report.json "
+                    f"records {recorded:.4f}: are they the labels the model was trained on? The per-class, curve, "
+                    "confusion and per-source views below use them.",
+                    error=True,
+                )
+            )
     if model.oof is None:
         notes.append(
             H.note(
                 "No training labels were given (<code>--labels DATA</code>): the per-class, curve, "
                 "threshold, confusion and per-source views of the cross-validation are left out."
+            )
+        )
+    if test is not None and test.scored is not None:
+        shared = shared_records(model.trained_names, test.scored.names)
+        if shared:
+            notes.append(
+                H.note(
+                    f"{len(shared)} of the {len(test.scored.names)} test records are also training records of this "
+                    f"model (first: {H.esc(', '.join(shared[:5]))}): the model has seen them, so the test scores "
+                    "are optimistic and the test set is not independent.",
+                    error=True,
+                )
+            )
+    elif test is not None:
+        notes.append(
+            H.note(
+                "The test scores name no records, so the report cannot check that none of them was a training "
+                "record; give <code>--test-labels TEST_DATA --outputs OUTPUTS</code> to check it."
             )
         )
     return notes

@@ -14,13 +14,12 @@ import warnings
 
 import numpy as np
 
+from .. import dataoptions, options
 from .. import labels as label_space
-from .. import options
 from ..csvfiles import read_table, write_table
 from ..errors import EcgnetError, describe
 from ..files import atomic_write
 from ..folders import list_records, name_prefix
-from ..headers import load_header
 from ..modelstore import read_oof_probabilities
 from ..thresholds import apply_thresholds
 from .formats import ISSUE_COLUMNS, ISSUES_FILE
@@ -53,6 +52,15 @@ gets wrong for that class (thresholds of model.json, applied as the driver does:
 >= threshold, or the record's most probable class). False negatives (labelled, predicted
 absent: issue `spurious`) and false positives (`missing`) are counted separately in
 summary.json; rank is the order of the random draw, so any first k rows are a random sample too.
+Its summary.json holds the selection ("paper") and no ranking (no cleanlab flags: nothing is
+flagged); fewer misclassified records than --n is a warning there and on stderr.
+
+`--rules RULE_LABELS.csv` (from `ecgnet rules`) adds the measurement rule reader as evidence:
+the column `rule` says whether the published criterion, applied to the record's measurements,
+agrees with the given label or contradicts it (blank: no criterion for the class, or a value it
+needs was not measured). With --paper, summary.json's "paper" entry then holds Cohen's kappa of
+the labels and of the model against the rule over the sampled records, as the paper's two
+clinicians were compared with them.
 
 Writes OUT/label_issues.csv (columns ISSUE_COLUMNS) and OUT/summary.json.
 """
@@ -70,17 +78,19 @@ class AuditError(EcgnetError):
     """Inputs the audit cannot use; the message names the file (and row and column)."""
 
 
-def given_labels(data_folder, names, oof_path=OOF_FILE):
+def given_labels(data_folder, names, oof_path=OOF_FILE, source=None, recursive=None):
     """(labels, DATA records without out-of-fold probabilities): the (records, 24) multi-hot
-    `#Dx` labels of `names`, read from the headers in `data_folder` (no signal is read)."""
-    headers = {r.name: r.header for r in list_records(data_folder) if r.header}
+    `#Dx` labels of `names`, read from the headers in `data_folder` (no signal is read), or
+    from PTB-XL's database (`source`, a `ptbxl.PtbxlLabels`)."""
+    headers = {r.name: r.header for r in list_records(data_folder, recursive=recursive) if r.header}
     missing = [name for name in names if name not in headers]
     if missing:
         raise AuditError(
             f"{oof_path}: {len(missing)} of its records have no header in {data_folder} "
             f"(first: {missing[0]!r}); give the DATA folder the model was trained on"
         )
-    labels = np.array([label_space.encode(load_header(headers[name]).dx) for name in names], dtype=np.int8)
+    given = [dataoptions.given_dx(name, headers[name], source) for name in names]
+    labels = np.array([label_space.encode(dx) for dx in given], dtype=np.int8)
     return labels, len(set(headers) - set(names))
 
 
@@ -125,8 +135,14 @@ def find_issues(labels, probabilities, audit, filter_by="prune_by_noise_rate"):
     return flags, sorted({str(w.message).strip() for w in caught})
 
 
-def _rows(names, labels, probabilities, quality, thresholds, pairs):
-    """label_issues.csv rows of (record index, class index) pairs, ranked in the given order."""
+def _rule_text(rules, record, code, given):
+    verdict = rules.get((record, code)) if rules else None
+    return "" if verdict is None else "agrees" if verdict == given else "contradicts"
+
+
+def _rows(names, labels, probabilities, quality, thresholds, pairs, rules=None):
+    """label_issues.csv rows of (record index, class index) pairs, ranked in the given order;
+    `rules` ({(record, class): 1/0/None}) fills the rule column."""
     rows = []
     for rank, (i, k) in enumerate(pairs, start=1):
         given = int(labels[i, k])
@@ -142,6 +158,7 @@ def _rows(names, labels, probabilities, quality, thresholds, pairs):
                 "label_quality": f"{quality[i, k]:.6f}",
                 "issue": "spurious" if given else "missing",
                 "rank": rank,
+                "rule": _rule_text(rules, names[i], label_space.CLASSES[k], given),
             }
         )
     return rows
@@ -211,26 +228,33 @@ def summarize(names, labels, flags, audit):
 def write_issues(path, rows):
     """label_issues.csv of `rows` (dicts of ISSUE_COLUMNS), whole or not at all, every cell
     spreadsheet-safe (`csvfiles.write_table`: a record named `=cmd...` cannot run as a formula)."""
-    write_table(path, ISSUE_COLUMNS, ([row[c] for c in ISSUE_COLUMNS] for row in rows))
+    write_table(path, ISSUE_COLUMNS, ([row.get(c, "") for c in ISSUE_COLUMNS] for row in rows))
 
 
 def read_issues(path):
     """The rows of a label_issues.csv (`csvfiles.Row`: cells by column, and the row's number as
-    a spreadsheet shows it), read by `csvfiles.read_table`; extra columns are allowed."""
-    return read_table(path, "audit file (label_issues.csv)", ISSUE_COLUMNS, error=AuditError).rows
+    a spreadsheet shows it), read by `csvfiles.read_table`; extra columns are allowed, and the
+    `rule` column may be absent (files from before `audit --rules`)."""
+    return read_table(path, "audit file (label_issues.csv)", ISSUE_COLUMNS[:-1], error=AuditError).rows
 
 
-def _summary(model, data, oof_path, oof, labels, without_oof, flags, audit, not_audited, settings):
-    """summary.json of a ranking (the paper's selection adds its "paper" entry)."""
-    import cleanlab
-
-    min_positives, filter_by, paper_class = settings
-    classes, sources = summarize(oof.names, labels, flags, audit)
+def _summary(model, data, oof_path, oof, without_oof):
+    """What summary.json says of every audit, ranking or paper's selection."""
     return {
-        "mode": "paper" if paper_class else "rank",
         "model": str(model),
         "data": str(data),
         "probabilities": f"{oof_path}: out-of-fold (each record predicted by the fold model that did not train on it)",
+        "records": len(oof.names),
+        "records_in_data_without_probabilities": without_oof,
+    }
+
+
+def _ranking_summary(oof, labels, flags, audit, not_audited, min_positives, filter_by):
+    """summary.json's entries of the ranking (not of the paper's selection, which flags nothing)."""
+    import cleanlab
+
+    classes, sources = summarize(oof.names, labels, flags, audit)
+    return {
         "method": {
             "library": f"cleanlab {cleanlab.__version__}",
             "flags": f"cleanlab.multilabel_classification.filter.find_multilabel_issues_per_class "
@@ -238,8 +262,6 @@ def _summary(model, data, oof_path, oof, labels, without_oof, flags, audit, not_
             "label_quality": "cleanlab.multilabel_classification.rank.get_label_quality_scores_per_class "
             "(self_confidence: probability of the given label)",
         },
-        "records": len(oof.names),
-        "records_in_data_without_probabilities": without_oof,
         "min_positives": min_positives,
         "classes_audited": [c for c, a in zip(label_space.CLASSES, audit) if a],
         "classes_not_audited": not_audited,
@@ -269,6 +291,37 @@ def _paper_selection(labels, probabilities, thresholds, paper_class, n, seed, ki
     }
 
 
+def _paper_warnings(paper: dict) -> list[str]:
+    """A sample smaller than asked for is no longer the paper's design: say so."""
+    if paper["sampled"] >= paper["n"]:
+        return []
+    kinds = {"both": "misclassified", "fn": "false negative", "fp": "false positive"}
+    return [
+        f"--n {paper['n']} asked, but only {paper['sampled']} records are {kinds[paper['kind']]} for "
+        f"{paper['abbreviation']} out of fold: all of them were taken, a census rather than a random sample"
+    ]
+
+
+def paper_rule_agreement(names, labels, binary, pairs, rules, seed=0):
+    """Kappa of the labels and of the model against the rule over the sampled (record, class)
+    pairs that have a rule verdict: the paper's comparison with its clinicians, read by rule."""
+    from .stats import _rng, cohen
+
+    kept = [(i, k) for i, k in pairs if rules.get((names[i], label_space.CLASSES[k])) is not None]
+    rule = np.array([rules[(names[i], label_space.CLASSES[k])] for i, k in kept], dtype=int)
+    given = np.array([labels[i, k] for i, k in kept], dtype=int)
+    model = np.array([binary[i, k] for i, k in kept], dtype=int)
+    return {
+        "pairs": len(pairs),
+        "with_rule": len(kept),
+        "rule_blank": len(pairs) - len(kept),
+        "labels_vs_rule": cohen(given, rule, _rng(seed, "paper/labels")),
+        "model_vs_rule": cohen(model, rule, _rng(seed, "paper/model")),
+        "rule_agrees_with_label": int((rule == given).sum()),
+        "rule_agrees_with_model": int((rule == model).sum()),
+    }
+
+
 def write_summary(path, summary):
     atomic_write(path, json.dumps(summary, indent=2, allow_nan=False) + "\n")
 
@@ -283,9 +336,14 @@ def run_audit(
     n=100,
     seed=0,
     kind="both",
+    rules_path=None,
+    source=None,
+    recursive=None,
 ):
-    """Audit MODEL's out-of-fold probabilities against DATA's labels; write OUT/label_issues.csv
-    and OUT/summary.json; returns the summary. `paper_class` switches to the paper's selection."""
+    """Audit MODEL's out-of-fold probabilities against DATA's labels (`source`: PTB-XL's, else
+    the headers'); write OUT/label_issues.csv and OUT/summary.json; returns the summary.
+    `paper_class` switches to the paper's selection; `rules_path` (a rule_labels.csv) fills the
+    rule column."""
     import cleanlab  # noqa: F401  (the review extras: missing ones fail before any file is read)
 
     from ..modelstore import ModelFolder, load_model  # imports torch: not for --help
@@ -294,18 +352,27 @@ def run_audit(
     thresholds = np.array(thresholds)
     oof_path = ModelFolder(model).path(OOF_FILE)
     oof = read_oof_probabilities(oof_path)
-    labels, without_oof = given_labels(data, oof.names, oof_path)
+    labels, without_oof = given_labels(data, oof.names, oof_path, source, recursive)
     quality = label_quality(labels, oof.probabilities)
-    audit, not_audited = audited_classes(labels, min_positives)
-    flags, library_warnings = find_issues(labels, oof.probabilities, audit, filter_by)
-    settings = (min_positives, filter_by, paper_class)
-    summary = _summary(model, data, oof_path, oof, labels, without_oof, flags, audit, not_audited, settings)
-    summary["warnings"] = library_warnings
+    summary = {"mode": "paper" if paper_class else "rank", **_summary(model, data, oof_path, oof, without_oof)}
+    rules = None
+    if rules_path:
+        from .rules import read_rule_labels
+
+        rules = read_rule_labels(rules_path)
+        summary["rules"] = str(rules_path)
     if paper_class:
         pairs, summary["paper"] = _paper_selection(labels, oof.probabilities, thresholds, paper_class, n, seed, kind)
+        summary["warnings"] = _paper_warnings(summary["paper"])
+        if rules is not None:
+            binary = apply_thresholds(oof.probabilities, thresholds)
+            summary["paper"]["rule"] = paper_rule_agreement(oof.names, labels, binary, pairs, rules, seed)
     else:
+        audit, not_audited = audited_classes(labels, min_positives)
+        flags, summary["warnings"] = find_issues(labels, oof.probabilities, audit, filter_by)
+        summary.update(_ranking_summary(oof, labels, flags, audit, not_audited, min_positives, filter_by))
         pairs = ranked_pairs(flags, quality, oof.names)
-    rows = _rows(oof.names, labels, oof.probabilities, quality, thresholds, pairs)
+    rows = _rows(oof.names, labels, oof.probabilities, quality, thresholds, pairs, rules)
     os.makedirs(out, exist_ok=True)
     write_issues(os.path.join(out, ISSUES_FILE), rows)
     write_summary(os.path.join(out, SUMMARY_FILE), summary)
@@ -359,6 +426,14 @@ def _parser(prog):
         default="both",
         help="with --paper: sample false negatives, false positives or both",
     )
+    parser.add_argument(
+        "--rules",
+        metavar="RULE_LABELS.csv",
+        help="the rule reader's verdicts (`ecgnet rules`): fills the rule column and, with --paper, the kappas "
+        "against the rule (default: none, the column is blank)",
+    )
+    dataoptions.add_labels(parser)
+    dataoptions.add_recursive(parser)
     return parser
 
 
@@ -367,6 +442,7 @@ def main(argv: list[str] | None = None, prog: str = "ecgnet audit") -> int:
     args = parser.parse_args(argv)
     if args.paper != bool(args.paper_class):
         parser.error("--paper and --class go together")
+    dataoptions.check(parser, args)
     try:
         summary = run_audit(
             args.model,
@@ -378,6 +454,9 @@ def main(argv: list[str] | None = None, prog: str = "ecgnet audit") -> int:
             args.n,
             args.seed,
             args.kind,
+            args.rules,
+            dataoptions.label_source(args, args.data),
+            args.recursive,
         )
     except (EcgnetError, OSError) as e:
         print(f"error: {describe(e)}", file=sys.stderr)
@@ -389,12 +468,21 @@ def main(argv: list[str] | None = None, prog: str = "ecgnet audit") -> int:
             f"false positives out of fold; sampled {p['sampled_false_negatives']} and {p['sampled_false_positives']} "
             f"(seed {p['seed']})"
         )
+        if "rule" in p:
+            r = p["rule"]
+            kappas = [(r[key].get("kappa"), r[key].get("ci")) for key in ("labels_vs_rule", "model_vs_rule")]
+            print(
+                f"rule reader on {r['with_rule']} of {r['pairs']}: kappa labels vs rule {kappas[0][0]} {kappas[0][1]}, "
+                f"model vs rule {kappas[1][0]} {kappas[1][1]}"
+            )
     else:
         print(
             f"{summary['records']} records, {len(summary['classes_audited'])} classes audited "
             f"({len(summary['classes_not_audited'])} with too few positives or negatives): "
             f"{summary['flagged_pairs']} flagged pairs"
         )
+    for warning in summary["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"wrote {os.path.join(args.out, ISSUES_FILE)} and {os.path.join(args.out, SUMMARY_FILE)}")
     return 0
 

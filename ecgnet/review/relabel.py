@@ -1,18 +1,23 @@
 """`ecgnet relabel KIT_DIR ANSWERS.csv ... --policy P --out OVERRIDES.csv`: reviewed labels for
 training; `ecgnet relabel --from-audit label_issues.csv --weight W [--top N] --out OVERRIDES.csv`:
-the audit's doubted labels down-weighted.
+the audit's doubted labels down-weighted; `ecgnet relabel --from-rules rule_labels.csv
+(--weight W | --override) [--classes CODE,...] --out OVERRIDES.csv`: the labels the measurement
+rule reader contradicts down-weighted or overridden.
 
 Turns the reviewers' consensus (see `ecgnet agreement`: per item and class the majority of
 the 1/0 answers, a tie or only "?" being uncertain) into an overrides file that training
 reads beside the records; no `.hea` file is ever edited. Only suspect and control items
 count: a repeat shows a record again to measure self-consistency, and the first showing's
 answers are the ones used (a record shown twice outside repeats: its first item in key.csv).
-Items nobody answered give no row.
+Items nobody answered give no row. The answers must be of this kit (its identity in their
+kit_id column) and complete (every review ID answered) unless --allow-incomplete; a reviewer's
+answers to an item they marked uninterpretable (quality U) abstain.
 
 Policies (the given label is the one in key.csv, the dataset's):
   consensus  set the consensus (1 or 0) where it differs from the given label; uncertain: no row
-  mask       `mask` where the consensus contradicts the given label or is uncertain: training
-             leaves that class out of that record's loss
+  mask       `mask` where the consensus contradicts the given label, is uncertain or every
+             answering reviewer marked the item uninterpretable: training leaves that class out
+             of that record's loss
   drop       `drop` (class `*`) for every record whose consensus contradicts the given label for
              any asked class: training leaves the record out
 
@@ -21,6 +26,16 @@ Policies (the given label is the one in key.csv, the dataset's):
 doubtful first), without a review. Training keeps those labels but counts their loss W times,
 so that a label the out-of-fold predictions contradict steers the network less, while one the
 audit wrongly doubts is not lost (W 0 masks the cells).
+
+--from-rules, instead of reviewers' answers: for every (record, class) of an `ecgnet rules`
+rule_labels.csv whose rule verdict contradicts the given label, `weight:W` (the label stays,
+its loss counts W times) or, with --override, the rule's verdict (1 or 0). Only the classes
+the measurements decide reliably by default (--classes): Brady, SB, STach (rate; SB and STach
+also need the P waves that show sinus rhythm), IAVB and LPR (PR), LAD and RAD (QRS axis). A
+data set's label may follow another convention than the published criterion (PTB-XL's left
+axis deviation includes the German "Linkstyp", -30 to +30 deg): down-weighting keeps such a
+label in play, overriding replaces the convention with the criterion's, which the test labels
+may not share.
 
 Overrides file: `record,class,label`; label `1`, `0`, `mask` or `weight:W` with class a SNOMED
 CT code of the 24 scored classes (an equivalent code is read as its class), or `drop` with class
@@ -48,11 +63,15 @@ from ..overrides import (  # noqa: F401  (the overrides file's reader and applie
     unmatched,
     write_overrides,
 )
-from .answers import load_kit, read_all_answers
+from .answers import IncompleteAnswers, load_kit, read_all_answers
 from .audit import read_issues
+from .kit_inputs import parse_classes
+from .rules import read_rule_rows
 from .stats import consensus
 
 POLICIES = ("consensus", "mask", "drop")
+# The classes whose rules the measurements decide within their accuracy aims (docs/measurements.md).
+RULE_CLASSES = ("426627000", "426177001", "427084000", "270492004", "164947007", "39732003", "47665007")
 
 DESCRIPTION = "Turn reviewers' answers, or an audit's doubted labels, into a label overrides file for training."
 
@@ -71,7 +90,7 @@ def overrides_for(kit, answers, policy):
         contradicts = result in (0, 1) and result != given
         if policy == "consensus" and contradicts:
             out.add((record, code, str(result)))
-        elif policy == "mask" and (contradicts or result == "uncertain"):
+        elif policy == "mask" and (contradicts or result in ("uncertain", "uninterpretable")):
             out.add((record, code, "mask"))
         elif policy == "drop" and contradicts:
             out.add((record, ALL_CLASSES, "drop"))
@@ -104,6 +123,17 @@ def overrides_from_audit(path, weight, top=None):
             seen[record, code] = row.number
             out.append((record, code, f"{WEIGHT}{weight:g}"))
     problems.raise_any()
+    return sorted(out, key=_order)
+
+
+def overrides_from_rules(path, classes=RULE_CLASSES, weight=None):
+    """[(record, class code, label)] for the (record, class) pairs of `classes` in a rule_labels.csv
+    whose rule contradicts the given label: `weight:W`, or the rule's verdict when `weight` is None."""
+    wanted = {label_space.canonical_code(c) for c in classes}
+    out = []
+    for record, code, verdict, given in read_rule_rows(path):
+        if code in wanted and verdict is not None and given is not None and verdict != given:
+            out.append((record, code, str(verdict) if weight is None else f"{WEIGHT}{weight:g}"))
     return sorted(out, key=_order)
 
 
@@ -144,20 +174,48 @@ def _parser(prog):
     parser.add_argument(
         "--top", type=_count, metavar="N", help="with --from-audit: only its first N rows (default: all)"
     )
+    parser.add_argument(
+        "--from-rules",
+        metavar="RULE_LABELS.csv",
+        help="instead of a kit and answers: the labels this `ecgnet rules` output contradicts (with --weight W, "
+        "or --override)",
+    )
+    parser.add_argument(
+        "--override", action="store_true", help="with --from-rules: set the rule's verdict instead of a weight"
+    )
+    parser.add_argument(
+        "--classes",
+        help="with --from-rules: classes (codes or abbreviations, comma-separated; default: "
+        + ",".join(label_space.ABBREVIATIONS[label_space.CLASS_INDEX[c]] for c in RULE_CLASSES)
+        + ")",
+    )
     parser.add_argument("--out", required=True, metavar="OVERRIDES.csv", help="the overrides file to write")
     parser.add_argument(
         "--blank-as-uncertain",
         action="store_true",
         help="read a blank answer as ?, not an error (default: off, a blank is an error)",
     )
+    parser.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help="use answers files that miss review IDs or leave rows unanswered (default: refuse, exit status 3)",
+    )
     return parser
 
 
 def _check(parser, args):
-    """Refuse a call that mixes the two ways (a kit's answers, an audit) or lacks what its way needs."""
+    """Refuse a call that mixes the ways (a kit's answers, an audit, rules) or lacks what its way needs."""
+    if args.from_rules:
+        if args.kit or args.policy or args.blank_as_uncertain or args.from_audit or args.top is not None:
+            parser.error("--from-rules takes no kit, answers, --policy, --blank-as-uncertain, --from-audit or --top")
+        if (args.weight is None) == (not args.override):
+            parser.error("--from-rules needs --weight W or --override (one of them)")
+        return
+    if args.override or args.classes:
+        parser.error("--override and --classes go with --from-rules")
     if args.from_audit:
-        if args.kit or args.policy or args.blank_as_uncertain:
-            parser.error("--from-audit takes no kit, answers, --policy or --blank-as-uncertain")
+        if args.kit or args.policy or args.blank_as_uncertain or args.allow_incomplete:
+            parser.error("--from-audit takes no kit, answers, --policy, --blank-as-uncertain or --allow-incomplete")
         if args.weight is None:
             parser.error("--from-audit needs --weight")
     else:
@@ -172,20 +230,31 @@ def main(argv: list[str] | None = None, prog: str = "ecgnet relabel") -> int:
     args = parser.parse_args(argv)
     _check(parser, args)
     try:
-        if args.from_audit:
+        if args.from_rules:
+            classes = parse_classes(args.classes) if args.classes else RULE_CLASSES
+            rows = overrides_from_rules(args.from_rules, classes, None if args.override else args.weight)
+        elif args.from_audit:
             rows = overrides_from_audit(args.from_audit, args.weight, args.top)
         else:
             kit = load_kit(args.kit)
-            answers = read_all_answers(args.answers, kit, args.blank_as_uncertain)
+            answers = read_all_answers(args.answers, kit, args.blank_as_uncertain, args.allow_incomplete)
             rows = overrides_for(kit, answers, args.policy)
         # What training will read must pass its checks, before anything replaces args.out.
         check_overrides(args.out, [(number, *row) for number, row in enumerate(rows, start=2)])
         write_overrides(args.out, rows)
+    except IncompleteAnswers as e:
+        print(f"error: {describe(e)}", file=sys.stderr)
+        return 3
     except (EcgnetError, OSError) as e:
         print(f"error: {describe(e)}", file=sys.stderr)
         return 2
     records = len({r for r, _, _ in rows})
-    how = f"weight {args.weight:g} from {args.from_audit}" if args.from_audit else args.policy
+    if args.from_rules:
+        how = f"{'rule verdicts' if args.override else f'weight {args.weight:g}'} from {args.from_rules}"
+    elif args.from_audit:
+        how = f"weight {args.weight:g} from {args.from_audit}"
+    else:
+        how = f"{args.policy}, kit {kit.identity}"
     print(f"wrote {len(rows)} overrides ({how}) of {records} records to {args.out}")
     return 0
 

@@ -1,6 +1,10 @@
 """Choosing the review kit's items: the suspects (from the audit or a list), the controls, the
 unannounced repeats and the blinded showing order with its review IDs, all drawn from one seed.
-Records that cannot be read are passed over, each with its reason."""
+Records that cannot be read are passed over, each with its reason.
+
+Repeats are meant to go unrecognised: they are drawn first among records whose sheet line of
+age and sex (`blinding.demographics_text`) is shared with another record of the kit, and the
+second showing lies at least a quarter of the kit away from the first."""
 
 import sys
 from dataclasses import dataclass, field
@@ -11,8 +15,9 @@ from .. import labels as label_space
 from ..errors import RecordError, describe, first_line
 from ..folders import name_problem
 from ..headers import load_header
+from .blinding import demographics_text
 from .kit_inputs import ReviewKitError, audit_model_outputs, read_audit, read_names, unknown_records
-from .signals import sheet_signal
+from .signals import Drawn, sheet_signal
 
 DEFAULT_N = 100  # suspects taken from an audit, as in the method's paper
 
@@ -28,7 +33,7 @@ class Record:
     given: dict
     model: dict = field(default_factory=dict)  # class -> (label or None, probability or None)
     group: str = "suspect"
-    drawn: tuple | None = None  # `sheet_signal`: read when the record is chosen
+    drawn: Drawn | None = None  # `sheet_signal`: read when the record is chosen
 
 
 def read_header(files):
@@ -72,6 +77,7 @@ class Reader:
 
     folder_records: dict
     outputs: dict
+    windows: int = 1  # 10 s windows drawn per record at most
     skipped: list = field(default_factory=list)
 
     def header(self, name):
@@ -83,7 +89,7 @@ class Reader:
     def draw(self, record):
         """Read the signal now, so that an unreadable record is passed over before the order is drawn."""
         try:
-            record.drawn = sheet_signal(record)
+            record.drawn = sheet_signal(record, self.windows)
             return True
         except RecordError as e:
             self.skip(record.name, e)
@@ -151,16 +157,33 @@ def choose_controls(reader, classes, exclude, count, with_model, rng):
     return controls
 
 
-def order_items(unique, repeat_count, rng):
-    """Records in showing order: each of `unique` once, `repeat_count` of them twice, never on
-    consecutive pages when avoidable. Returns [(record, index of its first showing or None)]."""
-    repeated = sorted(rng.choice(len(unique), size=repeat_count, replace=False).tolist()) if repeat_count else []
-    showings = list(range(len(unique))) + repeated
-    for _ in range(100):
-        order = rng.permutation(len(showings)).tolist()
-        sequence = [showings[i] for i in order]
-        if all(a != b for a, b in zip(sequence, sequence[1:])):
-            break
+def choose_repeats(unique: list, count: int, line, rng: np.random.Generator) -> tuple[list[int], int]:
+    """Indices of `count` records of `unique` to show twice: first those whose sheet line
+    (`line(record)`: age and sex as shown) another record of the kit shares, so that the line does
+    not give a repeat away; others only when too few share theirs. Returns (indices, how many
+    of them have a line of their own)."""
+    lines = [line(record) for record in unique]
+    shared = [i for i in rng.permutation(len(unique)).tolist() if lines.count(lines[i]) > 1]
+    alone = [i for i in rng.permutation(len(unique)).tolist() if lines.count(lines[i]) == 1]
+    chosen = (shared + alone)[:count]
+    return sorted(chosen), sum(lines.count(lines[i]) == 1 for i in chosen)
+
+
+def order_items(unique: list, repeated: list[int], rng: np.random.Generator) -> list[tuple]:
+    """Records in showing order: each of `unique` once in random order, then each of
+    `repeated` (indices) shown a second time at a random place at least a quarter of the kit
+    (and never the next page) away from its other showing, as far as the kit's size allows.
+    Returns [(record, index in the order of its first showing or None)]."""
+    sequence = rng.permutation(len(unique)).tolist()
+    gap = max(2, (len(unique) + len(repeated)) // 4)
+    for index in rng.permutation(len(repeated)).tolist():
+        record = repeated[index]
+        first = sequence.index(record)
+        # inserting at p puts the second showing p - first (after) or first + 1 - p (before) away
+        distance = [p - first if p > first else first + 1 - p for p in range(len(sequence) + 1)]
+        far = [p for p, d in enumerate(distance) if d >= gap]
+        place = int(rng.choice(far)) if far else int(np.argmax(distance))
+        sequence.insert(place, record)
     first, items = {}, []
     for position, index in enumerate(sequence):
         items.append((unique[index], first.get(index)))
@@ -174,9 +197,9 @@ def review_ids(count):
 
 
 def choose_items(options, reader):
-    """(asked classes, distinct records, items): items are (review ID, record, group, review ID
-    of the first showing or None) in showing order; suspects, controls, repeats and order are
-    drawn from `options.seed`."""
+    """(asked classes, distinct records, items, repeats with a sheet line of their own): items
+    are (review ID, record, group, review ID of the first showing or None) in showing order;
+    suspects, controls, repeats and order are drawn from `options.seed`."""
     rng = np.random.default_rng(options.seed)
     classes, suspects, named = choose_suspects(options, reader)
     if not suspects:
@@ -184,10 +207,16 @@ def choose_items(options, reader):
     control_count = round(len(suspects) * options.controls / (1 - options.controls))
     controls = choose_controls(reader, classes, named, control_count, bool(options.model), rng)
     unique = suspects + controls
-    ordered = order_items(unique, round(options.repeats * len(unique)), rng)
+
+    def line(record):
+        header = record.header
+        return demographics_text(header.age, header.sex, options.show_demographics, options.age_band)
+
+    repeated, alone = choose_repeats(unique, round(options.repeats * len(unique)), line, rng)
+    ordered = order_items(unique, repeated, rng)
     ids = review_ids(len(ordered))
     items = [
         (ids[i], record, "repeat" if first is not None else record.group, ids[first] if first is not None else None)
         for i, (record, first) in enumerate(ordered)
     ]
-    return classes, unique, items
+    return classes, unique, items, alone

@@ -12,7 +12,8 @@ large deflection runs over its neighbours' rows rather than being cut at its own
 cut only at the outer edge of the grid, and each such cut is marked in red.
 
 The sheet shows a neutral review ID and, optionally, age and sex: nothing that names the
-record, its source, its labels or any model output (`ecgnet.review.kit` chooses what goes in).
+record, its source, its labels or any model output. Every other line is the same on every
+sheet of a kit (`blinding`), but for the kit's identity and the page number in the footer.
 """
 
 from dataclasses import dataclass
@@ -50,16 +51,17 @@ HIGH_PASS_HZ = 0.67  # zero-phase, as the AHA allows for a diagnostic ECG (see k
 @dataclass
 class SheetItem:
     """What one page shows: `signal` is (12, n) millivolts in `LEADS` order, the drawn window
-    only, starting at its first sample; leads in `missing` were not recorded and stay blank."""
+    only, starting at its first sample; leads in `missing` were not recorded and stay blank.
+    `demographics` and `window` are the lines of `blinding`; `footer` names the kit and page."""
 
     review_id: str
     signal: np.ndarray
     sample_rate: float
     missing: tuple = ()
-    age: float | None = None
-    sex: str | None = None
-    show_demographics: bool = True
-    window: str = ""  # e.g. "first 10 s of 30 s", printed on the sheet
+    demographics: str = "Age and sex not shown"
+    window: str = ""
+    footer: str = ""
+    measurements: str | None = None  # the machine-style line above the tracing (review-kit --show-measurements)
 
 
 def mm_transform(fig):
@@ -102,7 +104,7 @@ def draw_sheet(item, paper="a4"):
     clipped += _draw_lead(ax, item, RHYTHM_LEAD, len(ROWS), 0.0, STRIP_SECONDS, f"trace:{RHYTHM_LEAD}-rhythm")
     _mark_clipping(ax, clipped)
     _write_header(fig, item, paper)
-    _write_footer(fig, item, paper, bool(clipped))
+    _write_footer(fig, item, paper)
     return fig
 
 
@@ -173,22 +175,15 @@ def _mark_clipping(ax, clipped):
             )
 
 
-def _age_sex(item):
-    if not item.show_demographics:
-        return "Age and sex not shown"
-    age = "unknown" if item.age is None else ("90 or over" if item.age >= 90 else f"{item.age:.0f}")
-    return f"Age {age}    Sex {item.sex or 'unknown'}"
-
-
 def _write_header(fig, item, paper):
     """Review ID, age/sex, the window and the paper settings, above the grid."""
     mm = mm_transform(fig)
     (x0, y0), right = grid_origin(paper), grid_origin(paper)[0] + GRID_WIDTH
     top = y0 + GRID_HEIGHT
     fig.text(x0, top + 22, f"Review item {item.review_id}", transform=mm, fontsize=15, fontweight="bold")
-    fig.text(x0 + 80, top + 22, _age_sex(item), transform=mm, fontsize=11)
+    fig.text(x0 + 80, top + 22, item.demographics, transform=mm, fontsize=11)
     fig.text(right, top + 22, "25 mm/s    10 mm/mV", transform=mm, fontsize=12, fontweight="bold", ha="right")
-    fig.text(x0, top + 14, f"Shown: {item.window}", transform=mm, fontsize=9)
+    fig.text(x0, top + 14, item.window, transform=mm, fontsize=9)
     fig.text(
         right,
         top + 14,
@@ -206,16 +201,22 @@ def _write_header(fig, item, paper):
         fontsize=9,
         style="italic",
     )
+    if item.measurements:
+        fig.text(x0, top + 1.2, item.measurements, transform=mm, fontsize=9, family="monospace", va="bottom")
 
 
-def _write_footer(fig, item, paper, clipped):
+def _write_footer(fig, item, paper):
+    """The same notes on every sheet (a clipping note only where clipped would set those sheets
+    apart), and the kit's identity and page number at the right."""
     mm = mm_transform(fig)
     x0, y0 = grid_origin(paper)
     notes = [
         "Each row starts with a 1 mV calibration pulse (10 mm x 5 mm). Columns are consecutive "
-        "2.5 s of the same 10 s; bottom row: lead II, all 10 s."
+        "2.5 s of the same 10 s; bottom row: lead II, all 10 s.",
+        "Red triangles (if any): a deflection cut at the edge of the grid. A recording shorter than 10 s "
+        "leaves the rest blank.",
     ]
-    if clipped:
-        notes.append("Red triangles: a deflection runs past the edge of the grid and is cut there.")
     for i, note in enumerate(notes):
         fig.text(x0, y0 - 5 - 4.5 * i, note, transform=mm, fontsize=8, va="top")
+    if item.footer:
+        fig.text(x0 + GRID_WIDTH, y0 - 5 - 4.5, item.footer, transform=mm, fontsize=8, va="top", ha="right")

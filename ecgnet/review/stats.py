@@ -1,7 +1,11 @@
 """The agreement statistics of `ecgnet agreement`: Cohen's kappa (statsmodels' asymptotic CI and
 a seeded percentile bootstrap), Fleiss' kappa with a bootstrap CI, raw agreement and PABAK (or
-Randolph's free-marginal kappa), and the reviewers' consensus per item and class. Undefined
-values are None with a reason, never NaN."""
+Randolph's free-marginal kappa), the intraclass correlation of a measurement (the axis), and the
+reviewers' consensus per item and class. Undefined values are None with a reason, never NaN.
+
+Cohen's kappa is undefined when either rater gives one answer throughout (e.g. the dataset's
+labels of control items, all 1): the formula then returns 0 whatever the other rater does, a
+number that measures nothing. The bootstrap leaves such resamples out the same way."""
 
 import warnings
 import zlib
@@ -27,9 +31,10 @@ def _percentile_ci(values, resamples):
     return [_number(np.percentile(values, 2.5)), _number(np.percentile(values, 97.5))], None
 
 
-def cohen_table(table):
+def cohen_table(table, raters=("the first rater", "the second rater")):
     """Cohen's kappa of a 2x2 table [[1/1, 1/0], [0/1, 0/0]] with statsmodels' asymptotic
-    standard error and 95% CI (clipped to [-1, 1]), agreement and PABAK; kappa None (with "reason") when undefined."""
+    standard error and 95% CI (clipped to [-1, 1]), agreement and PABAK; kappa None (with
+    "reason") when undefined: no item, or a rater (row or column, named by `raters`) constant."""
     from statsmodels.stats.inter_rater import cohens_kappa
 
     table = np.asarray(table, dtype=float)
@@ -47,10 +52,10 @@ def cohen_table(table):
         return {**out, "reason": "no item with a 1 or 0 answer from both"}
     po = np.trace(table) / n
     out.update(agreement=_number(po), pabak=_number(2 * po - 1))
-    rows, columns = table.sum(axis=1) / n, table.sum(axis=0) / n
-    if float(rows @ columns) >= 1 - 1e-12:
-        value = "1" if table[0, 0] else "0"
-        return {**out, "reason": f"every answer is {value}: kappa undefined"}
+    for name, margin in zip(raters, (table.sum(axis=1), table.sum(axis=0))):
+        if margin.min() == 0:
+            value = "1" if margin[0] else "0"
+            return {**out, "reason": f"{name} gave only {value}s on these items"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         result = cohens_kappa(table)
@@ -70,19 +75,19 @@ def bootstrap_cohen(x, y, rng, resamples=RESAMPLES):
     po = (xs == ys).mean(axis=1)
     px, py = xs.mean(axis=1), ys.mean(axis=1)
     pe = px * py + (1 - px) * (1 - py)
-    defined = pe < 1 - 1e-12
+    defined = (px > 0) & (px < 1) & (py > 0) & (py < 1)  # as cohen_table: no constant rater
     kappa = (po[defined] - pe[defined]) / (1 - pe[defined])
     return _percentile_ci(kappa, resamples)
 
 
-def cohen(x, y, rng, resamples=RESAMPLES, uncertain=0):
+def cohen(x, y, rng, resamples=RESAMPLES, uncertain=0, raters=("the first rater", "the second rater")):
     """Cohen's kappa of paired 0/1 answers: cohen_table's result, the bootstrap CI, counts."""
     x, y = np.asarray(x, dtype=int), np.asarray(y, dtype=int)
     table = [
         [int(((x == 1) & (y == 1)).sum()), int(((x == 1) & (y == 0)).sum())],
         [int(((x == 0) & (y == 1)).sum()), int(((x == 0) & (y == 0)).sum())],
     ]
-    out = cohen_table(table)
+    out = cohen_table(table, raters)
     out["ci_bootstrap"] = None
     if out["kappa"] is not None:
         out["ci_bootstrap"], note = bootstrap_cohen(x, y, rng, resamples)
@@ -135,12 +140,52 @@ def fleiss(counts, rng, resamples=RESAMPLES, uncertain=0):
     agreement = ((counts**2).sum(axis=1) - raters) / (raters * (raters - 1))
     out.update(agreement=_number(agreement.mean()), pabak=_number(fleiss_kappa(counts, method="randolph")))
     if np.isnan(_fleiss_vectorised(counts)):
-        return {**out, "reason": f"every answer is {int(np.argmax(counts.sum(axis=0)))}: kappa undefined"}
+        return {**out, "reason": f"every answer is {int(np.argmax(counts.sum(axis=0)))}"}
     out["kappa"] = _number(fleiss_kappa(counts, method="fleiss"))
     values = _fleiss_vectorised(counts[rng.integers(0, n, (resamples, n))])
     out["ci"], note = _percentile_ci(values[np.isfinite(values)], resamples)
     if note:
         out["bootstrap_note"] = note
+    return out
+
+
+def icc_agreement(ratings: np.ndarray | list) -> dict:
+    """ICC(A,1) of McGraw and Wong (1996), Shrout and Fleiss's ICC(2,1): two-way random effects,
+    absolute agreement, one rater, of an (items, raters) matrix without gaps, with its 95% CI
+    (McGraw and Wong's F-based limits, as R's irr and psych and Python's pingouin give them);
+    None with "reason" when undefined."""
+    from scipy.stats import f as f_distribution
+
+    y = np.asarray(ratings, dtype=float)
+    n, k = y.shape if y.ndim == 2 else (0, 0)
+    out = {"icc": None, "ci": None, "n": int(n), "raters": int(k)}
+    if k < 2:
+        return {**out, "reason": "needs two raters or more"}
+    if n < 2:
+        return {**out, "reason": "needs two items or more measured by every rater"}
+    grand = y.mean()
+    ms_rows = k * ((y.mean(axis=1) - grand) ** 2).sum() / (n - 1)
+    ms_columns = n * ((y.mean(axis=0) - grand) ** 2).sum() / (k - 1)
+    residual = y - y.mean(axis=1, keepdims=True) - y.mean(axis=0, keepdims=True) + grand
+    ms_error = (residual**2).sum() / ((n - 1) * (k - 1))
+    denominator = ms_rows + (k - 1) * ms_error + k * (ms_columns - ms_error) / n
+    if denominator <= 1e-12 * max(1.0, abs(grand)) ** 2:
+        return {**out, "reason": "every rater gave every item the same value"}
+    icc = (ms_rows - ms_error) / denominator
+    out["icc"] = _number(icc)
+    if icc >= 1 - 1e-12 or ms_error <= 0:
+        out["ci"] = [out["icc"], 1.0]
+        return out
+    a = k * icc / (n * (1 - icc))
+    b = 1 + k * icc * (n - 1) / (n * (1 - icc))
+    v = (a * ms_columns + b * ms_error) ** 2 / (
+        (a * ms_columns) ** 2 / (k - 1) + (b * ms_error) ** 2 / ((n - 1) * (k - 1))
+    )
+    low_f, high_f = f_distribution.ppf(0.975, n - 1, v), f_distribution.ppf(0.975, v, n - 1)
+    spread = k * ms_columns + (k * n - k - n) * ms_error
+    low = n * (ms_rows - low_f * ms_error) / (low_f * spread + n * ms_rows)
+    high = n * (high_f * ms_rows - ms_error) / (spread + n * high_f * ms_rows)
+    out["ci"] = [_number(max(low, -1.0)), _number(min(high, 1.0))]
     return out
 
 
@@ -150,15 +195,20 @@ def fleiss(counts, rng, resamples=RESAMPLES, uncertain=0):
 def consensus(kit, answers, code=None):
     """One row per (non-repeat item, class): the given and model labels, the reviewers' votes and
     the consensus: 1 or 0 by majority of the 1/0 answers, "uncertain" on a tie (or when every
-    answer is ?), "unanswered" when no reviewer answered the item."""
+    answer is ?), "uninterpretable" when every reviewer who answered the item marked its quality
+    U (such a reviewer's answers abstain), "unanswered" when no reviewer answered the item."""
     rows = []
     for q in kit.questions:
         if q.group == "repeat" or (code is not None and q.code != code):
             continue
-        votes = [a.cells.get((q.review_id, q.code), "none") for a in answers if q.review_id in a.answered]
+        answering = [a for a in answers if q.review_id in a.answered]
+        readable = [a for a in answering if not a.uninterpretable(q.review_id)]
+        votes = [a.cells.get((q.review_id, q.code)) for a in readable]
         ones, zeros = votes.count(1), votes.count(0)
-        if not votes:
+        if not answering:
             result = "unanswered"
+        elif not readable:
+            result = "uninterpretable"
         else:
             result = 1 if ones > zeros else 0 if zeros > ones else "uncertain"
         rows.append(
@@ -173,6 +223,7 @@ def consensus(kit, answers, code=None):
                 "votes_1": ones,
                 "votes_0": zeros,
                 "votes_uncertain": votes.count(None),
+                "votes_uninterpretable": len(answering) - len(readable),
                 "consensus": result,
             }
         )

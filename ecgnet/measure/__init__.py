@@ -1,0 +1,12 @@
+"""ECG measurements: heart rate, RR variability, PR, QRS, QT and QTc, P/QRS/T axes and QRS
+voltages, measured as 12-lead machines measure them, on NumPy only (the driver can compute
+them for every record it classifies).
+
+`record.measure(signal, rate, missing) -> Measurement` is the core; `command` is `ecgnet
+measure` (a folder -> measurements.csv); `criteria` turns a row into rule verdicts for the
+classes a measurement defines.
+"""
+
+from .record import COLUMNS, VALUES, Measurement, measure
+
+__all__ = ["COLUMNS", "VALUES", "Measurement", "measure"]
