@@ -60,3 +60,11 @@ def number(minimum: float, maximum: float, *, below_maximum: bool = False) -> Ca
 
 
 fraction = number(0.0, 1.0)  # a share or probability, from 0 to 1
+
+
+def processes(text: str) -> int:
+    """A number of worker processes: 1 to 1024, or -1 for one per core."""
+    value = integer(-1, 1024)(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("expected a number of processes from 1 to 1,024, or -1 for all cores, not '0'")
+    return value

@@ -310,7 +310,7 @@ def train(
                 data_folder, store, config, runtime, cache_folder, jobs, overrides, labels=labels, recursive=recursive
             )
             if runtime.is_main and not resuming:
-                _save_run(store, config, record, labels)
+                _save_run(store, config, record, source)
             workers = config.workers if workers is None else workers
             if workers < 0:
                 workers = 4 if runtime.device.type == "cuda" else 0

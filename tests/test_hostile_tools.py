@@ -489,6 +489,9 @@ BAD_OPTIONS = (
     + [("train", "--jobs", v) for v in ("nan", "100000")]
     + [("compare", "--seeds", v) for v in ("-1", HUGE, "1,1", "1e3")]
     + [("quantize", "--min-identical", "nan"), ("benchmark", "--records", "0")]
+    + [("rules", "--seed", v) for v in ("-1", HUGE)]
+    + [("rules", "--jobs", v) for v in ("0", "100000")]
+    + [("measure", "--jobs", v) for v in ("-2", "100000")]
 )
 
 
@@ -505,6 +508,8 @@ def test_numeric_options_are_checked_where_parsed(tmp_path, capsys, command, opt
         "compare": ["D", "O"],
         "quantize": ["M", "D"],
         "benchmark": [],
+        "rules": ["D", "O"],
+        "measure": ["D", "O"],
     }[command]
     with pytest.raises(SystemExit) as exit:
         cli.main([command, *positional, option, value])
@@ -551,9 +556,10 @@ def test_settings_that_fail_on_the_data_are_not_kept_and_a_second_call_can_fix_t
     tiny += ["--set", "window=1024", "--set", "overlap=128", "--jobs", "1", "--no-report"]
     assert cli.train([str(data_folder), str(model), "--set", "folds=40", *tiny]) == 1
     assert "6 usable records cannot make 40 folds" in capsys.readouterr().err
-    assert not os.path.exists(model / "work" / "config.json")
+    assert not any(os.path.exists(model / "work" / n) for n in ("config.json", "labels.json", "label_overrides.json"))
     assert cli.train([str(data_folder), str(model), "--set", "folds=2", *tiny]) == 0
     assert json.loads((model / "model.json").read_text())["config"]["folds"] == 2
+    assert json.loads((model / "work" / "labels.json").read_text()) == {"labels": "header"}
 
 
 def test_compare_refuses_seeds_out_of_range_before_writing(tmp_path, capsys):
