@@ -33,7 +33,7 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
-from . import __version__, dataoptions, logs
+from . import __version__, dataoptions, logs, options
 from .errors import EcgnetError, describe
 
 
@@ -75,6 +75,10 @@ to resume. Under `torchrun --nproc_per_node=K` the K processes train together (o
 --parallel-folds, each trains its own folds). PTB-XL: `--labels ptbxl --set split=ptbxl` trains
 on its folds 1-8 and validates on fold 9.
 Exit status: 0 done, 1 an error (named in one line)."""
+
+
+WORKERS = options.integer(-1, 1024)  # -1: the config's choice
+JOBS = options.integer(-1024, 1024)  # -1: one per core, -2: all but one, ...
 
 
 def fold_numbers(text: str) -> list[int]:
@@ -131,9 +135,9 @@ def train(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     )
     parser.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
     parser.add_argument(
-        "--workers", type=int, help="data loader processes (default: config.workers: 4 on CUDA, 0 on CPU)"
+        "--workers", type=WORKERS, help="data loader processes (default: config.workers: 4 on CUDA, 0 on CPU)"
     )
-    parser.add_argument("--jobs", type=int, default=-1, help="processes for decoding records (default: -1, all cores)")
+    parser.add_argument("--jobs", type=JOBS, default=-1, help="processes for decoding records (default: -1, all cores)")
     parser.add_argument(
         "--label-overrides",
         metavar="OVERRIDES.csv",
@@ -268,7 +272,8 @@ Each fold model's convolutions get int8 weights and activation scales, calibrate
 of DATA (the folder MODEL was trained on) from the model's own training folds. A fidelity gate
 then runs every out-of-fold record (MODEL/oof_probabilities.csv) through its own fold model in
 float32 and int8: the int8 weights are written into MODEL, with the numbers in model.json, only
-if the label cells stay identical and the challenge metric stays put within the limits below;
+if the float32 outputs equal the saved out-of-fold probabilities (DATA is the training data),
+the label cells stay identical and the challenge metric stays put within the limits below;
 otherwise nothing is written. The driver then uses int8 on CPUs by default (the float32
 weights stay; `ecgnet drive --precision fp32` uses them).
 Exit status: 0 written, 1 refused by the gate or an error (named in one line)."""
@@ -279,15 +284,32 @@ def quantize(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     parser = _parser(prog, QUANTIZE_DOC)
     parser.add_argument("model", help="folder written by train_model.py / ecgnet train")
     parser.add_argument("data", help="the folder of training records MODEL was trained on")
-    parser.add_argument("--calibration-records", type=int, default=32, help="records each fold model is calibrated on")
     parser.add_argument(
-        "--min-identical", type=float, default=0.995, help="least fraction of identical (record, class) label cells"
+        "--calibration-records", type=options.integer(1), default=32, help="records each fold model is calibrated on"
     )
     parser.add_argument(
-        "--max-metric-change", type=float, default=0.005, help="largest change of the out-of-fold challenge metric"
+        "--min-identical",
+        type=options.fraction,
+        default=0.995,
+        help="least fraction of identical (record, class) label cells, from 0 to 1",
     )
     parser.add_argument(
-        "--gate-records", type=int, help="measure the gate on this many out-of-fold records (default: all)"
+        "--max-metric-change",
+        type=options.number(0, 2),
+        default=0.005,
+        help="largest change of the out-of-fold challenge metric, from 0 to 2",
+    )
+    parser.add_argument(
+        "--max-oof-difference",
+        type=options.fraction,
+        default=1e-3,
+        help="largest difference of the float32 outputs on DATA from MODEL/oof_probabilities.csv (more: DATA is "
+        "not the training data), from 0 to 1",
+    )
+    parser.add_argument(
+        "--gate-records",
+        type=options.integer(1),
+        help="measure the gate on this many out-of-fold records (default: all)",
     )
     parser.add_argument(
         "--keep-fp32-default",
@@ -295,8 +317,6 @@ def quantize(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         help="write the int8 weights but leave float32 the driver's default precision",
     )
     args = parser.parse_args(argv)
-    if args.calibration_records < 1 or (args.gate_records is not None and args.gate_records < 1):
-        parser.error("--calibration-records and --gate-records must be at least 1")
     logs.configure()
     from .quantize import Gate, quantize_folder
 
@@ -305,7 +325,7 @@ def quantize(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
             args.model,
             args.data,
             calibration_records=args.calibration_records,
-            gate=Gate(args.min_identical, args.max_metric_change),
+            gate=Gate(args.min_identical, args.max_metric_change, args.max_oof_difference),
             gate_records=args.gate_records,
             default=not args.keep_fp32_default,
         )
@@ -353,6 +373,7 @@ def evaluate(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
 
 def _score(args: argparse.Namespace, scores_csv: str | None, class_scores_csv: str | None, json: str | None) -> None:
     from . import scoring
+    from .files import atomic_write
 
     source = dataoptions.label_source(args, args.label_folder)
     evaluation = scoring.evaluate_folders(args.label_folder, args.outputs, source, args.strat_folds, args.recursive)
@@ -364,13 +385,11 @@ def _score(args: argparse.Namespace, scores_csv: str | None, class_scores_csv: s
         )
     text = scoring.scores_csv(evaluation.overall)
     if scores_csv:
-        with open(scores_csv, "w") as f:
-            f.write(text)
+        atomic_write(scores_csv, text)
     else:
         print(text)
     if class_scores_csv:
-        with open(class_scores_csv, "w") as f:
-            f.write(scoring.class_scores_csv(evaluation.overall))
+        atomic_write(class_scores_csv, scoring.class_scores_csv(evaluation.overall))
     if json:
         scoring.write_json(evaluation, json)
 
@@ -404,9 +423,11 @@ Exit status: 0 done, 1 an error (named in one line)."""
 def seed_list(text: str) -> list[int]:
     """`--seeds 1,2,3` -> [1, 2, 3]."""
     try:
-        seeds = [int(k) for k in text.split(",") if k.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seeds such as 1,2,3, not {text!r}") from None
+        seeds = [options.seed(k) for k in text.split(",") if k.strip()]
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected seeds from 0 to {options.MAX_SEED} such as 1,2,3, not {text!r}"
+        ) from None
     if not seeds or len(set(seeds)) != len(seeds):
         raise argparse.ArgumentTypeError(f"expected distinct seeds such as 1,2,3, not {text!r}")
     return seeds
@@ -435,8 +456,8 @@ def compare(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     )
     parser.add_argument("--summarise", action="store_true", help="only rebuild the tables from the finished runs")
     parser.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
-    parser.add_argument("--workers", type=int, help="data loader processes (default: config.workers)")
-    parser.add_argument("--jobs", type=int, default=-1, help="processes for decoding records (default: -1, all cores)")
+    parser.add_argument("--workers", type=WORKERS, help="data loader processes (default: config.workers)")
+    parser.add_argument("--jobs", type=JOBS, default=-1, help="processes for decoding records (default: -1, all cores)")
     args = parser.parse_args(argv)
     if args.summarise != (args.data is None):
         parser.error("give DATA OUT to run a comparison, or --summarise OUT alone to rebuild its tables")

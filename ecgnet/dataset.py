@@ -130,6 +130,11 @@ def prepare_data(
     labels = all_labels[rows]
     if loss_mask is not None:
         loss_mask = loss_mask[rows]
+        if len(rows) and not loss_mask.any():
+            log.warning(
+                f"label overrides {overrides.path}: every (record, class) cell of the {len(rows)} training records is "
+                "masked or weighted 0, so the loss is 0 and the network learns nothing"
+            )
     folds = _folds(names, labels, config, data_folder, None if strat_folds is None else strat_folds[rows])
     saved = store.read_folds()
     if saved is not None and saved != (names, folds.tolist()):

@@ -9,6 +9,7 @@ vectorised, and a label file with no `#Dx` line or with several (which crash or 
 misalign the official script) is an error that names the file.
 """
 
+import io
 import json
 import math
 import os
@@ -22,6 +23,7 @@ from . import metrics
 from .errors import ScoringError
 from .files import atomic_write
 from .folders import find_records, iter_records, name_prefix
+from .limits import MAX_HEADER_BYTES
 from .ptbxl import PtbxlLabels
 
 TRUE_WORDS = frozenset(("1", "True", "true", "T", "t"))
@@ -35,6 +37,8 @@ SOURCES = {
     "JS": "Chapman-Shaoxing/Ningbo",
 }
 OTHER_SOURCE = "other"
+MAX_LABEL_BYTES = MAX_HEADER_BYTES  # a label file is a record's header: the reader's limit
+MAX_OUTPUT_BYTES = 1024 * 1024
 
 
 def find_label_output_pairs(
@@ -55,9 +59,20 @@ def find_label_output_pairs(
     return label_files, output_files
 
 
+def _text_file(path: str, what: str, max_bytes: int) -> io.TextIOWrapper:
+    """`path`'s text, read as the official scorer opens it (UTF-8, undecodable bytes replaced,
+    universal newlines); ScoringError for a file larger than `max_bytes`, which is never read
+    whole (a record's label file or a driver's output file is a few hundred bytes)."""
+    with open(path, "rb") as f:
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ScoringError(f"{path}: the {what} is more than {max_bytes:,} bytes, far more than one can hold")
+    return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="replace")
+
+
 def read_label_file(path: str) -> np.ndarray:
     """The scored classes of a label file (multi-hot bool, `CLASSES` order) from its `#Dx` line."""
-    with open(path, encoding="utf-8", errors="replace") as f:
+    with _text_file(path, "label file", MAX_LABEL_BYTES) as f:
         dx_lines = [line for line in f if line.startswith("#Dx")]
     if len(dx_lines) != 1:
         raise ScoringError(f"{path}: expected one line starting with '#Dx', found {len(dx_lines)}")
@@ -90,7 +105,7 @@ def read_output_file(path: str) -> tuple[np.ndarray, np.ndarray] | None:
     counts. Line 1 names the classes, line 2 the binary outputs, line 3 the scalar outputs.
     A class named more than once is positive if any copy is, with the NaN-ignoring mean of
     the copies' scalars; NaN scalars become 0; classes not named are negative with 0."""
-    with open(path, encoding="utf-8", errors="replace") as f:
+    with _text_file(path, "output file", MAX_OUTPUT_BYTES) as f:
         lines = [line for line in f if line.strip() and not line.strip().startswith("#")]
     if len(lines) < 3 or len({len(line.split(",")) for line in lines}) != 1:
         return None
@@ -258,4 +273,4 @@ def evaluation_json(evaluation: Evaluation) -> dict:
 
 def write_json(evaluation: Evaluation, path: str) -> None:
     """The `--json` file (`evaluation_json`), written whole or not at all."""
-    atomic_write(path, json.dumps(evaluation_json(evaluation), indent=2) + "\n")
+    atomic_write(path, json.dumps(evaluation_json(evaluation), indent=2, allow_nan=False) + "\n")

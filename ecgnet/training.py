@@ -23,6 +23,7 @@ gradients) and every validation set; with `parallel_folds` each process trains w
 on its own device instead.
 """
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -116,18 +117,10 @@ def labels_record(labels: PtbxlLabels | None) -> dict:
     }
 
 
-def check_labels(store: modelstore.ModelFolder, requested: dict, resuming: bool) -> None:
-    """Record the run's label source, or refuse to resume with another than it started with."""
-    path = store.work_path("labels.json")
-    saved = None
-    if os.path.exists(path):
-        with open(path) as f:
-            saved = json.load(f)
-    elif resuming:
-        saved = {"labels": "header"}  # a run of an ecgnet before --labels: the headers'
-    if saved is None:
-        modelstore.write_json(path, requested)
-    elif saved != requested:
+def check_labels(store: modelstore.ModelFolder, requested: dict) -> None:
+    """Refuse to resume a run with another label source than it started with."""
+    saved = store.read_run_labels() or {"labels": "header"}  # a run of an ecgnet before --labels: the headers'
+    if saved != requested:
         raise TrainingError(
             f"{store.folder} holds a training run started with labels {json.dumps(saved)}, but this call gives "
             f"{json.dumps(requested)}; resume it with the same --labels, or train into a new MODEL folder"
@@ -193,18 +186,28 @@ def finalize(
 def _start_run(
     store: modelstore.ModelFolder, requested: Config | None, overrides: dict, labels: dict, runtime: Runtime
 ) -> tuple[Config, bool]:
-    """The run's config (on every process), saved in MODEL/work with the label overrides' and
-    the label source's records when the run is new; a resumed run must have the same ones."""
+    """The run's config (on every process); a resumed run must have the same label overrides
+    and label source. A new run's settings are saved only once its data are prepared (`_save_run`)."""
     if runtime.is_main:
         os.makedirs(store.work, exist_ok=True)
         config, resuming = resolve_config(store, requested)
         if resuming:
             check_overrides(store, overrides)
-        else:
-            store.write_run_overrides(overrides)
-            store.write_run_config(config)
-        check_labels(store, labels, resuming)
+            check_labels(store, labels)
+        else:  # what a start that failed before its settings were saved left belongs to no run
+            for name in ("folds.json", "labels.json"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(store.work_path(name))
     return runtime.broadcast((config, resuming) if runtime.is_main else None)
+
+
+def _save_run(store: modelstore.ModelFolder, config: Config, overrides: dict, labels: dict) -> None:
+    """Save a new run's settings in MODEL/work (the config last: it makes later calls resume
+    the run), only after every check of them against the data passed (too few records for the
+    folds, say), so that settings that failed are never kept."""
+    store.write_run_overrides(overrides)
+    store.write_run_labels(labels)
+    store.write_run_config(config)
 
 
 def write_cv_html(store: modelstore.ModelFolder, data_folder: str, overrides: Overrides | None) -> None:
@@ -306,6 +309,8 @@ def train(
             data = prepare_data(
                 data_folder, store, config, runtime, cache_folder, jobs, overrides, labels=labels, recursive=recursive
             )
+            if runtime.is_main and not resuming:
+                _save_run(store, config, record, source)
             workers = config.workers if workers is None else workers
             if workers < 0:
                 workers = 4 if runtime.device.type == "cuda" else 0

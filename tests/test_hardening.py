@@ -355,7 +355,7 @@ def edit_manifest(folder, change):
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda m: m["thresholds"].__setitem__(3, math.nan), "thresholds must be 24 numbers from 0 to 1"),
+        (lambda m: m["thresholds"].__setitem__(3, math.nan), "not valid JSON \\(NaN is not a JSON number\\)"),
         (lambda m: m["thresholds"].__setitem__(3, -5), "thresholds must be 24 numbers from 0 to 1"),
         (lambda m: m["thresholds"].__setitem__(3, "0.5"), "thresholds must be 24 numbers from 0 to 1"),
         (lambda m: m["thresholds"].pop(), "thresholds must be 24 numbers"),

@@ -32,6 +32,7 @@ from ecgnet import synthetic
 from ecgnet.benchmarks import child_env
 from ecgnet.benchmarks.tools import machine, make_model
 from ecgnet.config import Config
+from ecgnet.files import atomic_write
 
 FOLDER_SIZE = 1000
 ECGNET = [sys.executable, "-m", "ecgnet"]
@@ -154,8 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(results, indent=2)
     print(text)
     if args.json:
-        with open(args.json, "w") as f:
-            f.write(text + "\n")
+        atomic_write(args.json, text + "\n")
     return 0
 
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from ecgnet.benchmarks.tools import machine, run_measured
 from ecgnet.errors import RecordError
+from ecgnet.files import atomic_write
 from ecgnet.folders import RecordFiles, list_records
 from ecgnet.headers import load_header
 from ecgnet.records import record_signal
@@ -177,8 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(results, indent=2)
     print(text)
     if args.json:
-        with open(args.json, "w") as f:
-            f.write(text + "\n")
+        atomic_write(args.json, text + "\n")
     return 0
 
 

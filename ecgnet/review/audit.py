@@ -7,7 +7,6 @@ command's description of what it does.
 """
 
 import argparse
-import csv
 import json
 import os
 import sys
@@ -15,9 +14,11 @@ import warnings
 
 import numpy as np
 
-from .. import dataoptions
+from .. import dataoptions, options
 from .. import labels as label_space
+from ..csvfiles import read_table, write_table
 from ..errors import EcgnetError, describe
+from ..files import atomic_write
 from ..folders import list_records, name_prefix
 from ..modelstore import read_oof_probabilities
 from ..thresholds import apply_thresholds
@@ -225,20 +226,16 @@ def summarize(names, labels, flags, audit):
 
 
 def write_issues(path, rows):
-    with open(path + ".tmp", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=ISSUE_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(path + ".tmp", path)
+    """label_issues.csv of `rows` (dicts of ISSUE_COLUMNS), whole or not at all, every cell
+    spreadsheet-safe (`csvfiles.write_table`: a record named `=cmd...` cannot run as a formula)."""
+    write_table(path, ISSUE_COLUMNS, ([row.get(c, "") for c in ISSUE_COLUMNS] for row in rows))
 
 
 def read_issues(path):
-    """The rows of a label_issues.csv as dictionaries (for tests and tools)."""
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        if tuple(reader.fieldnames or ()) not in (ISSUE_COLUMNS, ISSUE_COLUMNS[:-1]):  # files from before `rule`
-            raise AuditError(f"{path} row 1: the header must be {','.join(ISSUE_COLUMNS)}")
-        return list(reader)
+    """The rows of a label_issues.csv (`csvfiles.Row`: cells by column, and the row's number as
+    a spreadsheet shows it), read by `csvfiles.read_table`; extra columns are allowed, and the
+    `rule` column may be absent (files from before `audit --rules`)."""
+    return read_table(path, "audit file (label_issues.csv)", ISSUE_COLUMNS[:-1], error=AuditError).rows
 
 
 def _summary(model, data, oof_path, oof, without_oof):
@@ -326,10 +323,7 @@ def paper_rule_agreement(names, labels, binary, pairs, rules, seed=0):
 
 
 def write_summary(path, summary):
-    with open(path + ".tmp", "w") as f:
-        json.dump(summary, f, indent=2)
-        f.write("\n")
-    os.replace(path + ".tmp", path)
+    atomic_write(path, json.dumps(summary, indent=2, allow_nan=False) + "\n")
 
 
 def run_audit(
@@ -404,7 +398,7 @@ def _parser(prog):
     parser.add_argument("out", help="folder to write label_issues.csv and summary.json into (made if missing)")
     parser.add_argument(
         "--min-positives",
-        type=int,
+        type=options.integer(1),
         default=MIN_POSITIVES,
         metavar="N",
         help="audit a class only with at least N positive and N negative records",
@@ -424,8 +418,8 @@ def _parser(prog):
         metavar="CODE",
         help="with --paper: the class (SNOMED CT code or abbreviation), e.g. 39732003 (LAD)",
     )
-    parser.add_argument("--n", type=int, default=100, help="with --paper: records to sample")
-    parser.add_argument("--seed", type=int, default=0, help="with --paper: seed of the random sample")
+    parser.add_argument("--n", type=options.integer(1), default=100, help="with --paper: records to sample")
+    parser.add_argument("--seed", type=options.seed, default=0, help="with --paper: seed of the random sample")
     parser.add_argument(
         "--kind",
         choices=PAPER_KINDS,
@@ -448,8 +442,6 @@ def main(argv: list[str] | None = None, prog: str = "ecgnet audit") -> int:
     args = parser.parse_args(argv)
     if args.paper != bool(args.paper_class):
         parser.error("--paper and --class go together")
-    if args.n < 1 or args.min_positives < 1:
-        parser.error("--n and --min-positives must be at least 1")
     dataoptions.check(parser, args)
     try:
         summary = run_audit(
