@@ -2,7 +2,7 @@
 
 A model folder is made up here from random out-of-fold probabilities (no training: only its
 JSON and CSV files are read), with records of every source and classes with many, few and
-no positives; the tiny model trained on sample records (conftest's `tiny_model`) checks the
+no positives; the tiny model trained on the committed records (conftest's `tiny_model`) checks the
 real files. The page must hold every section and every class, embed its plots, name what is
 missing, and render in a real browser (headless Chromium; skipped where it is absent).
 """
@@ -405,7 +405,7 @@ def test_driver_side_never_imports_matplotlib():
 
 
 def test_report_of_a_trained_model(tiny_model, tmp_path):
-    """The real MODEL files of a model trained on sample records of five sources."""
+    """The real MODEL files of a model trained on the committed records of five sources."""
     model, data = tiny_model
     path = write_report(model, str(tmp_path), labels=data)
     text = open(path, encoding="utf-8").read()
