@@ -28,7 +28,6 @@ from ecgnet.runner import run_folder
 
 from helpers import RECORDS, ROOT, TINY, link_records, sample_names
 
-
 # ---------------------------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------------------------

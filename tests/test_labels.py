@@ -243,7 +243,9 @@ def test_encode_the_committed_records_labels():
     expected |= {"PVC": 1, "LPR": 1, "SB": 1}
     assert {labels.ABBREVIATIONS[i]: int(n) for i, n in enumerate(total) if n} == expected
     assert counts.unscored == Counter(
-        dict.fromkeys(["428750005", "67741000119109", "164865005", "164861001", "164873001", "89792004", "164867002"], 1)
+        dict.fromkeys(
+            ["428750005", "67741000119109", "164865005", "164861001", "164873001", "89792004", "164867002"], 1
+        )
     )
     assert not counts.unknown
 

@@ -18,8 +18,8 @@ from ecgnet import labels as label_space
 from ecgnet import metrics, scoring
 
 import reference_metrics as reference
-from helpers import ROOT as REPO
 from helpers import RECORDS, record_folders
+from helpers import ROOT as REPO
 
 CLASSES = label_space.CLASSES
 C = label_space.CLASS_INDEX
