@@ -33,9 +33,10 @@ def amplitude_after(span, config, hz):
     return np.hypot(coefficients[0], coefficients[1])
 
 
-def test_defaults_leave_every_span_untouched():
+def test_the_papers_settings_leave_every_span_untouched_and_the_defaults_standardise_it():
     span = np.random.default_rng(0).normal(size=(12, 300)).astype(np.float32)
     assert preprocess.condition(span, Config.paper()) is span
+    np.testing.assert_array_equal(preprocess.condition(span, Config()), preprocess.standardise(span))
 
 
 def test_bandpass_keeps_the_ecg_band_and_takes_out_drift_and_mains_hum_of_either_grid():

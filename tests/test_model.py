@@ -7,6 +7,7 @@ import torch
 from ecgnet.config import Config
 from ecgnet.inference import predict
 from ecgnet.model import SEResNet1d, fuse_for_inference
+from ecgnet.preprocess import condition
 from ecgnet.records import Record
 
 from helpers import TINY
@@ -84,10 +85,12 @@ def test_predict_averages_the_views_of_a_long_record():
     record = Record("long", signal, demographics)
     got = predict([model], [record], TINY, "cpu")[0, 0]
     views = [(0, 3000), (658, 1682), (1316, 2340), (1976, 3000)]  # whole record + windows of 1024, overlap >= 128
-    with torch.no_grad():
+    with torch.no_grad():  # each view conditioned (the defaults: a per-lead z-score) on its own
         expected = np.mean(
             [
-                torch.sigmoid(model(torch.from_numpy(signal[None, :, s:e]), torch.zeros(1, 5)))[0].numpy()
+                torch.sigmoid(model(torch.from_numpy(condition(signal[:, s:e], TINY)[None]), torch.zeros(1, 5)))[
+                    0
+                ].numpy()
                 for s, e in views
             ],
             axis=0,
