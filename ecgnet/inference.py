@@ -108,7 +108,7 @@ def view_batches(records: Sequence[Record], config: Config, batch_samples: int) 
 
 @torch.inference_mode()
 def predict(
-    models: Sequence[torch.nn.Module],
+    models: Sequence[SEResNet1d],
     records: Sequence[Record],
     config: Config,
     device: torch.device | str,
@@ -123,7 +123,7 @@ def predict(
         if valid is not None:
             valid = tuple(v.to(device) for v in valid)
         for m, model in enumerate(models):
-            probabilities = torch.sigmoid(model(x, demographics, valid).float()).cpu().numpy()
+            probabilities = model.probabilities(x, demographics, valid).cpu().numpy()
             np.add.at(totals[m], owners, probabilities)
         np.add.at(counts, owners, 1)
     return (totals / counts[None, :, None]).astype(np.float32)
