@@ -90,6 +90,18 @@ class Config:
     asl_gamma_neg: float = 4.0
     asl_gamma_pos: float = 0.0
     asl_clip: float = 0.05
+    # Measurements (`ecgnet.measure`, computed for every record, in training and by the driver)
+    # beside the network (see docs/hybrid.md). features: "measurements" gives them to the
+    # network's head beside age and sex (robustly scaled, each fold on its training records);
+    # stacking: "logistic" re-fits each class's probability from the fold model's logit and
+    # the measurements (fitted on out-of-fold predictions only), shrunk toward the network's
+    # own probability by stacking_penalty; decide_rules: classes (abbreviations or codes, comma
+    # separated, e.g. "SB,STach,IAVB") whose label the rule reader (`measure.criteria`) decides
+    # wherever it can tell, the network's probability kept for ranking.
+    features: str = "none"
+    stacking: str = "none"
+    stacking_penalty: float = 10.0
+    decide_rules: str = ""
 
     def __post_init__(self):
         problems = self._type_problems()
@@ -142,6 +154,15 @@ class Config:
             problems.append("baseline_wander, noise, mixup, asl_gamma_neg and asl_gamma_pos must be >= 0")
         if not 0 <= self.label_smoothing < 1 or not 0 <= self.asl_clip < 1:
             problems.append("label_smoothing and asl_clip must be in [0, 1)")
+        if self.stacking_penalty <= 0:
+            problems.append("stacking_penalty must be positive")
+        if self.decide_rules:
+            # deferred: the rule reader's package imports this module
+            from .decisions import rule_class_problem
+
+            problem = rule_class_problem(self.decide_rules)
+            if problem:
+                problems.append(problem)
         if problems:
             raise ConfigError("invalid config: " + "; ".join(problems))
 
@@ -223,6 +244,8 @@ _CHOICES = {
     "split": ("stratified", "source"),
     "selection": ("validation", "inner", "last"),
     "loss": ("bce", "asl"),
+    "features": ("none", "measurements"),
+    "stacking": ("none", "logistic"),
 }
 
 

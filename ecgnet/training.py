@@ -1,8 +1,9 @@
 """Training the fold ensemble: `train(data_folder, model_folder, config)`.
 
-The run reads top to bottom: prepare the data (`dataset`: signal cache, labels, folds); train
-each fold (`loop`); then fit the thresholds on the out-of-fold predictions (`thresholds`), write
-the cross-validation report (`crossval`) and the MODEL folder (`modelstore`). The log goes to
+The run reads top to bottom: prepare the data (`dataset`: signal cache, labels, folds, and the
+records' measurements where the config uses them); train each fold (`loop`); then fit the
+second stage if any (`decisions`, `stacking`) and the thresholds on the out-of-fold predictions
+(`thresholds`), write the cross-validation report (`crossval`) and the MODEL folder (`modelstore`). The log goes to
 stderr and to MODEL/train.log (`logs`).
 
 Interrupted runs resume: started again with the same MODEL folder, a run skips finished folds
@@ -31,15 +32,17 @@ import time
 
 import numpy as np
 
-from . import distributed, logs, modelstore
+from . import distributed, features, logs, modelstore
 from .config import Config
-from .crossval import cv_report, fit_run_thresholds
+from .crossval import Finish, cv_report, fit_run_thresholds
 from .dataset import TrainingData, prepare_data
+from .decisions import out_of_fold
 from .distributed import Runtime
 from .errors import TrainingError, describe
 from .loop import FoldResult, TimeLeft, duration, train_fold
 from .overrides import Overrides, read_overrides
 from .overrides import summary as overrides_summary
+from .stacking import Stacker, fit_stacker
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +105,21 @@ def check_finished(store: modelstore.ModelFolder, requested: dict) -> None:
     log.info(f"{store.manifest} exists: the model in {store.folder} is complete; nothing to do.")
 
 
+def _second_stage(
+    data: TrainingData, config: Config, oof: np.ndarray, labels: np.ndarray
+) -> tuple[Finish | None, Stacker | None]:
+    """(the run's second stage in cross-validation, `decisions.out_of_fold`; the model's stacked
+    stage, fitted on every out-of-fold prediction), each None where the config has none."""
+    if config.stacking == "none" and not config.decide_rules:
+        return None, None
+    finish = out_of_fold(config, data.measurements, data.demographics, labels, data.folds)
+    if config.stacking == "none":
+        return finish, None
+    log.info(f"fitting the stacked stage ({config.stacking}) on the out-of-fold predictions and measurements")
+    encoded = features.encode(data.measurements.values)
+    return finish, fit_stacker(oof, encoded, labels, config.stacking_penalty)
+
+
 def finalize(
     data: TrainingData, store: modelstore.ModelFolder, config: Config, started: float, overrides: dict | None = None
 ) -> dict:
@@ -112,12 +130,14 @@ def finalize(
     for result in results:
         oof[result.validation] = result.probabilities
     labels = data.labels.astype(bool)
+    finish, stacker = _second_stage(data, config, oof, labels)
+    probabilities, decided = finish(oof) if finish else (oof, oof)
     log.info(f"fitting thresholds ({config.threshold_method}) on the out-of-fold predictions")
-    thresholds, rounds = fit_run_thresholds(oof, labels, data.names, config)
-    report = cv_report(results, data.names, oof, labels, thresholds, rounds, config)
+    thresholds, rounds = fit_run_thresholds(decided, labels, data.names, config)
+    report = cv_report(results, data.names, oof, labels, thresholds, rounds, config, finish)
     store.write_cv_report(report)
     store.write_thresholds(thresholds)
-    store.write_oof_probabilities(data.names, data.folds, oof)
+    store.write_oof_probabilities(data.names, data.folds, probabilities)
     summary = {
         "records": len(data.names),
         "seconds": round(time.time() - started, 1),
@@ -126,7 +146,7 @@ def finalize(
         "best_epochs": [r.best_epoch for r in results],
         "label_overrides": overrides,
     }
-    modelstore.save_model(store.folder, config, thresholds, data.num_folds, summary)
+    modelstore.save_model(store.folder, config, thresholds, data.num_folds, summary, stacker)
     log.info(
         f"out-of-fold challenge metric {summary['cv_challenge_before_thresholds']:.4f} with threshold "
         f"{config.uniform_threshold}, {summary['cv_challenge_after_thresholds']:.4f} with searched thresholds"
