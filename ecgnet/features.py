@@ -31,16 +31,19 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from .cache import SignalCache
 from .config import Config
 from .files import atomic_write
 from .measure import VALUES, measure
 from .preprocess import DEMOGRAPHICS
 from .records import Record
+
+if TYPE_CHECKING:  # the driver never reads a signal cache: its module (and joblib) stay unimported
+    from .cache import SignalCache
 
 log = logging.getLogger(__name__)
 
@@ -121,14 +124,14 @@ def measure_records(records: Sequence[Record], rate: int) -> MeasurementTable:
     return _table([measure_signal(r.signal, rate, r.missing, r.gain) for r in records])
 
 
-def _measure_cached(cache: SignalCache, rate: int, indices: list[int]) -> list[tuple[np.ndarray, str]]:
+def _measure_cached(cache: "SignalCache", rate: int, indices: list[int]) -> list[tuple[np.ndarray, str]]:
     return [
         measure_signal(cache.signal(i), rate, cache.records[i].get("missing", ()), cache.records[i].get("gain", 1.0))
         for i in indices
     ]
 
 
-def cached_measurements(cache: SignalCache, rate: int, jobs: int = -1) -> MeasurementTable:
+def cached_measurements(cache: "SignalCache", rate: int, jobs: int = -1) -> MeasurementTable:
     """The measurements of every record of a signal cache, in its order: read from the file
     beside it when that was made of the same cache, else measured (in `jobs` processes; -1:
     one per core) and written there."""
