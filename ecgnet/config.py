@@ -95,9 +95,11 @@ class Config:
     # network's head beside age and sex (robustly scaled, each fold on its training records);
     # stacking: "logistic" re-fits each class's probability from the fold model's logit and
     # the measurements (fitted on out-of-fold predictions only), shrunk toward the network's
-    # own probability by stacking_penalty; decide_rules: classes (abbreviations or codes, comma
-    # separated, e.g. "SB,STach,IAVB") whose label the rule reader (`measure.criteria`) decides
-    # wherever it can tell, the network's probability kept for ranking.
+    # own probability by stacking_penalty; "criteria" the same for the classes with a published
+    # criterion, on the measurements it reads, the others left as they are; decide_rules:
+    # classes (abbreviations or codes, comma separated, e.g. "SB,STach,IAVB") whose label the
+    # rule reader (`measure.criteria`) decides wherever it can tell, the network's probability
+    # kept for ranking.
     features: str = "none"
     stacking: str = "none"
     stacking_penalty: float = 10.0
@@ -245,7 +247,7 @@ _CHOICES = {
     "selection": ("validation", "inner", "last"),
     "loss": ("bce", "asl"),
     "features": ("none", "measurements"),
-    "stacking": ("none", "logistic"),
+    "stacking": ("none", "logistic", "criteria"),
 }
 
 

@@ -126,7 +126,7 @@ def out_of_fold(
     def finish(oof: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         probabilities = oof
         if config.stacking != "none":
-            probabilities = stacking.cross_fit(oof, encoded, labels, folds, config.stacking_penalty)
+            probabilities = stacking.cross_fit(oof, encoded, labels, folds, config.stacking_penalty, config.stacking)
         return probabilities, probabilities if verdicts is None else decide(probabilities, verdicts)
 
     return finish

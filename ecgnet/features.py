@@ -183,6 +183,20 @@ def encode(values: np.ndarray) -> np.ndarray:
     return encoded.astype(np.float32)
 
 
+def columns_of(measurements: Sequence[str]) -> np.ndarray:
+    """The encoded feature columns of these measurements (`MEASURED` names): their numbers or
+    cosine and sine, and their flags."""
+    names = list(FEATURE_NAMES)
+    wanted = []
+    for column in measurements:
+        if column in AXES:
+            wanted += [f"cos {column}", f"sin {column}"]
+        else:
+            wanted.append(column if dict(NUMBERS)[column] is None else f"log {column}")
+        wanted.append(f"{column} missing")
+    return np.array(sorted(names.index(name) for name in wanted))
+
+
 def fit_scaling(encoded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(center, spread), each (FEATURE_COUNT,) float32, of encoded features: the numbers' median
     and interquartile range / 1.349 over the records where they were measured (0 and 1 where

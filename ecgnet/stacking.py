@@ -10,6 +10,11 @@ w = 0, b = 0, the network's own probability: a class with few positives stays ne
 with many learns what the measurements add. Fitted by scipy's L-BFGS on the exact gradient
 (NumPy and SciPy only, as the challenge image has them).
 
+`stacking=criteria` restricts the stage to what a published criterion defines: a class with a
+rule (`measure.criteria`) gets only the measurements its criterion reads (`CRITERION_COLUMNS`:
+heart rate and the signs of sinus rhythm for the rate classes, PR for AV block, the QRS axis
+for axis deviation...); every other class keeps the network's probability as it is.
+
 In cross-validation each fold's records are scored by a stage fitted on the other folds'
 out-of-fold predictions (`cross_fit`), so nothing scored trained it (under split=source, no
 record of the scored source). The model's stage (`fit_stacker`) is fitted on every out-of-fold
@@ -26,6 +31,22 @@ from . import labels as label_space
 from .errors import ModelFolderError
 
 PROBABILITY_FLOOR = 1e-6  # probabilities are clipped to [floor, 1 - floor] before the logit
+_SINUS = ("heart_rate_bpm", "rr_sd_ms", "pr_ms", "p_axis_deg")  # what `criteria.sinus` and a rate read
+# The measurements each class's criterion reads (`measure.criteria.CRITERIA`), for stacking=criteria.
+CRITERION_COLUMNS = {
+    "426177001": _SINUS,  # sinus bradycardia
+    "426783006": _SINUS,  # sinus rhythm
+    "427084000": _SINUS,  # sinus tachycardia
+    "427393009": _SINUS,  # sinus arrhythmia
+    "426627000": ("heart_rate_bpm",),  # bradycardia
+    "270492004": ("pr_ms",),  # 1st degree AV block
+    "164947007": ("pr_ms",),  # prolonged PR
+    "39732003": ("qrs_axis_deg",),  # left axis deviation
+    "47665007": ("qrs_axis_deg",),  # right axis deviation
+    "445118002": ("qrs_axis_deg", "qrs_ms"),  # left anterior fascicular block
+    "251146004": ("qrs_amp_limb_mv",),  # low QRS voltages
+    "111975006": ("qtc_fridericia_ms",),  # prolonged QT
+}
 
 
 def fit_logistic(
@@ -89,7 +110,7 @@ class Stacker:
 
     def to_json(self) -> dict:
         return {
-            "method": "logistic",
+            "method": "logistic",  # both stacking choices are logistic regressions
             "features": list(features.FEATURE_NAMES),
             "center": self.center.tolist(),
             "spread": self.spread.tolist(),
@@ -128,32 +149,55 @@ class Stacker:
         return cls(**arrays)
 
 
-def fit_stacker(probabilities: np.ndarray, encoded: np.ndarray, labels: np.ndarray, penalty: float) -> Stacker:
-    """The second stage fitted on out-of-fold network `probabilities` (records, classes), the
-    records' encoded measurements and their labels."""
+def inputs_of(method: str) -> list[np.ndarray | None]:
+    """Per class (CLASSES order), the feature columns its stage takes under `method` ("logistic":
+    all; "criteria": those of `CRITERION_COLUMNS`), or None where the class keeps the network's
+    probability."""
+    if method == "logistic":
+        return [np.arange(features.FEATURE_COUNT)] * label_space.NUM_CLASSES
+    return [
+        features.columns_of(CRITERION_COLUMNS[code]) if code in CRITERION_COLUMNS else None
+        for code in label_space.CLASSES
+    ]
+
+
+def fit_stacker(
+    probabilities: np.ndarray, encoded: np.ndarray, labels: np.ndarray, penalty: float, method: str = "logistic"
+) -> Stacker:
+    """The second stage (`method`: "logistic" or "criteria", config stacking) fitted on
+    out-of-fold network `probabilities` (records, classes), the records' encoded measurements
+    and their labels."""
     center, spread = features.fit_scaling(encoded)
     x = features.scale_array(encoded, center, spread)
     logits = _logit(probabilities)
     labels = np.asarray(labels, dtype=bool)
     coefficients = np.zeros((labels.shape[1], 1 + features.FEATURE_COUNT))
+    coefficients[:, 0] = 1.0
     intercepts = np.zeros(labels.shape[1])
-    for c in range(labels.shape[1]):
+    for c, columns in enumerate(inputs_of(method)):
+        if columns is None:
+            continue
         # in terms of the departure from the network (a - 1, w, b), penalised toward zero
-        inputs = np.concatenate([logits[:, c : c + 1], x], axis=1)
+        inputs = np.concatenate([logits[:, c : c + 1], x[:, columns]], axis=1)
         departure, intercepts[c] = fit_logistic(inputs, labels[:, c], penalty, offset=logits[:, c])
-        coefficients[c] = departure
-        coefficients[c, 0] += 1.0
+        coefficients[c, 0] += departure[0]
+        coefficients[c, 1 + columns] = departure[1:]
     return Stacker(center.astype(np.float64), spread.astype(np.float64), coefficients, intercepts)
 
 
 def cross_fit(
-    probabilities: np.ndarray, encoded: np.ndarray, labels: np.ndarray, folds: np.ndarray, penalty: float
+    probabilities: np.ndarray,
+    encoded: np.ndarray,
+    labels: np.ndarray,
+    folds: np.ndarray,
+    penalty: float,
+    method: str = "logistic",
 ) -> np.ndarray:
     """Second-stage out-of-fold probabilities: each fold's records through a stage fitted on the
     other folds' records only."""
     out = np.zeros(probabilities.shape, dtype=np.float32)
     for fold in np.unique(folds):
         held = folds == fold
-        stacker = fit_stacker(probabilities[~held], encoded[~held], labels[~held], penalty)
+        stacker = fit_stacker(probabilities[~held], encoded[~held], labels[~held], penalty, method)
         out[held] = stacker.apply(probabilities[held], encoded[held])
     return out

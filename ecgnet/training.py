@@ -117,7 +117,7 @@ def _second_stage(
         return finish, None
     log.info(f"fitting the stacked stage ({config.stacking}) on the out-of-fold predictions and measurements")
     encoded = features.encode(data.measurements.values)
-    return finish, fit_stacker(oof, encoded, labels, config.stacking_penalty)
+    return finish, fit_stacker(oof, encoded, labels, config.stacking_penalty, config.stacking)
 
 
 def finalize(
