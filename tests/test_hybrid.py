@@ -208,6 +208,30 @@ def test_the_stacked_stage_learns_what_a_measurement_defines():
     assert stacked.shape == (2, 300, label_space.NUM_CLASSES) and np.array_equal(stacked[1], out)
 
 
+def test_the_criteria_stage_uses_only_what_each_criterion_reads():
+    probabilities, encoded, labels = _rate_problem(300, 6)
+    stacker = stacking.fit_stacker(probabilities, encoded, labels, penalty=1.0, method="criteria")
+    names = np.array(features.FEATURE_NAMES)
+    weights = dict(zip(label_space.CLASSES, stacker.coefficients[:, 1:] != 0))
+    sinus_bradycardia = set(names[weights["426177001"]])
+    assert "heart_rate_bpm" in sinus_bradycardia and sinus_bradycardia <= {
+        "heart_rate_bpm", "log rr_sd_ms", "pr_ms", "cos p_axis_deg", "sin p_axis_deg",
+        "heart_rate_bpm missing", "rr_sd_ms missing", "pr_ms missing", "p_axis_deg missing",
+    }  # fmt: skip
+    np.testing.assert_array_equal(
+        stacking.inputs_of("criteria")[label_space.CLASSES.index("426177001")],
+        [i for i, n in enumerate(names) if n.split(" ")[-1] in ("heart_rate_bpm", "rr_sd_ms", "pr_ms", "p_axis_deg")
+         or n.split(" ")[0] in ("heart_rate_bpm", "rr_sd_ms", "pr_ms", "p_axis_deg")],
+    )  # fmt: skip
+    assert set(names[weights["39732003"]]) <= {"cos qrs_axis_deg", "sin qrs_axis_deg", "qrs_axis_deg missing"}
+    # a class without a criterion keeps the network's probability exactly
+    af = label_space.CLASSES.index("164889003")
+    np.testing.assert_allclose(stacker.apply(probabilities, encoded)[:, af], probabilities[:, af], rtol=1e-5)
+    test_p, test_x, test_y = _rate_problem(300, 7)
+    sb = label_space.CLASSES.index("426177001")
+    assert class_auc(test_y, stacker.apply(test_p, test_x))[0][sb] > 0.98
+
+
 def test_a_strong_penalty_keeps_the_network_probabilities():
     probabilities, encoded, labels = _rate_problem(100, 3)
     stacker = stacking.fit_stacker(probabilities, encoded, labels, penalty=1e9)
@@ -262,6 +286,7 @@ def test_config_fields_are_checked_and_old_models_have_none():
     config = parse_overrides(["features=measurements", "stacking=logistic", "decide_rules=SB,LAD"])
     assert (config.features, config.stacking, config.decide_rules) == ("measurements", "logistic", "SB,LAD")
     assert Config.from_dict(config.to_dict()) == config
+    assert parse_overrides(["stacking=criteria"]).stacking == "criteria"
     for bad in ("features=raw", "stacking=boosting", "stacking_penalty=0"):
         with pytest.raises(ConfigError):
             parse_overrides([bad])
