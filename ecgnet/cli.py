@@ -64,7 +64,7 @@ def _fail(error: BaseException) -> None:
 TRAIN_DOC = """Train the SE-ResNet fold ensemble and its thresholds.
 
 DATA holds the training records (NAME.hea + NAME.mat); everything the driver needs is written
-into MODEL. Defaults are the published method's (5 folds, 70 epochs) but for five settings chosen
+into MODEL. Defaults are the published method's (5 folds, 70 epochs) but for seven settings chosen
 by leave-one-source-out validation; `--paper` gives the published ones; `--set` changes any
 field of ecgnet.config.Config, e.g. `--set epochs=15 --set lr_milestones=8,12`. Run the same
 command again after an interruption to resume. Under `torchrun --nproc_per_node=K` the K

@@ -1,4 +1,4 @@
-"""Every hyper-parameter in one object. Defaults are the published method's, except five
+"""Every hyper-parameter in one object. Defaults are the published method's, except seven
 settings chosen by leave-one-source-out validation (`PAPER_SETTINGS` lists the published
 values; `Config.paper()` and `--paper` give them all).
 
@@ -99,11 +99,12 @@ class Config:
     # criterion, on the measurements it reads, the others left as they are; decide_rules:
     # classes (abbreviations or codes, comma separated, e.g. "SB,STach,IAVB") whose label the
     # rule reader (`measure.criteria`) decides wherever it can tell, the network's probability
-    # kept for ranking.
-    features: str = "none"
+    # kept for ranking. The defaults (measurements for the network, the rule reader deciding the
+    # rate, interval and axis classes) were chosen by leave-one-source-out validation.
+    features: str = "measurements"
     stacking: str = "none"
     stacking_penalty: float = 10.0
-    decide_rules: str = ""
+    decide_rules: str = "SB,STach,Brady,IAVB,LPR,LAD,RAD"
 
     def __post_init__(self):
         problems = self._type_problems()
@@ -224,13 +225,16 @@ class Config:
 # Fields' earlier names, read in model folders and config files written before the rename.
 _RENAMED = {"checkpoint_threshold": "uniform_threshold"}
 # The published method's values of the fields whose defaults are not theirs: the defaults were
-# chosen by leave-one-source-out validation (README, "Generalisation to unseen sites").
+# chosen by leave-one-source-out validation (README, "Generalisation to unseen sites";
+# docs/hybrid.md for the measurements).
 PAPER_SETTINGS = {
     "selection": "validation",
     "threshold_method": "per_class",
     "standardise": False,
     "label_smoothing": 0.0,
     "lead_mask": 0.0,
+    "features": "none",
+    "decide_rules": "",
 }
 _KINDS = {
     bool: "true or false",

@@ -39,6 +39,7 @@ import torch
 from .config import Config
 from .files import atomic_write
 from .measure import VALUES, measure
+from .measure.record import MAX_SECONDS
 from .preprocess import DEMOGRAPHICS
 from .records import Record
 
@@ -107,6 +108,8 @@ def needed(config: Config) -> bool:
 def measure_signal(signal: np.ndarray, rate: float, missing: Sequence[str] = (), gain: float = 1.0):
     """(values in `measure.VALUES` order, NaN where not measured; quality) of one record's
     (12, n) signal at `rate` Hz. Never raises: any failure leaves every value missing."""
+    # `measure` reads the first MAX_SECONDS of a longer record: cut it here, before any copy
+    signal = signal[:, : int(MAX_SECONDS * rate)]
     try:
         row = measure(signal * gain if gain != 1.0 else signal, rate, tuple(missing)).row()
     except Exception:  # noqa: BLE001 - a record that cannot be measured has missing measurements

@@ -18,14 +18,14 @@ from ecgnet.config import Config, parse_overrides
 from ecgnet.errors import ConfigError, ModelFolderError
 from ecgnet.folders import list_records
 from ecgnet.inference import Ensemble
-from ecgnet.measure import VALUES
+from ecgnet.measure import VALUES, measure
 from ecgnet.measure.command import measure_record
 from ecgnet.measure.criteria import BY_CODE
 from ecgnet.metrics import class_auc
 from ecgnet.model import SEResNet1d
 from ecgnet.preprocess import DEMOGRAPHICS
 from ecgnet.records import read_record
-from ecgnet.synthetic import make_dataset
+from ecgnet.synthetic import make_dataset, random_truth, truth_signal
 
 from helpers import SAMPLE, TINY, link_records, needs_sample, sample_names
 
@@ -111,6 +111,14 @@ def test_a_record_that_cannot_be_measured_has_missing_measurements(monkeypatch):
     monkeypatch.setattr(features, "measure", broken)
     values, quality = features.measure_signal(np.ones((12, 10 * RATE), np.float32), RATE)
     assert quality == "failed" and np.isnan(values).all()
+
+
+def test_a_long_record_is_measured_on_its_first_minutes_as_measure_does():
+    signal, _ = truth_signal(random_truth(np.random.default_rng(2)), fs=RATE, seconds=310.0)
+    values, quality = features.measure_signal(signal, RATE)
+    row = measure(signal, RATE).row()
+    assert "first 300 s" in row["reason"] and quality == row["quality"]
+    np.testing.assert_array_equal(values, [math.nan if row[c] is None else row[c] for c in VALUES])
 
 
 @needs_sample
@@ -330,7 +338,7 @@ def test_rules_decide_where_they_can_tell_and_thresholds_keep_their_verdicts():
 
 
 def test_without_a_second_stage_the_probabilities_are_the_decisions():
-    stage = decisions.SecondStage.of(Config())
+    stage = decisions.SecondStage.of(Config.paper())
     p = np.random.default_rng(1).random((2, 4, label_space.NUM_CLASSES)).astype(np.float32)
     probabilities, decided = stage.apply(p, None, np.zeros((4, 5)))
     assert probabilities is p and decided is p and not stage.active
