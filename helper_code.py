@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The 2021 challenge's helper functions (python-classifier-2021 `helper_code.py`), over
-`ecgnet.folders`, `ecgnet.headers` and `ecgnet.matfiles`: the same names, arguments, return
-types and results, plus `load_signals`.
+`ecgnet.folders`, `ecgnet.headers`, `ecgnet.matfiles` and `ecgnet.datfiles`: the same names,
+arguments, return types and results, plus `load_signals`.
 
 Headers are text, as `load_header` returns them. The organisers may replace this file with
 theirs: nothing in `ecgnet`, team_code.py or the scripts imports it. Deliberate differences from the official file,
@@ -11,7 +11,11 @@ each noted where it applies:
 - headers are read as WFDB defines them: a gain written `1000(0)/mV` is 1000 (officially 0), a
   lead's baseline is the one in parentheses when given, and Georgia's record name `E00001.mat`
   is `E00001`;
-- empty `#Dx` items are dropped; `load_outputs` strips the newline off the record name.
+- empty `#Dx` items are dropped; `load_outputs` strips the newline off the record name;
+- native WFDB records count too: `find_challenge_files` lists a NAME.hea with NAME.dat beside
+  it (the recording file is then NAME.dat) as well as with NAME.mat, searching subfolders when
+  the folder holds no records of its own (`ecgnet.folders.iter_records`), and `load_recording`
+  reads the signal files the header names.
 """
 
 import os
@@ -20,9 +24,11 @@ import numpy as np
 
 # Underscored, so that `from helper_code import *` exports the official names (and np, os, as
 # the official file does) and nothing else.
+from ecgnet import datfiles as _datfiles
 from ecgnet import folders as _folders
 from ecgnet import headers as _headers
 from ecgnet import matfiles as _matfiles
+from ecgnet import records as _records
 from ecgnet.errors import RecordError as _RecordError
 from ecgnet.preprocess import LEADS as _TWELVE_LEADS
 
@@ -53,14 +59,15 @@ def sort_leads(leads) -> tuple:
 
 def find_challenge_files(data_directory: str):
     """(header_files, recording_files): the `NAME.hea` files of a folder (hidden ones ignored) that
-    have a `NAME.mat` beside them, sorted by name. A folder that cannot be listed raises
-    RecordError."""
+    have a `NAME.mat`, or else a native `NAME.dat`, beside them, sorted by name. A folder that
+    cannot be listed raises RecordError."""
     header_files, recording_files = [], []
     for header_file in _folders.find_records(data_directory):
         root, extension = os.path.splitext(header_file)
-        if extension == ".hea" and os.path.isfile(root + ".mat"):
+        recording_file = next((root + e for e in (".mat", ".dat") if os.path.isfile(root + e)), None)
+        if extension == ".hea" and recording_file:
             header_files.append(header_file)
-            recording_files.append(root + ".mat")
+            recording_files.append(recording_file)
     return header_files, recording_files
 
 
@@ -75,17 +82,22 @@ def _parse(header, path="<header>"):
 
 
 def load_recording(recording_file: str, header: str = None, leads=None, key: str = "val") -> np.ndarray:
-    """The raw ADC matrix of a `.mat` file (leads x samples, as stored: int16 in challenge files);
+    """The raw ADC matrix of a recording (leads x samples, as stored: int16 in challenge `.mat`
+    files, int32 from native WFDB signal files, whose invalid samples read as the baseline);
     given `header` and `leads`, its rows chosen and ordered by `leads` (see `choose_leads`).
 
     Stricter than the official helper: the matrix is checked against the header (`header`, else
     the `NAME.hea` beside the file), and a file that cannot be read, has no `val` or disagrees
-    with its header raises RecordError naming it. Only `key='val'` exists in challenge files."""
+    with its header raises RecordError naming it. Only `key='val'` exists in challenge files.
+    A header that names native WFDB signal files has them read from the recording's folder."""
     if key != "val":
         raise ValueError(f"challenge recordings keep their samples in 'val', not {key!r}")
     header_file = os.path.splitext(recording_file)[0] + ".hea"
     parsed = _headers.load_header(header_file) if header is None else _parse(header, header_file)
-    recording = _matfiles.load_adc(parsed, recording_file)
+    if parsed.is_native:
+        recording = _datfiles.load_adc(parsed, os.path.dirname(recording_file) or os.curdir)
+    else:
+        recording = _matfiles.load_adc(parsed, recording_file)
     if header and leads:
         recording = choose_leads(recording, header, leads)
     return recording
@@ -200,4 +212,4 @@ def load_signals(header_file: str):
     """Not in the official file: (float32 millivolts, lead names) of a record, leads in header
     order, computed with each lead's gain, baseline and units."""
     header = _headers.load_header(header_file)
-    return _matfiles.load_signal(header), header.lead_names
+    return _records.record_signal(header, _folders.RecordFiles.of_header(header_file)), header.lead_names

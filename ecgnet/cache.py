@@ -30,8 +30,8 @@ from joblib import cpu_count
 # without importing torch), unlike multiprocessing's spawn and forkserver.
 from joblib.externals.loky import ProcessPoolExecutor
 
-from .errors import RecordError
-from .files import atomic_write
+from .errors import InputFileError, RecordError
+from .files import atomic_file, atomic_write, read_json
 from .folders import RecordFiles
 from .preprocess import NUM_LEADS
 from .records import read_record
@@ -41,10 +41,14 @@ log = logging.getLogger(__name__)
 CACHE_VERSION = 4
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _MAX_SEGMENTS = 64  # shares of the records, dealt round-robin so that each costs about the same
+MAX_INDEX_BYTES = 1 << 30  # a few hundred bytes per record
 
 
 def _fingerprint(files: RecordFiles) -> list[list[int]]:
-    stats = [os.stat(p) for p in (files.header, files.mat) if p and os.path.exists(p)]
+    # A native record's signal files are named by its header; NAME.dat stands for them (the
+    # usual name: PTB-XL, MIMIC-IV-ECG), as reading every header here would cost a decode pass.
+    native = os.path.join(files.folder, files.name + ".dat")
+    stats = [os.stat(p) for p in (files.header, files.mat, native) if p and os.path.exists(p)]
     return [[s.st_size, s.st_mtime_ns] for s in stats]
 
 
@@ -56,7 +60,7 @@ def _fill(folder: str, segment: int, share: list[tuple[int, RecordFiles]], sampl
     """Read the records of `share` ((position, files) pairs) into segment file `segment`;
     returns an index entry per record, `error` set where it cannot be read."""
     entries, offset = [], 0
-    with open(_segment_path(folder, segment), "wb") as f:
+    with atomic_file(_segment_path(folder, segment), binary=True) as f:
         for position, files in share:
             try:
                 record = read_record(files, sample_rate)
@@ -145,6 +149,15 @@ class SignalCache:
         return self._files[self.segments[i]][start : start + NUM_LEADS * self.lengths[i]].reshape(NUM_LEADS, -1)
 
 
+def _saved_key(index_path: str) -> object:
+    """The key of a cache's index, or None where the index cannot be read (it is then rebuilt)."""
+    try:
+        index = read_json(index_path, "signal cache index", MAX_INDEX_BYTES)
+    except InputFileError:
+        return None
+    return index.get("key") if isinstance(index, dict) else None
+
+
 def build_cache(
     record_files: Sequence[RecordFiles], folder: str | os.PathLike, sample_rate: int, jobs: int = -1
 ) -> SignalCache:
@@ -159,11 +172,10 @@ def build_cache(
         "sources": {files.name: _fingerprint(files) for files in record_files},
     }
     index_path = os.path.join(folder, "index.json")
-    if os.path.exists(index_path):
-        with open(index_path) as f:
-            if json.load(f).get("key") == key:
-                log.info(f"cache: reusing {folder}")
-                return SignalCache(folder)
+    if os.path.lexists(index_path):
+        if _saved_key(index_path) == key:
+            log.info(f"cache: reusing {folder}")
+            return SignalCache(folder)
         os.remove(index_path)  # the old index must not outlive the segments it describes
     for path in glob.glob(os.path.join(folder, "signals*.f32")):
         os.remove(path)

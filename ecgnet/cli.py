@@ -1,9 +1,12 @@
 """The `ecgnet` command line: one program, a subcommand per job.
 
     ecgnet train DATA MODEL [--set name=value ...] [--config FILE] [--label-overrides FILE] [--no-report]
-    ecgnet drive MODEL DATA OUTPUTS [--device DEVICE] [--precision fp32|int8]
+                 [--labels header|ptbxl] [--recursive]
+    ecgnet drive MODEL DATA OUTPUTS [--device DEVICE] [--precision fp32|int8] [--recursive]
+                 [--shard K/N] [--skip-existing] [--labels header|ptbxl --strat-folds K,...]
+    ecgnet convert SRC OUT [--labels header|ptbxl] [--recursive]
     ecgnet quantize MODEL DATA [--calibration-records N] [--min-identical F] [--max-metric-change F] [...]
-    ecgnet evaluate LABELS OUTPUTS [SCORES_CSV [CLASS_SCORES_CSV]] [--json FILE]
+    ecgnet evaluate LABELS OUTPUTS [SCORES_CSV [CLASS_SCORES_CSV]] [--json FILE] [--labels ptbxl --strat-folds K]
     ecgnet synth FOLDER COUNT [--seed N --prefix P --start N --rate HZ --label-noise RATE]
     ecgnet benchmark [--records N] [--skip-scaling] [--json FILE]
     ecgnet measure DATA OUT [--jobs N] [--rate HZ]
@@ -30,7 +33,7 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
-from . import __version__, logs
+from . import __version__, dataoptions, logs, options
 from .errors import EcgnetError, describe
 
 
@@ -63,13 +66,19 @@ def _fail(error: BaseException) -> None:
 
 TRAIN_DOC = """Train the SE-ResNet fold ensemble and its thresholds.
 
-DATA holds the training records (NAME.hea + NAME.mat); everything the driver needs is written
-into MODEL. Defaults are the published method's (5 folds, 70 epochs) but for seven settings chosen
-by leave-one-source-out validation; `--paper` gives the published ones; `--set` changes any
-field of ecgnet.config.Config, e.g. `--set epochs=15 --set lr_milestones=8,12`. Run the same
-command again after an interruption to resume. Under `torchrun --nproc_per_node=K` the K
-processes train together (or, with --parallel-folds, each trains its own folds).
+DATA holds the training records (NAME.hea + NAME.mat, or native WFDB NAME.hea + NAME.dat, in
+subfolders too); everything the driver needs is written into MODEL. Defaults are the published
+method's (5 folds, 70 epochs) but for seven settings chosen by leave-one-source-out validation;
+`--paper` gives the published ones; `--set` changes any field of ecgnet.config.Config, e.g.
+`--set epochs=15 --set lr_milestones=8,12`. Run the same command again after an interruption
+to resume. Under `torchrun --nproc_per_node=K` the K processes train together (or, with
+--parallel-folds, each trains its own folds). PTB-XL: `--labels ptbxl --set split=ptbxl` trains
+on its folds 1-8 and validates on fold 9.
 Exit status: 0 done, 1 an error (named in one line)."""
+
+
+WORKERS = options.integer(-1, 1024)  # -1: the config's choice
+JOBS = options.integer(-1024, 1024)  # -1: one per core, -2: all but one, ...
 
 
 def fold_numbers(text: str) -> list[int]:
@@ -126,9 +135,9 @@ def train(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     )
     parser.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
     parser.add_argument(
-        "--workers", type=int, help="data loader processes (default: config.workers: 4 on CUDA, 0 on CPU)"
+        "--workers", type=WORKERS, help="data loader processes (default: config.workers: 4 on CUDA, 0 on CPU)"
     )
-    parser.add_argument("--jobs", type=int, default=-1, help="processes for decoding records (default: -1, all cores)")
+    parser.add_argument("--jobs", type=JOBS, default=-1, help="processes for decoding records (default: -1, all cores)")
     parser.add_argument(
         "--label-overrides",
         metavar="OVERRIDES.csv",
@@ -141,7 +150,10 @@ def train(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         help="do not write the cross-validation report MODEL/report/report.html (written by default when "
         "matplotlib is installed)",
     )
+    dataoptions.add_labels(parser)
+    dataoptions.add_recursive(parser)
     args = parser.parse_args(argv)
+    dataoptions.check(parser, args)
     logs.configure()
     from .training import train as train_folder
 
@@ -159,6 +171,8 @@ def train(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
             jobs=args.jobs,
             label_overrides=args.label_overrides,
             write_report=not args.no_report,
+            labels=dataoptions.label_source(args, args.data),
+            recursive=args.recursive,
         )
     except (EcgnetError, OSError) as e:
         _fail(e)
@@ -172,12 +186,27 @@ def train(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
 DRIVE_DOC = """Classify every record of a folder with a trained model.
 
 Loads MODEL once and writes OUTPUTS/NAME.csv for every record in DATA, that is every
-NAME.hea (and every NAME.mat without one; hidden files ignored): the record name, the 24
-classes, their binary labels and probabilities. A record that fails is reported by name and
-still gets an (all-negative) output file where its name allows; the exit status is then 1.
-A model that cannot be loaded, or a DATA or OUTPUTS folder that cannot be used, stops the
-run with status 2. The networks compute in the precision MODEL/model.json names: int8 on a CPU
-after `ecgnet quantize`, float32 otherwise; --precision overrides it."""
+NAME.hea (and every NAME.mat without one; hidden files ignored), the Challenge's NAME.mat or
+native WFDB NAME.dat records, in subfolders too with --recursive or when DATA holds no records
+of its own: the record name, the 24 classes, their binary labels and probabilities. A record
+that fails is reported by name and still gets an (all-negative) output file where its name
+allows; the exit status is then 1. A model that cannot be loaded, or a DATA or OUTPUTS folder
+that cannot be used, stops the run with status 2. For a collection spread over machines,
+--shard K/N classifies part K of N (split by record name, the same on every machine) and
+--skip-existing passes over records whose output file exists (resuming a run). The networks
+compute in the precision MODEL/model.json names: int8 on a CPU after `ecgnet quantize`, float32
+otherwise; --precision overrides it."""
+
+
+def shard_part(text: str):
+    """`--shard 2/8` -> runner.Shard(2, 8)."""
+    from .runner import Shard
+
+    index, _, count = text.partition("/")
+    try:
+        return Shard(int(index), int(count))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected K/N with 1 <= K <= N, such as 2/8, not {text!r}") from None
 
 
 def drive(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
@@ -193,14 +222,39 @@ def drive(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         help="float32 or int8 networks (int8: CPU only, after `ecgnet quantize`; default: the one model.json "
         "names, int8 where the model has int8 weights and runs on a CPU, else fp32)",
     )
+    dataoptions.add_recursive(parser)
+    parser.add_argument(
+        "--shard", type=shard_part, metavar="K/N", help="classify only part K of N of the records (K from 1)"
+    )
+    parser.add_argument(
+        "--skip-existing", action="store_true", help="pass over records whose OUTPUTS/NAME.csv exists (resume a run)"
+    )
+    parser.add_argument(
+        "--labels",
+        choices=("header", "ptbxl"),
+        default="header",
+        help="where age and sex come from: the headers, or PTB-XL's ptbxl_database.csv in DATA or a folder above it",
+    )
+    dataoptions.add_strat_folds(parser)
     args = parser.parse_args(argv)
+    dataoptions.check(parser, args)
     logs.configure()
     from .inference import Ensemble
     from .runner import run_folder
 
     try:
+        labels = dataoptions.label_source(args, args.data)
         ensemble = Ensemble.from_folder(args.model, args.device, args.precision)
-        report = run_folder(ensemble, args.data, args.outputs)
+        report = run_folder(
+            ensemble,
+            args.data,
+            args.outputs,
+            recursive=args.recursive,
+            shard=args.shard,
+            skip_existing=args.skip_existing,
+            labels=labels,
+            strat_folds=args.strat_folds,
+        )
     except (EcgnetError, OSError) as e:
         _fail(e)
         return 2
@@ -218,7 +272,8 @@ Each fold model's convolutions get int8 weights and activation scales, calibrate
 of DATA (the folder MODEL was trained on) from the model's own training folds. A fidelity gate
 then runs every out-of-fold record (MODEL/oof_probabilities.csv) through its own fold model in
 float32 and int8: the int8 weights are written into MODEL, with the numbers in model.json, only
-if the label cells stay identical and the challenge metric stays put within the limits below;
+if the float32 outputs equal the saved out-of-fold probabilities (DATA is the training data),
+the label cells stay identical and the challenge metric stays put within the limits below;
 otherwise nothing is written. The driver then uses int8 on CPUs by default (the float32
 weights stay; `ecgnet drive --precision fp32` uses them).
 Exit status: 0 written, 1 refused by the gate or an error (named in one line)."""
@@ -229,15 +284,32 @@ def quantize(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     parser = _parser(prog, QUANTIZE_DOC)
     parser.add_argument("model", help="folder written by train_model.py / ecgnet train")
     parser.add_argument("data", help="the folder of training records MODEL was trained on")
-    parser.add_argument("--calibration-records", type=int, default=32, help="records each fold model is calibrated on")
     parser.add_argument(
-        "--min-identical", type=float, default=0.995, help="least fraction of identical (record, class) label cells"
+        "--calibration-records", type=options.integer(1), default=32, help="records each fold model is calibrated on"
     )
     parser.add_argument(
-        "--max-metric-change", type=float, default=0.005, help="largest change of the out-of-fold challenge metric"
+        "--min-identical",
+        type=options.fraction,
+        default=0.995,
+        help="least fraction of identical (record, class) label cells, from 0 to 1",
     )
     parser.add_argument(
-        "--gate-records", type=int, help="measure the gate on this many out-of-fold records (default: all)"
+        "--max-metric-change",
+        type=options.number(0, 2),
+        default=0.005,
+        help="largest change of the out-of-fold challenge metric, from 0 to 2",
+    )
+    parser.add_argument(
+        "--max-oof-difference",
+        type=options.fraction,
+        default=1e-3,
+        help="largest difference of the float32 outputs on DATA from MODEL/oof_probabilities.csv (more: DATA is "
+        "not the training data), from 0 to 1",
+    )
+    parser.add_argument(
+        "--gate-records",
+        type=options.integer(1),
+        help="measure the gate on this many out-of-fold records (default: all)",
     )
     parser.add_argument(
         "--keep-fp32-default",
@@ -245,8 +317,6 @@ def quantize(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         help="write the int8 weights but leave float32 the driver's default precision",
     )
     args = parser.parse_args(argv)
-    if args.calibration_records < 1 or (args.gate_records is not None and args.gate_records < 1):
-        parser.error("--calibration-records and --gate-records must be at least 1")
     logs.configure()
     from .quantize import Gate, quantize_folder
 
@@ -255,7 +325,7 @@ def quantize(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
             args.model,
             args.data,
             calibration_records=args.calibration_records,
-            gate=Gate(args.min_identical, args.max_metric_change),
+            gate=Gate(args.min_identical, args.max_metric_change, args.max_oof_difference),
             gate_records=args.gate_records,
             default=not args.keep_fp32_default,
         )
@@ -270,8 +340,9 @@ def quantize(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
 
 EVALUATE_DOC = """Score challenge outputs exactly as the official 2020 scorer (evaluate_12ECG_score.py).
 
-LABELS holds NAME.hea files (their #Dx lines are the truth), OUTPUTS the NAME.csv files a
-driver wrote. Without SCORES_CSV the scores are printed. --json writes every metric at full
+LABELS holds NAME.hea files (their #Dx lines are the truth; with --labels ptbxl, PTB-XL's records,
+their labels from its ptbxl_database.csv, --strat-folds 10 for its test fold), OUTPUTS the
+NAME.csv files a driver wrote. Without SCORES_CSV the scores are printed. --json writes every metric at full
 precision, the per-class table and the same metrics per source (record-name prefix).
 Exit status: 0 scored, 1 an error (named in one line)."""
 
@@ -279,27 +350,33 @@ Exit status: 0 scored, 1 an error (named in one line)."""
 def evaluate(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """`ecgnet evaluate` / `evaluate_model.py`: 0 when scored, 1 on an error."""
     parser = _parser(prog, EVALUATE_DOC)
-    parser.add_argument("labels", help="folder of NAME.hea label files")
+    parser.add_argument("label_folder", metavar="labels", help="folder of NAME.hea label files (or PTB-XL's records)")
     parser.add_argument("outputs", help="folder of NAME.csv output files")
     parser.add_argument("scores_csv", nargs="?", help="write the overall scores here (default: print them)")
     parser.add_argument("class_scores_csv", nargs="?", help="write the per-class scores here (default: not written)")
     parser.add_argument(
         "--json", metavar="FILE", help="write every metric, per class and per source, as JSON (default: not written)"
     )
+    dataoptions.add_labels(parser)
+    dataoptions.add_strat_folds(parser)
+    dataoptions.add_recursive(parser)
     args = parser.parse_args(argv)
+    dataoptions.check(parser, args)
     logs.configure()
     try:
-        _score(args.labels, args.outputs, args.scores_csv, args.class_scores_csv, args.json)
+        _score(args, args.scores_csv, args.class_scores_csv, args.json)
     except (EcgnetError, OSError) as e:
         _fail(e)
         return 1
     return 0
 
 
-def _score(labels: str, outputs: str, scores_csv: str | None, class_scores_csv: str | None, json: str | None) -> None:
+def _score(args: argparse.Namespace, scores_csv: str | None, class_scores_csv: str | None, json: str | None) -> None:
     from . import scoring
+    from .files import atomic_write
 
-    evaluation = scoring.evaluate_folders(labels, outputs)
+    source = dataoptions.label_source(args, args.label_folder)
+    evaluation = scoring.evaluate_folders(args.label_folder, args.outputs, source, args.strat_folds, args.recursive)
     for path in evaluation.outputs.malformed:
         print(
             f"- The output file {path} has formatting errors, so all outputs are assumed to be "
@@ -308,13 +385,11 @@ def _score(labels: str, outputs: str, scores_csv: str | None, class_scores_csv: 
         )
     text = scoring.scores_csv(evaluation.overall)
     if scores_csv:
-        with open(scores_csv, "w") as f:
-            f.write(text)
+        atomic_write(scores_csv, text)
     else:
         print(text)
     if class_scores_csv:
-        with open(class_scores_csv, "w") as f:
-            f.write(scoring.class_scores_csv(evaluation.overall))
+        atomic_write(class_scores_csv, scoring.class_scores_csv(evaluation.overall))
     if json:
         scoring.write_json(evaluation, json)
 
@@ -348,9 +423,11 @@ Exit status: 0 done, 1 an error (named in one line)."""
 def seed_list(text: str) -> list[int]:
     """`--seeds 1,2,3` -> [1, 2, 3]."""
     try:
-        seeds = [int(k) for k in text.split(",") if k.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seeds such as 1,2,3, not {text!r}") from None
+        seeds = [options.seed(k) for k in text.split(",") if k.strip()]
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected seeds from 0 to {options.MAX_SEED} such as 1,2,3, not {text!r}"
+        ) from None
     if not seeds or len(set(seeds)) != len(seeds):
         raise argparse.ArgumentTypeError(f"expected distinct seeds such as 1,2,3, not {text!r}")
     return seeds
@@ -379,8 +456,8 @@ def compare(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     )
     parser.add_argument("--summarise", action="store_true", help="only rebuild the tables from the finished runs")
     parser.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
-    parser.add_argument("--workers", type=int, help="data loader processes (default: config.workers)")
-    parser.add_argument("--jobs", type=int, default=-1, help="processes for decoding records (default: -1, all cores)")
+    parser.add_argument("--workers", type=WORKERS, help="data loader processes (default: config.workers)")
+    parser.add_argument("--jobs", type=JOBS, default=-1, help="processes for decoding records (default: -1, all cores)")
     args = parser.parse_args(argv)
     if args.summarise != (args.data is None):
         parser.error("give DATA OUT to run a comparison, or --summarise OUT alone to rebuild its tables")
@@ -406,7 +483,7 @@ def compare(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# synth, benchmark: their parsers live with their code
+# synth, convert, benchmark: their parsers live with their code
 
 
 def synth(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
@@ -415,6 +492,14 @@ def synth(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
 
     logs.configure()
     return synthetic_main(argv, prog=prog)
+
+
+def convert(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """`ecgnet convert`: write records in the Challenge's format (`ecgnet.convert.main`)."""
+    from .convert import main as convert_main
+
+    logs.configure()
+    return convert_main(argv, prog=prog)
 
 
 def benchmark(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
@@ -459,6 +544,7 @@ COMMANDS = {
     "quantize": (quantize, "add int8 weights to a trained model, kept if they pass a fidelity gate"),
     "evaluate": (evaluate, "score output files exactly as the official 2020 scorer"),
     "synth": (synth, "write synthetic 12-lead records in the challenge's format"),
+    "convert": (convert, "write any readable record (native WFDB too) in the challenge's format"),
     "benchmark": (benchmark, "measure the speed and memory of every stage (minutes)"),
     "measure": (
         _tool("ecgnet.measure.command"),

@@ -7,13 +7,20 @@ trained with. Override fields from the command line with `--set name=value` (see
 """
 
 import dataclasses
-import json
 import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .errors import ConfigError
+from .errors import ConfigError, InputFileError
+from .files import read_json
+from .limits import MAX_MILLIVOLTS, MAX_SAMPLE_RATE
+from .options import MAX_SEED
+
+# Upper limits far beyond any use, so that a typo cannot ask for endless work or memory.
+MAX_FOLDS, MAX_EPOCHS, MAX_BATCH, MAX_WORKERS = 1000, 100_000, 65_536, 1024
+MAX_CONFIG_BYTES = 1024 * 1024  # a config file is a few hundred bytes
+MIN_THRESHOLD_STEP = 1e-4  # the threshold search tries 1 / step values per class and round
 
 
 @dataclass(frozen=True)
@@ -57,7 +64,9 @@ class Config:
     threshold_method: str = "global"
     threshold_shrinkage: float = 10.0
     # Validation (generalisation). split: "stratified" (the paper's folds, stratified within
-    # each source) or "source" (one fold per record source, leave-one-source-out).
+    # each source), "source" (one fold per record source, leave-one-source-out) or "ptbxl"
+    # (PTB-XL's strat_fold, with --labels ptbxl: one model trained on folds 1-8, validated on
+    # fold 9; fold 10, the test fold, left out).
     # selection: which epoch a fold keeps: "validation" (the paper's: the best on the fold it
     # is scored on), "inner" (the best on an inner split of `inner_fraction` of the fold's
     # training records, so the out-of-fold score chose nothing) or "last".
@@ -110,8 +119,8 @@ class Config:
         problems = self._type_problems()
         if problems:  # the range checks below need the right types
             raise ConfigError("invalid config: " + "; ".join(problems))
-        if self.sample_rate <= 0:
-            problems.append("sample_rate must be positive")
+        if not 0 < self.sample_rate <= MAX_SAMPLE_RATE:
+            problems.append(f"sample_rate must be from 1 to {MAX_SAMPLE_RATE:g} Hz")
         if not 64 <= self.window <= 1 << 20:
             problems.append("window must be 64 to 1048576 samples")
         if not 0 <= self.overlap < self.window:
@@ -130,18 +139,27 @@ class Config:
             )
         if self.width * 2 ** (len(self.blocks) - 1) < self.se_reduction:
             problems.append("se_reduction is larger than the widest stage")
-        if self.folds < 2:
-            problems.append("folds must be at least 2")
+        if not 2 <= self.folds <= MAX_FOLDS:
+            problems.append(f"folds must be from 2 to {MAX_FOLDS}")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             problems.append("epochs, batch_size and lr must be positive")
-        if not 0 < self.threshold_step < 1:
-            problems.append("threshold_step must be in (0, 1)")
+        if self.epochs > MAX_EPOCHS or self.batch_size > MAX_BATCH or self.demographics_features > 4096:
+            problems.append(
+                f"epochs <= {MAX_EPOCHS}, batch_size <= {MAX_BATCH} and demographics_features <= 4096 "
+                "(far beyond any use)"
+            )
+        if not 0 <= self.seed <= MAX_SEED:
+            problems.append(f"seed must be from 0 to {MAX_SEED}")
+        if not MIN_THRESHOLD_STEP <= self.threshold_step < 1:
+            problems.append(f"threshold_step must be from {MIN_THRESHOLD_STEP:g} to below 1")
         if min(self.stem_kernel, self.kernel, self.se_reduction, self.demographics_features) < 1:
             problems.append("stem_kernel, kernel, se_reduction and demographics_features must be positive")
+        if min(self.lr_milestones, default=1) < 1:
+            problems.append("lr_milestones must be epochs from 1")
         if not 0 <= self.dropout < 1 or not 0 <= self.uniform_threshold <= 1:
             problems.append("dropout must be in [0, 1) and uniform_threshold in [0, 1]")
-        if self.weight_decay < 0 or self.lr_gamma <= 0 or self.workers < -1:
-            problems.append("weight_decay must be >= 0, lr_gamma > 0 and workers >= -1")
+        if self.weight_decay < 0 or self.lr_gamma <= 0 or not -1 <= self.workers <= MAX_WORKERS:
+            problems.append(f"weight_decay must be >= 0, lr_gamma > 0 and workers from -1 to {MAX_WORKERS}")
         for name, allowed in _CHOICES.items():
             if getattr(self, name) not in allowed:
                 problems.append(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
@@ -155,10 +173,20 @@ class Config:
             problems.append("lead_mask must be in [0, 1] and amplitude_scale in [0, 1)")
         if min(self.baseline_wander, self.noise, self.mixup, self.asl_gamma_neg, self.asl_gamma_pos) < 0:
             problems.append("baseline_wander, noise, mixup, asl_gamma_neg and asl_gamma_pos must be >= 0")
+        if (
+            max(self.baseline_wander, self.noise) > MAX_MILLIVOLTS
+            or max(self.mixup, self.asl_gamma_neg, self.asl_gamma_pos) > 1000
+        ):
+            problems.append(
+                f"baseline_wander and noise must be <= {MAX_MILLIVOLTS:g} mV, mixup, asl_gamma_neg and "
+                "asl_gamma_pos <= 1000 (far beyond any use)"
+            )
         if not 0 <= self.label_smoothing < 1 or not 0 <= self.asl_clip < 1:
             problems.append("label_smoothing and asl_clip must be in [0, 1)")
-        if self.stacking_penalty <= 0:
-            problems.append("stacking_penalty must be positive")
+        if not 0 < self.stacking_penalty <= 1e9:
+            problems.append("stacking_penalty must be positive and <= 1e9 (far beyond any use)")
+        if self.stacking != "none" and self.split == "ptbxl":
+            problems.append("stacking needs out-of-fold predictions of two folds or more, and split=ptbxl validates one")
         if self.decide_rules:
             # deferred: the rule reader's package imports this module
             from .decisions import rule_class_problem
@@ -166,6 +194,8 @@ class Config:
             problem = rule_class_problem(self.decide_rules)
             if problem:
                 problems.append(problem)
+            if self.uniform_threshold == 0:
+                problems.append("decide_rules needs uniform_threshold > 0 (a threshold of 0 turns a rule's 'no' on)")
         if problems:
             raise ConfigError("invalid config: " + "; ".join(problems))
 
@@ -247,7 +277,7 @@ _KINDS = {
 _NUMBER_TUPLES = frozenset({"bandpass"})
 _CHOICES = {
     "threshold_method": ("per_class", "global", "shrunk", "mean_source", "worst_source"),
-    "split": ("stratified", "source"),
+    "split": ("stratified", "source", "ptbxl"),
     "selection": ("validation", "inner", "last"),
     "loss": ("bce", "asl"),
     "features": ("none", "measurements"),
@@ -271,10 +301,15 @@ def _convert(field_, text):
         if text.lower() in ("0", "false", "no", "off"):
             return False
         raise ValueError(f"{field_.name} takes true or false, not {text!r}")
-    if isinstance(default, tuple):
-        element = float if field_.name in _NUMBER_TUPLES else int
-        return tuple(element(x) for x in text.split(",") if x.strip())
-    return type(default)(text)
+    kind = float if field_.name in _NUMBER_TUPLES or isinstance(default, float) else int
+    what = "numbers" if kind is float else "whole numbers"
+    try:
+        if isinstance(default, tuple):
+            return tuple(kind(x) for x in text.split(",") if x.strip())
+        return text if isinstance(default, str) else kind(text)
+    except ValueError:
+        expected = f"a list of {what} such as 8,12" if isinstance(default, tuple) else f"a {what[:-1]}"
+        raise ValueError(f"{field_.name} takes {expected}, not {text!r}") from None
 
 
 def parse_overrides(pairs: Sequence[str], base: Config | None = None) -> Config:
@@ -298,9 +333,10 @@ def load_config_file(path: str | os.PathLike, base: Config | None = None) -> Con
     """The config in a JSON file of fields, the others as in `base` (default: the defaults);
     ConfigError names the file when it cannot be."""
     try:
-        with open(path) as f:
-            return Config.from_dict(json.load(f), base)
-    except OSError as e:
-        raise ConfigError(f"config file {path}: {e.strerror or e}") from None
-    except ValueError as e:  # JSON syntax, and ConfigError
+        values = read_json(path, "config file", MAX_CONFIG_BYTES)
+    except InputFileError as e:
+        raise ConfigError(str(e)) from None
+    try:
+        return Config.from_dict(values, base)
+    except ConfigError as e:
         raise ConfigError(f"config file {path}: {e}") from None

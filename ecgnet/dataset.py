@@ -1,9 +1,11 @@
 """The training data: records from the signal cache, their labels and folds, and the batches
 of random windows an epoch trains on.
 
-`prepare_data` caches the records of a data folder (`cache`), applies the label overrides if
-any (`overrides`: labels set, loss cells masked or down-weighted, records dropped), keeps those
-with a scored label and assigns their folds, checking them against the folds the run started
+`prepare_data` caches the records of a data folder (`cache`), takes their labels, age and sex
+from their headers or from PTB-XL's database (`ptbxl`), applies the label overrides if any
+(`overrides`: labels set, loss cells masked or down-weighted, records dropped), keeps those
+with a scored label and assigns their folds (split=ptbxl: PTB-XL's own, folds 1-8 train the one
+model, 9 validates it, 10 is left out for testing), checking them against the folds the run started
 with (kept in the MODEL folder, `modelstore`). `epoch_plan` draws an epoch's batches;
 `WindowBatches` cuts them out of the cache, augments (`augment`) and conditions them
 (`preprocess.condition`) as tensors, in data-loader processes when there are any.
@@ -27,6 +29,7 @@ from .folders import list_records, name_prefix
 from .folds import assign_folds, source_folds
 from .modelstore import ModelFolder
 from .overrides import Overrides, apply_overrides, summary, unmatched
+from .ptbxl import TEST_FOLD, VALIDATION_FOLD, PtbxlLabels
 from .records import Record
 
 log = logging.getLogger(__name__)
@@ -39,7 +42,7 @@ class TrainingData:
     names: list[str]
     labels: np.ndarray  # (records, classes) float32
     demographics: np.ndarray  # (records, 5) float32
-    folds: np.ndarray  # fold of each record
+    folds: np.ndarray  # fold of each record; -1: trains every fold model, validates none (split=ptbxl)
     # (records, classes) float32 loss weights from the label overrides: 0 where a cell is masked,
     # its weight where down-weighted, else 1; None without overrides (every cell counts fully)
     loss_mask: np.ndarray | None = None
@@ -50,7 +53,7 @@ class TrainingData:
 
     @property
     def num_folds(self) -> int:
-        """config.folds, or under split=source the number of sources."""
+        """config.folds, under split=source the number of sources, under split=ptbxl 1."""
         return int(self.folds.max()) + 1
 
     def lengths(self) -> np.ndarray:
@@ -68,11 +71,13 @@ class TrainingData:
         return [Record(self.names[i], self.cache.signal(self.rows[i]), self.demographics[i]) for i in indices]
 
 
-def _open_cache(data_folder: str, cache_folder: str, config: Config, runtime: Runtime, jobs: int) -> SignalCache:
+def _open_cache(
+    data_folder: str, cache_folder: str, config: Config, runtime: Runtime, jobs: int, recursive: bool | None
+) -> SignalCache:
     """The cache of the records of `data_folder`: built by the main process, opened by all."""
     cache = None
     if runtime.is_main:
-        found = list_records(data_folder, require=True)
+        found = list_records(data_folder, require=True, recursive=recursive)
         log.info(f"data: {len(found)} records in {data_folder}")
         cache = build_cache(found, cache_folder, config.sample_rate, jobs=jobs)
         if features.needed(config):
@@ -110,29 +115,40 @@ def prepare_data(
     cache_folder: str | None = None,
     jobs: int = -1,
     overrides: Overrides | None = None,
+    labels: PtbxlLabels | None = None,
+    recursive: bool | None = None,
 ) -> TrainingData:
-    """Cache the records, apply the label overrides, keep the records with a scored label
-    (after the overrides; dropped ones are left out), and assign folds."""
-    cache = _open_cache(data_folder, cache_folder or store.cache, config, runtime, jobs)
+    """Cache the records, take their labels (the headers', or `labels`'), apply the label
+    overrides, keep the records with a scored label (after the overrides; dropped ones are left
+    out; under split=ptbxl, those of PTB-XL's test fold too), and assign folds."""
+    cache = _open_cache(data_folder, cache_folder or store.cache, config, runtime, jobs, recursive)
     counts = label_space.LabelCounts()
-    encoded = [label_space.encode(record["dx"], counts) for record in cache.records]
+    dx, all_demographics, strat_folds = _given(cache, labels, config, runtime)
+    encoded = [label_space.encode(codes, counts) for codes in dx]
     all_labels = np.array(encoded, dtype=np.float32).reshape(len(encoded), label_space.NUM_CLASSES)
     loss_mask = keep = None
     if overrides is not None:
         all_labels, loss_mask, keep = _overridden(list(cache.names), all_labels, overrides, runtime)
-    rows = [i for i in range(len(all_labels)) if all_labels[i].any() and (keep is None or keep[i])]
+    testing = strat_folds == TEST_FOLD if config.split == "ptbxl" else np.zeros(len(all_labels), dtype=bool)
+    rows = [i for i in range(len(all_labels)) if all_labels[i].any() and (keep is None or keep[i]) and not testing[i]]
     dropped = 0 if keep is None else int((~keep).sum())
     unlabelled = sum(1 for i in range(len(all_labels)) if not all_labels[i].any() and (keep is None or keep[i]))
     log.info(
         f"data: {len(rows)} records for training; excluded {unlabelled} without any scored label"
         + (f", {dropped} dropped by the label overrides" if overrides is not None else "")
+        + (f", {int(testing.sum())} of PTB-XL's test fold {TEST_FOLD}" if config.split == "ptbxl" else "")
         + f" and {len(cache.failures)} unreadable; {counts.summary()}"
     )
     names = [cache.names[i] for i in rows]
     labels = all_labels[rows]
     if loss_mask is not None:
         loss_mask = loss_mask[rows]
-    folds = _folds(names, labels, config, data_folder)
+        if len(rows) and not loss_mask.any():
+            log.warning(
+                f"label overrides {overrides.path}: every (record, class) cell of the {len(rows)} training records is "
+                "masked or weighted 0, so the loss is 0 and the network learns nothing"
+            )
+    folds = _folds(names, labels, config, data_folder, None if strat_folds is None else strat_folds[rows])
     saved = store.read_folds()
     if saved is not None and saved != (names, folds.tolist()):
         raise TrainingError(
@@ -141,7 +157,7 @@ def prepare_data(
         )
     if saved is None and runtime.is_main:
         store.write_folds(names, folds)
-    demographics = np.array([cache.records[i]["demographics"] for i in rows], dtype=np.float32)
+    demographics = all_demographics[rows]
     data = TrainingData(cache, np.array(rows), names, labels, demographics, folds, loss_mask)
     if features.needed(config):
         data.measurements = features.cached_measurements(cache, config.sample_rate, jobs).take(rows)
@@ -150,8 +166,49 @@ def prepare_data(
     return data
 
 
-def _folds(names: list[str], labels: np.ndarray, config: Config, data_folder: str) -> np.ndarray:
+def _given(
+    cache: SignalCache, labels: PtbxlLabels | None, config: Config, runtime: Runtime
+) -> tuple[list[tuple[str, ...]], np.ndarray, np.ndarray | None]:
+    """(each cached record's labels, demographics (records, 5), PTB-XL fold or None): from the
+    headers, or from `labels` (a record it lacks has no labels, and fold 0)."""
+    header_demographics = np.array([r["demographics"] for r in cache.records], dtype=np.float32).reshape(-1, 5)
+    if labels is None:
+        if config.split == "ptbxl":
+            raise TrainingError("split=ptbxl takes PTB-XL's strat_fold from its database: train with --labels ptbxl")
+        return [r["dx"] for r in cache.records], header_demographics, None
+    entries = [labels.entry(name) for name in cache.names]
+    missing = [name for name, entry in zip(cache.names, entries) if entry is None]
+    if missing and runtime.is_main:
+        log.warning(
+            f"labels: {len(missing)} record(s) are not in {labels.path}, so have no labels (first: "
+            f"{', '.join(missing[:5])})"
+        )
+    if runtime.is_main:
+        log.info(f"labels: {labels.describe()}")
+    dx = [entry.dx if entry else () for entry in entries]
+    demographics = np.array(
+        [labels.demographics(n, labels.path) if e else d for n, e, d in zip(cache.names, entries, header_demographics)],
+        dtype=np.float32,
+    ).reshape(-1, 5)
+    return dx, demographics, np.array([entry.strat_fold if entry else 0 for entry in entries])
+
+
+def _folds(
+    names: list[str], labels: np.ndarray, config: Config, data_folder: str, strat_folds: np.ndarray | None
+) -> np.ndarray:
     """Each usable record's fold, by `config.split`."""
+    if config.split == "ptbxl":
+        folds = np.where(strat_folds == VALIDATION_FOLD, 0, -1)
+        if not (folds == 0).any() or not (folds == -1).any():
+            raise TrainingError(
+                f"split=ptbxl needs records of PTB-XL's folds 1-8 (training) and 9 (validation) among the usable "
+                f"records of {data_folder}; it has {int((folds == -1).sum())} and {int((folds == 0).sum())}"
+            )
+        log.info(
+            f"folds: PTB-XL's strat_fold: {int((folds == -1).sum())} records of folds 1-8 train one model, "
+            f"{int((folds == 0).sum())} of fold 9 validate it; fold 10 is left out for testing"
+        )
+        return folds
     if config.split == "source":
         folds = source_folds(names)
         sources = sorted({name_prefix(name) for name in names})

@@ -32,12 +32,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import jsonshape, modelstore
 from . import labels as label_space
-from . import modelstore
 from .config import Config, load_config_file, parse_overrides
-from .errors import ComparisonError, ConfigError
-from .files import atomic_write
+from .errors import ComparisonError, ConfigError, InputFileError
+from .files import atomic_write, read_json
+from .jsonshape import Fields, Integer, ListOf, MapOf, Shape, Text
 from .loop import duration
+from .report.shapes import CV_REPORT
 from .thresholds import THRESHOLD_METHODS
 
 log = logging.getLogger(__name__)
@@ -137,15 +139,58 @@ def _plan_path(out: str) -> str:
     return os.path.join(out, "plan.json")
 
 
+PLAN = Fields(
+    {
+        "data": Text(null=False),
+        "variants": ListOf(
+            Fields(
+                {"name": Text(null=False), "config": Fields(), "label_overrides": Text()},
+                required=("name", "config", "label_overrides"),
+            )
+        ),
+        "seeds": ListOf(Integer(null=False)),
+    },
+    required=("data", "variants", "seeds"),
+)
+# What `run_metrics` takes from a run's cv_report.json, beyond what the report reads of it.
+COMPARED = Fields(
+    {
+        "overall": Fields(
+            {
+                "before_thresholds": Fields(required=("Challenge metric",)),
+                "after_thresholds": Fields(required=("Challenge metric", "AUROC")),
+            },
+            required=("before_thresholds", "after_thresholds"),
+        ),
+        "sources": MapOf(Fields({"after_thresholds": Fields(required=("Challenge metric",))})),
+    },
+)
+MAX_JSON_BYTES = 64 * 1024 * 1024
+
+
+def _read_checked(path: str, what: str, *shapes: Shape) -> dict:
+    """The JSON value of `path` (`files.read_json`) of every shape given; ComparisonError names
+    the file and what is wrong."""
+    try:
+        value = read_json(path, what, MAX_JSON_BYTES)
+    except InputFileError as e:
+        raise ComparisonError(str(e)) from None
+    found = [problem for shape in shapes for problem in jsonshape.problems(value, shape)]
+    if found:
+        raise ComparisonError(f"{path}: the {what} is damaged: {'; '.join(found[:3])}")
+    return value
+
+
 def read_plan(out: str) -> dict | None:
     path = _plan_path(out)
     if not os.path.exists(path):
         return None
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError) as e:
-        raise ComparisonError(f"{path} cannot be read: {e}") from None
+    plan = _read_checked(path, "comparison plan", PLAN)
+    names = [v["name"] for v in plan["variants"]]
+    bad = [name for name in names if not _NAME.match(name) or name == "cache" or names.count(name) > 1]
+    if bad:
+        raise ComparisonError(f"{path}: the comparison plan is damaged: variant name {bad[0]!r} cannot name a folder")
+    return plan
 
 
 def update_plan(out: str, data: str, variants: list[Variant], seeds: list[int]) -> dict:
@@ -397,8 +442,7 @@ def summarise(out: str) -> dict:
             folder = run_folder(out, variant["name"], seed)
             report = os.path.join(folder, "cv_report.json")
             if os.path.exists(os.path.join(folder, "model.json")) and os.path.exists(report):
-                with open(report) as f:
-                    runs[seed] = run_metrics(json.load(f))
+                runs[seed] = run_metrics(_read_checked(report, "cross-validation report", CV_REPORT, COMPARED))
                 state[str(seed)] = "finished"
             else:
                 state[str(seed)] = "started" if os.path.isdir(folder) else "pending"

@@ -23,8 +23,9 @@ from .errors import InputFileError, RecordError, first_line
 @contextlib.contextmanager
 def atomic_file(path: str | os.PathLike, binary: bool = False) -> Iterator[IO]:
     """A new file to write `path`'s content into; it replaces `path` when the block ends
-    without an error, and is removed otherwise. An OSError names `path`, not the temporary
-    file (the name is short enough for any file name the folder allows)."""
+    without an error, and is removed otherwise (`path` keeps its old content). An OSError
+    names `path`, not the temporary file (the name is short enough for any file name the
+    folder allows), even where the system named none (a write to a full disk)."""
     path = os.fspath(path)
     temporary = os.path.join(os.path.dirname(path), f".{secrets.token_hex(8)}.tmp")
     try:
@@ -38,7 +39,8 @@ def atomic_file(path: str | os.PathLike, binary: bool = False) -> Iterator[IO]:
         os.replace(temporary, path)
     except BaseException as e:
         os.unlink(temporary)
-        if isinstance(e, OSError) and e.filename == temporary:
+        # A failed write (a full disk) names no file, a failed rename the temporary one.
+        if isinstance(e, OSError) and e.filename in (None, temporary):
             e.filename, e.filename2 = path, None
         raise
 
@@ -49,16 +51,27 @@ def atomic_write(path: str | os.PathLike, data: str | bytes) -> None:
         f.write(data)
 
 
+def _check_regular(mode: int, path: str | os.PathLike, what: str) -> None:
+    if not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a device, pipe or socket)"
+        raise RecordError(path, f"{what} is {kind}")
+
+
 def open_regular(path: str | os.PathLike, what: str) -> IO[bytes]:
     """`path` opened for binary reading if it is a regular file: never a folder, a device such
     as /dev/zero, or a pipe, whose reading could block or never end. RecordError otherwise,
     `what` naming the file's role ("header file")."""
     try:
-        mode = os.stat(path).st_mode
-        if not stat.S_ISREG(mode):
-            kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a device, pipe or socket)"
-            raise RecordError(path, f"{what} is {kind}")
-        return open(path, "rb")
+        _check_regular(os.stat(path).st_mode, path, what)  # devices and pipes are never opened
+        # ... and what was opened is checked again: a pipe swapped in since would block a plain open
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            _check_regular(os.fstat(descriptor).st_mode, path, what)
+        except RecordError:
+            os.close(descriptor)
+            raise
+        os.set_blocking(descriptor, True)
+        return os.fdopen(descriptor, "rb")
     except FileNotFoundError:
         dangling = os.path.islink(path)
         raise RecordError(path, f"{what} is {'a link to a missing file' if dangling else 'missing'}") from None

@@ -1,5 +1,9 @@
 """WFDB text headers (`NAME.hea`): the record line, one line per lead, and `#Key: value` comments.
 
+A signal line names the file that holds its samples: the Challenge's `NAME.mat` (read by
+`matfiles`), or a native WFDB signal file, usually `NAME.dat`, whose format, byte offset and
+initial value the line also gives (`Storage`; read by `datfiles`). One header names one kind.
+
 Headers are untrusted input. Every problem raises `RecordError`, whose message names the file
 and the problem; what a header declares is checked against `limits` before anything is
 allocated from it. Every quirk of the official data is read as WFDB defines it (Georgia's
@@ -20,6 +24,8 @@ from .limits import MAX_HEADER_BYTES, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, check_si
 _UNIT_TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "nv": 1e-6}
 # `gain(baseline)/units`: gain and baseline are optional parts of one WFDB field.
 _GAIN_FIELD = re.compile(r"^([^()/]*)(?:\(([^()]*)\))?(?:/(.*))?$")
+# `format[xsamples per frame][:skew][+byte offset]`
+_FORMAT_FIELD = re.compile(r"^([0-9]{1,4})(?:x([0-9]{1,9}))?(?::([0-9]{1,9}))?(?:\+([0-9]{1,15}))?$")
 _COMMENT = re.compile(r"^#\s*([A-Za-z][\w ]*?)\s*:(.*)$")
 # Control characters never found in a text header (tab, line and page breaks are fine).
 _BINARY = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
@@ -31,11 +37,25 @@ MISSTATED_GAINS = {4880.0: 1000.0, 200.0: 1000.0}
 
 
 @dataclass(frozen=True)
+class Storage:
+    """Where a native WFDB signal's samples are (a signal line's format field and the fields
+    after the gain): parsed as written, checked when the file is read (`datfiles`)."""
+
+    format: str  # WFDB format code, e.g. "16" or "212"
+    samples_per_frame: int
+    skew: int
+    byte_offset: int
+    initial_value: int  # the first sample (format 8 counts its differences from it)
+
+
+@dataclass(frozen=True)
 class Lead:
     name: str
     gain: float  # ADC units per physical unit
     baseline: float  # ADC value of 0 physical units
     mv_per_unit: float
+    file: str = ""  # the signal file the line names, as written
+    storage: Storage | None = None  # None for the Challenge's `.mat` files
 
 
 @dataclass
@@ -58,6 +78,11 @@ class Header:
     @property
     def mat_path(self) -> str:
         return os.path.splitext(self.path)[0] + ".mat"
+
+    @property
+    def is_native(self) -> bool:
+        """Whether the samples are in native WFDB signal files (else in NAME.mat)."""
+        return self.leads[0].storage is not None
 
 
 def misstated_gain(header: Header) -> tuple[float, float] | None:
@@ -121,7 +146,30 @@ def _parse_lead(line: str, number: int, path: str) -> Lead:
     units = (match.group(3) or "mV").strip().lower()
     if units not in _UNIT_TO_MV:
         raise RecordError(path, f"signal line {number}: unknown units {quote(match.group(3))}")
-    return Lead(" ".join(tokens[8:]), gain, baseline, _UNIT_TO_MV[units])
+    storage = None if tokens[0].lower().endswith(".mat") else _parse_storage(tokens, number, path)
+    return Lead(" ".join(tokens[8:]), gain, baseline, _UNIT_TO_MV[units], tokens[0], storage)
+
+
+def _integer(text: str, path: str, what: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise RecordError(path, f"{what} {quote(text)} is not an integer") from None
+
+
+def _parse_storage(tokens: list[str], number: int, path: str) -> Storage:
+    """The `Storage` of a signal line that names a native WFDB signal file."""
+    match = _FORMAT_FIELD.match(tokens[1])
+    if not match:
+        raise RecordError(path, f"signal line {number}: cannot read format field {quote(tokens[1])}")
+    code, per_frame, skew, offset = match.groups()
+    return Storage(
+        format=str(int(code)),
+        samples_per_frame=int(per_frame or 1),
+        skew=int(skew or 0),
+        byte_offset=int(offset or 0),
+        initial_value=_integer(tokens[5], path, f"signal line {number} initial value"),
+    )
 
 
 def _parse_record_line(line: str, path: str) -> tuple[str, int, float, int | None]:
@@ -172,6 +220,12 @@ def parse_header(text: str, path: str | os.PathLike = "<header>") -> Header:
     if len(signal_lines) != num_leads:
         raise RecordError(path, f"header declares {num_leads} leads but has {len(signal_lines)} signal lines")
     leads = tuple(_parse_lead(line, i, path) for i, line in signal_lines)
+    if len({lead.storage is None for lead in leads}) > 1:
+        raise RecordError(path, "header names both MATLAB (.mat) and other signal files; a record uses one kind")
+    if leads[0].storage is not None and "/" in content[0][1].split()[0]:
+        raise RecordError(
+            path, f"is a multi-segment record ({quote(content[0][1].split()[0])}), which is not supported"
+        )
     comments = {}
     for line in lines:
         match = _COMMENT.match(line.strip())

@@ -77,10 +77,32 @@ def configure(level=logging.INFO, all_ranks=None, stream=None):
     return logger
 
 
+class _FileHandler(logging.FileHandler):
+    """A log file that cannot be written (a full disk) is reported once, in one line, instead of
+    logging's traceback for every record; the run's own errors say what failed."""
+
+    failed = False
+
+    def _report(self, error):
+        if not self.failed:
+            self.failed = True
+            reason = getattr(error, "strerror", None) or error
+            print(f"warning: cannot write the log to {self.baseFilename}: {reason}", file=sys.stderr)
+
+    def handleError(self, record):
+        self._report(sys.exc_info()[1])
+
+    def close(self):
+        try:  # the last buffered lines are written now: a failure must not hide the run's own error
+            super().close()
+        except OSError as e:
+            self._report(e)
+
+
 @contextlib.contextmanager
 def to_file(path):
     """Also append `ecgnet` log records to `path` (MODEL/train.log) while the block runs."""
-    handler = logging.FileHandler(path, encoding="utf-8")
+    handler = _FileHandler(path, encoding="utf-8")
     handler.setFormatter(_formatter())
     handler.addFilter(_filter)
     logger = logging.getLogger(ROOT)

@@ -28,11 +28,9 @@ from elsewhere needs), so that the layout lives in one place.
 """
 
 import contextlib
-import csv
 import hashlib
 import io
 import json
-import math
 import os
 import pickle
 import re
@@ -43,17 +41,19 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import __version__, int8
+from . import __version__, int8, jsonshape
 from . import labels as label_space
 from .config import Config
-from .errors import ConfigError, ModelFolderError, first_line
-from .files import atomic_file, atomic_write
+from .csvfiles import Problems, read_table, write_table
+from .errors import ConfigError, InputFileError, ModelFolderError, first_line, quote
+from .files import atomic_file, atomic_write, read_json
 from .model import state_shapes
 from .stacking import Stacker
 
 FORMAT = "ecgnet-model"
 FORMAT_VERSION = 1
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024  # model.json is a few kilobytes
 
 
 def sha256(path: str | os.PathLike) -> str:
@@ -64,10 +64,36 @@ def sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+class _Writes:
+    """A file's `write`, keeping the OSError it raised: torch's writer turns that (a full disk)
+    into a RuntimeError of its own ('[enforce fail at inline_container.cc]') naming nothing."""
+
+    def __init__(self, file: io.BufferedIOBase):
+        self.file = file
+        self.error: OSError | None = None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.file.write(data)
+        except OSError as e:
+            self.error = e
+            raise
+
+    def flush(self) -> None:
+        self.file.flush()
+
+
 def save_tensors(path: str, obj: object) -> None:
-    """torch.save of tensors, primitives and containers of them, written whole or not at all."""
+    """torch.save of tensors, primitives and containers of them, written whole or not at all;
+    a failed write is the OSError naming `path` (`files.atomic_file`), not torch's RuntimeError."""
     with atomic_file(path, binary=True) as f:
-        torch.save(obj, f)
+        writes = _Writes(f)
+        try:
+            torch.save(obj, writes)
+        except RuntimeError:
+            if writes.error is None:
+                raise
+            raise writes.error from None
 
 
 def load_tensors(path: str) -> object:
@@ -132,7 +158,8 @@ def load_int8_weights(path: str, config: Config) -> dict[str, torch.Tensor]:
 
 
 def write_json(path: str, obj: object) -> None:
-    atomic_write(path, json.dumps(obj, indent=2) + "\n")
+    """`obj` as JSON, whole or not at all; NaN and infinities, which are not JSON, are refused."""
+    atomic_write(path, json.dumps(obj, indent=2, allow_nan=False) + "\n")
 
 
 class ModelFolder:
@@ -171,13 +198,32 @@ class ModelFolder:
     def cache(self) -> str:
         return self.work_path("cache")
 
+    def _read_work(self, name: str, shape: jsonshape.Shape) -> object:
+        """The JSON value of MODEL/work/`name` (None where absent), of `shape`; ModelFolderError
+        names a damaged file."""
+        path = self.work_path(name)
+        if not os.path.lexists(path):
+            return None
+        try:
+            value = read_json(path, "training run's state", MAX_MANIFEST_BYTES)
+        except InputFileError as e:
+            raise ModelFolderError(f"{e}; train into a new MODEL folder") from None
+        problems = jsonshape.problems(value, shape)
+        if problems:
+            raise ModelFolderError(f"{path} is damaged ({problems[0]}); train into a new MODEL folder")
+        return value
+
     def read_run_config(self) -> Config | None:
         """The config a training run in this folder started with, or None before one started."""
-        path = self.work_path("config.json")
-        if not os.path.exists(path):
+        saved = self._read_work("config.json", jsonshape.Fields())
+        if saved is None:
             return None
-        with open(path) as f:
-            return Config.from_saved(json.load(f))
+        try:
+            return Config.from_saved(saved)
+        except ConfigError as e:
+            raise ModelFolderError(
+                f"{self.work_path('config.json')} is damaged ({e}); train into a new MODEL folder"
+            ) from None
 
     def write_run_config(self, config: Config) -> None:
         write_json(self.work_path("config.json"), config.to_dict())
@@ -186,23 +232,31 @@ class ModelFolder:
         """The label overrides a training run in this folder started with ({"file", "sha256"},
         or {"file": None, "sha256": None} for none), or None where the run did not record them
         (before one started, or a run of an ecgnet without label overrides: it had none)."""
-        path = self.work_path("label_overrides.json")
-        if not os.path.exists(path):
-            return None
-        with open(path) as f:
-            return json.load(f)
+        shape = jsonshape.Fields({"file": jsonshape.Text(), "sha256": jsonshape.Text()}, required=("file", "sha256"))
+        return self._read_work("label_overrides.json", shape)
 
     def write_run_overrides(self, record: dict) -> None:
         write_json(self.work_path("label_overrides.json"), record)
 
+    def read_run_labels(self) -> dict | None:
+        """The label source a training run in this folder started with (`--labels`), or None
+        where it did not record one (before one started, or a run of an ecgnet before --labels)."""
+        return self._read_work("labels.json", jsonshape.Fields())
+
+    def write_run_labels(self, record: dict) -> None:
+        write_json(self.work_path("labels.json"), record)
+
     def read_folds(self) -> tuple[list[str], list[int]] | None:
         """(record names, fold of each) the training run started with, or None."""
-        path = self.work_path("folds.json")
-        if not os.path.exists(path):
-            return None
-        with open(path) as f:
-            saved = json.load(f)
-        return saved["names"], saved["folds"]
+        shape = jsonshape.Fields(
+            {
+                "names": jsonshape.ListOf(jsonshape.Text(null=False)),
+                "folds": jsonshape.ListOf(jsonshape.Integer(null=False)),
+            },
+            required=("names", "folds"),
+        )
+        saved = self._read_work("folds.json", shape)
+        return None if saved is None else (saved["names"], saved["folds"])
 
     def write_folds(self, names: Sequence[str], folds: np.ndarray) -> None:
         write_json(self.work_path("folds.json"), {"names": list(names), "folds": folds.tolist()})
@@ -216,12 +270,10 @@ class ModelFolder:
         atomic_write(self.path("thresholds.csv"), "class,abbreviation,threshold\n" + "".join(rows))
 
     def write_oof_probabilities(self, names: Sequence[str], folds: np.ndarray, probabilities: np.ndarray) -> None:
-        """oof_probabilities.csv: each training record's fold (from 1) and out-of-fold probabilities."""
-        text = io.StringIO()
-        text.write("record,fold," + ",".join(label_space.CLASSES) + "\n")
-        for name, fold, row in zip(names, folds, probabilities):
-            text.write(f"{name},{fold + 1}," + ",".join(f"{p:.6f}" for p in row) + "\n")
-        atomic_write(self.path("oof_probabilities.csv"), text.getvalue())
+        """oof_probabilities.csv: each training record's fold (from 1) and out-of-fold
+        probabilities, names spreadsheet-safe (`csvfiles.write_table`)."""
+        rows = ([name, fold + 1, *(f"{p:.6f}" for p in row)] for name, fold, row in zip(names, folds, probabilities))
+        write_table(self.path("oof_probabilities.csv"), ["record", "fold", *label_space.CLASSES], rows)
 
     def write_cv_report(self, report: dict) -> None:
         write_json(self.path("cv_report.json"), report)
@@ -274,10 +326,9 @@ def read_manifest(folder: str | os.PathLike) -> dict:
             "(train into it with train_model.py, or resume an interrupted run)"
         )
     try:
-        with open(store.manifest) as f:
-            manifest = json.load(f)
-    except (OSError, ValueError) as e:
-        raise ModelFolderError(f"{store.manifest} cannot be read: {e}") from None
+        manifest = read_json(store.manifest, "model description", MAX_MANIFEST_BYTES)
+    except InputFileError as e:
+        raise ModelFolderError(str(e)) from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ModelFolderError(f"{store.manifest} is not an ecgnet model description")
     version = manifest.get("format_version")
@@ -447,52 +498,51 @@ class OutOfFold:
 
 
 def read_oof_probabilities(path: str) -> OutOfFold:
-    """Read and check `oof_probabilities.csv`: header `record,fold,<CLASSES>`, one row per
-    record, folds whole numbers from 1, probabilities finite numbers from 0 to 1."""
+    """Read and check `oof_probabilities.csv` (`csvfiles.read_table`): header `record,fold,<CLASSES>`,
+    one row per record, folds whole numbers from 1, probabilities finite numbers from 0 to 1;
+    ModelFolderError lists every problem with its row and column."""
     expected = ["record", "fold", *label_space.CLASSES]
-    try:
-        with open(path, newline="") as f:
-            rows = list(csv.reader(f))
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         raise ModelFolderError(
             f"{path} is missing: the model folder has no out-of-fold probabilities (train it with this ecgnet)"
-        ) from None
-    if not rows or [c.strip() for c in rows[0]] != expected:
-        found = ",".join(rows[0])[:80] if rows else "nothing"
-        raise ModelFolderError(
-            f"{path} row 1: the header must be record,fold and the {label_space.NUM_CLASSES} class "
-            f"codes in ecgnet's order, found {found!r}"
         )
+    table = read_table(path, "out-of-fold probabilities file", expected, error=ModelFolderError)
+    if table.header != expected:
+        raise ModelFolderError(
+            f"{path}: row 1: the header must be record,fold and the {label_space.NUM_CLASSES} class "
+            f"codes in ecgnet's order, found {','.join(table.header)[:80]!r}"
+        )
+    problems = Problems(path, ModelFolderError)
     names, folds, values, seen = [], [], [], {}
-    for number, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(expected):
-            raise ModelFolderError(f"{path} row {number}: {len(row)} columns, expected {len(expected)}")
-        name = row[0].strip()
+    for row in table.rows:
+        name, fold = row["record"], _whole_number(row["fold"])
         if not name:
-            raise ModelFolderError(f"{path} row {number}, column record: the record name is empty")
-        if name in seen:
-            raise ModelFolderError(f"{path} row {number}, column record: record {name!r} is also on row {seen[name]}")
-        seen[name] = number
-        try:
-            fold = int(row[1])
-        except ValueError:
-            fold = 0
-        if fold < 1:
-            raise ModelFolderError(f"{path} row {number}, column fold: {row[1]!r} is not a fold number (1, 2, ...)")
-        probabilities = []
-        for code, cell in zip(label_space.CLASSES, row[2:]):
-            try:
-                p = float(cell)
-            except ValueError:
-                p = math.nan
-            if not 0.0 <= p <= 1.0:  # NaN fails too
-                raise ModelFolderError(f"{path} row {number}, column {code}: {cell!r} is not a probability from 0 to 1")
-            probabilities.append(p)
+            problems.add(row.number, "record", "the record name is empty")
+        elif name in seen:
+            problems.add(row.number, "record", f"record {quote(name)} is also on row {seen[name]}")
+        seen.setdefault(name, row.number)
+        if fold is None or fold < 1:
+            problems.value(row.number, "fold", row["fold"], "a fold number: 1, 2, ...")
+        probabilities = [_probability(row[code]) for code in label_space.CLASSES]
+        for code, p in zip(label_space.CLASSES, probabilities):
+            if p is None:
+                problems.value(row.number, code, row[code], "a probability from 0 to 1")
         names.append(name)
         folds.append(fold)
         values.append(probabilities)
+    problems.raise_any()
     if not names:
         raise ModelFolderError(f"{path} holds no records")
     return OutOfFold(str(path), names, np.array(folds), np.array(values, dtype=np.float64))
+
+
+def _whole_number(text: str) -> int | None:
+    return int(text) if text.isdigit() else None
+
+
+def _probability(text: str) -> float | None:
+    try:
+        p = float(text)
+    except ValueError:
+        return None
+    return p if 0.0 <= p <= 1.0 else None  # NaN fails too

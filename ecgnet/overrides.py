@@ -13,14 +13,13 @@ numpy only, never the `review` extras (`ecgnet.review.relabel` writes such files
 answers and re-exports these names).
 """
 
-import csv
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import labels as label_space
-from .errors import EcgnetError
+from .csvfiles import Problems, read_table, write_table
+from .errors import EcgnetError, quote
 from .folders import name_problem
 
 OVERRIDE_COLUMNS = ("record", "class", "label")
@@ -49,57 +48,55 @@ class Overrides:
 
 
 def write_overrides(path, rows):
-    with open(path + ".tmp", "w", newline="") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(OVERRIDE_COLUMNS)
-        writer.writerows(rows)
-    os.replace(path + ".tmp", path)
+    """Write the overrides `rows` ((record, class, label) triples) whole or not at all, every
+    cell spreadsheet-safe (`csvfiles.write_table`): a record named `=cmd...` cannot run."""
+    write_table(path, OVERRIDE_COLUMNS, rows)
 
 
 def read_overrides(path):
-    """An overrides file, every row checked; OverridesError names the file, row and column."""
+    """An overrides file, every row checked (`csvfiles.read_table`: a regular file within the
+    size limit, UTF-8 with or without a byte order mark); OverridesError lists every problem
+    with its row and column."""
     path = str(path)
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.reader(f))
-    except FileNotFoundError:
-        raise OverridesError(f"{path} is missing") from None
-    except (UnicodeDecodeError, csv.Error) as e:
-        raise OverridesError(f"{path} is not a readable CSV text file ({e})") from None
-    if not rows or [c.strip() for c in rows[0]] != list(OVERRIDE_COLUMNS):
-        raise OverridesError(f"{path} row 1: the header must be {','.join(OVERRIDE_COLUMNS)}")
+    table = read_table(path, "label overrides file", OVERRIDE_COLUMNS, error=OverridesError)
+    unknown = [c for c in table.header if c not in OVERRIDE_COLUMNS]
+    if unknown:
+        raise OverridesError(
+            f"{path}: row 1: the header must be {','.join(OVERRIDE_COLUMNS)}, not {','.join(table.header)[:80]!r}"
+        )
+    return check_overrides(path, [(row.number, row["record"], row["class"], row["label"]) for row in table.rows])
+
+
+def check_overrides(path, rows):
+    """The `Overrides` of `rows` ((row number, record, class, label), as a file at `path` holds
+    them); OverridesError lists every problem with its row and column. Writers check their rows
+    with it before writing, so that a refused file never replaces a good one."""
+    path = str(path)
+    problems = Problems(path, OverridesError)
     labels, masked, dropped, weights, seen, by_record = {}, set(), set(), {}, {}, {}
-    for number, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
+    for number, record, code, label in rows:
+        problem = _row_problem(record, code, label)
+        if problem:
+            problems.add(number, *problem)
             continue
-        if len(row) != len(OVERRIDE_COLUMNS):
-            raise OverridesError(f"{path} row {number}: {len(row)} columns, expected 3 (record,class,label)")
-        record, code, label = (cell.strip() for cell in row)
-
-        def bad(column, problem, number=number):
-            return OverridesError(f"{path} row {number}, column {column}: {problem}")
-
-        if not record or name_problem(record):
-            raise bad("record", name_problem(record) if record else "the record name is empty")
-        weight = parse_weight(label[len(WEIGHT) :]) if label.startswith(WEIGHT) else None
-        if label.startswith(WEIGHT) and weight is None:
-            raise bad("label", f"{label!r}: the weight of weight:W must be a number from 0 to 1")
-        if weight is None and label not in ("1", "0", "mask", "drop"):
-            raise bad("label", f"{label!r} is not 1, 0, mask, weight:W (W from 0 to 1) or drop")
-        if (label == "drop") != (code == ALL_CLASSES):
-            raise bad("class", "drop goes with class * (the whole record), and class * only with drop")
         if code != ALL_CLASSES:
-            canonical = label_space.canonical_code(code)
-            if canonical not in label_space.CLASS_INDEX:
-                raise bad("class", f"{code!r} is not a SNOMED CT code of the 24 scored classes")
-            code = canonical
+            code = label_space.canonical_code(code)
         if (record, code) in seen:
-            raise bad("class", f"record {record} and class {code} are already overridden on row {seen[(record, code)]}")
+            problems.add(
+                number,
+                "class",
+                f"record {record} and class {code} are already overridden on row {seen[(record, code)]}",
+            )
+            continue
         others = by_record.setdefault(record, {})
         conflict = others.get(ALL_CLASSES) if code != ALL_CLASSES else next(iter(others.values()), None)
         if conflict:
-            raise bad("label", f"record {record} is dropped and has class overrides (rows {conflict} and {number})")
+            problems.add(
+                number, "label", f"record {record} is dropped and has class overrides (rows {conflict} and {number})"
+            )
+            continue
         seen[(record, code)] = others[code] = number
+        weight = parse_weight(label[len(WEIGHT) :]) if label.startswith(WEIGHT) else None
         if label == "drop":
             dropped.add(record)
         elif label == "mask":
@@ -108,7 +105,25 @@ def read_overrides(path):
             weights[(record, label_space.CLASS_INDEX[code])] = weight
         else:
             labels[(record, label_space.CLASS_INDEX[code])] = int(label)
+    problems.raise_any()
     return Overrides(path, labels, frozenset(masked), frozenset(dropped), weights)
+
+
+def _row_problem(record, code, label):
+    """(column, problem) of one row taken alone, or None."""
+    if not record or name_problem(record):
+        return "record", name_problem(record) if record else "the record name is empty"
+    if not label:
+        return "label", "the label is empty (1, 0, mask, weight:W or drop)"
+    if label.startswith(WEIGHT) and parse_weight(label[len(WEIGHT) :]) is None:
+        return "label", f"{quote(label)}: the weight of weight:W must be a number from 0 to 1"
+    if not label.startswith(WEIGHT) and label not in ("1", "0", "mask", "drop"):
+        return "label", f"{quote(label)} is not 1, 0, mask, weight:W (W from 0 to 1) or drop"
+    if (label == "drop") != (code == ALL_CLASSES):
+        return "class", "drop goes with class * (the whole record), and class * only with drop"
+    if code != ALL_CLASSES and label_space.canonical_code(code) not in label_space.CLASS_INDEX:
+        return "class", f"{quote(code)} is not a SNOMED CT code of the 24 scored classes"
+    return None
 
 
 def parse_weight(text):

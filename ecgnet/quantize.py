@@ -51,10 +51,26 @@ class QuantizationError(EcgnetError):
 
 @dataclass(frozen=True)
 class Gate:
-    """What int8 outputs must keep of the float32 ones on the out-of-fold records."""
+    """What int8 outputs must keep of the float32 ones on the out-of-fold records, and how
+    close the float32 outputs must come to MODEL/oof_probabilities.csv (the same fold models on
+    the same records: far from them, DATA is not the data the model was trained on)."""
 
     min_identical: float = 0.995  # fraction of (record, class) label cells that stay the same
     max_metric_change: float = 0.005  # absolute change of the challenge metric
+    # Largest |float32 output - saved out-of-fold probability|: 5e-7 on the CPU (the file keeps 6
+    # decimals); a model trained on a GPU computed them there, with TF32 convolutions, which
+    # agree with the CPU's to 1e-4 (README, "Training on GPUs"): ten times that is allowed.
+    max_oof_difference: float = 1e-3
+
+    def __post_init__(self):
+        limits = (
+            ("min_identical", self.min_identical, 1.0),
+            ("max_metric_change", self.max_metric_change, 2.0),
+            ("max_oof_difference", self.max_oof_difference, 1.0),
+        )
+        for name, value, most in limits:
+            if not (isinstance(value, (int, float)) and 0 <= value <= most):  # NaN fails too
+                raise QuantizationError(f"the gate's {name} must be a number from 0 to {most:g}, not {value!r}")
 
 
 def spread(items: Sequence, count: int | None) -> list:
@@ -156,10 +172,10 @@ class _Fold:
 
     state: dict[str, torch.Tensor]
     names: list[str]
-    fp32: np.ndarray
+    fp32: np.ndarray  # the network's probabilities
     int8: np.ndarray
     truth: np.ndarray
-    fp32_decided: np.ndarray  # what the thresholds label (`decisions.SecondStage`)
+    fp32_decided: np.ndarray  # what the thresholds label, after the second stage (`decisions.SecondStage`)
     int8_decided: np.ndarray
 
 
@@ -175,14 +191,31 @@ def _quantise_fold(
         table = features.measure_records(records, config.sample_rate) if features.needed(config) else None
         inputs = features.network_inputs(records, config, table)
         for precision, network in (("fp32", model), ("int8", quantised)):
-            outputs_of_network = predict([network], records, config, "cpu", None, inputs)
-            probabilities, decided = stage.apply(outputs_of_network, table, inputs)
+            probabilities = predict([network], records, config, "cpu", None, inputs)
             outputs[precision].append(probabilities[0])
-            outputs[f"{precision}_decided"].append(decided[0])
+            outputs[f"{precision}_decided"].append(stage.apply(probabilities, table, inputs)[1][0])
         truth.append(np.stack([label_space.encode(r.dx) for r in records]))
     names = [f.name for f in gate]
     joined = {key: np.concatenate(parts) for key, parts in outputs.items()}
     return _Fold(state, names, truth=np.concatenate(truth).astype(bool), **joined)
+
+
+def check_against_saved(
+    fold: _Fold, saved: dict[str, np.ndarray], tolerance: float, oof_path: str, data_folder: str, k: int
+) -> None:
+    """Refuse a fold whose float32 outputs on DATA are not the out-of-fold probabilities saved
+    at training (same model, same records): DATA then holds other signals under the training
+    records' names, and a gate measured on them says nothing."""
+    expected = np.stack([saved[name] for name in fold.names])
+    difference = np.abs(fold.fp32.astype(np.float64) - expected)
+    worst = float(difference.max()) if difference.size else 0.0
+    if not worst <= tolerance:  # NaN fails too
+        record = fold.names[int(difference.max(axis=1).argmax())]
+        raise QuantizationError(
+            f"fold {k + 1}'s float32 outputs on {data_folder} differ from {oof_path} by up to {worst:.4f} "
+            f"(record {record}; at most {tolerance:g} allowed): DATA is not the data the model was trained on, "
+            "or its records changed since; nothing written"
+        )
 
 
 def quantize_folder(
@@ -210,16 +243,20 @@ def quantize_folder(
             f"{oof.path} lists fold {oof.folds.max()}, but model.json has {len(paths)} fold models"
         )
     files = _record_files(data_folder, oof.names)
-    folds = []
+    saved = dict(zip(oof.names, oof.probabilities))
+    folds, calibrated = [], []
     for k, path in enumerate(paths):
         own = [files[n] for n, f in zip(oof.names, oof.folds) if f == k + 1]
         others = [files[n] for n, f in zip(oof.names, oof.folds) if f != k + 1]
         share = None if gate_records is None else -(-gate_records * len(own) // len(oof.names))
+        calibration = spread(others, calibration_records)
         weights = modelstore.load_weights(path, config)
-        fold = _quantise_fold(config, weights, spread(others, calibration_records), spread(own, share), stage)
+        fold = _quantise_fold(config, weights, calibration, spread(own, share), stage)
+        check_against_saved(fold, saved, gate.max_oof_difference, oof.path, data_folder, k)
         folds.append(fold)
+        calibrated.append(len(calibration))
         progress(
-            f"quantize: fold {k + 1}/{len(paths)}: calibrated on {min(calibration_records, len(others))} records, "
+            f"quantize: fold {k + 1}/{len(paths)}: calibrated on {len(calibration)} records, "
             f"measured on {len(fold.fp32)}"
         )
     numbers = fidelity(
@@ -237,6 +274,9 @@ def quantize_folder(
         f"{numbers['challenge_metric_fp32']:.4f} fp32 vs {numbers['challenge_metric_int8']:.4f} int8 "
         f"on {numbers['records']} out-of-fold records"
     )
+    undefined = [key for key, value in numbers.items() if isinstance(value, float) and not np.isfinite(value)]
+    if undefined:
+        raise QuantizationError(f"int8 weights refused, nothing written: {', '.join(undefined)} undefined ({summary})")
     problems = []
     if numbers["identical_label_cells"] < gate.min_identical:
         problems.append(f"fewer than {100 * gate.min_identical:g}% identical label cells")
@@ -250,10 +290,15 @@ def quantize_folder(
         "kernels": "onednn::qconv1d_pointwise",
         "activations": f"uint8 0..{int8.ACTIVATION_MAX}, one scale per tensor (HistogramObserver)",
         "weights_scheme": "int8, symmetric, one scale per output channel (PerChannelMinMaxObserver)",
-        "calibration": {"records_per_model": calibration_records, "from": "each fold model's own training folds"},
+        "calibration": {
+            "records_per_model": calibrated,
+            "requested": calibration_records,
+            "from": "each fold model's own training folds",
+        },
         "gate": {
             "min_identical_label_cells": gate.min_identical,
             "max_challenge_metric_change": gate.max_metric_change,
+            "max_oof_probability_difference": gate.max_oof_difference,
         },
         "fidelity": {**numbers, "scored_by": "each record's own fold model"},
         "seconds": round(time.time() - started, 1),

@@ -1,12 +1,13 @@
 """One record, from its files to the network's input: `read_record(files, sample_rate) -> Record`.
 
-The one read path of the driver, the training cache and the challenge functions: the header
-(`headers`), the signal file in millivolts (`matfiles`), then the 12 leads at the model's
-rate (`preprocess`), in `make_record`. `read_record` is the one place where reading a record
-is guarded: every failure on the way, the named problems (`RecordError`) and the unexpected
-ones (a damaged file that trips a library), becomes that record's `RecordError`, naming its
-file and, when unexpected, the exception's type. A run over a folder then reports the record
-by name and goes on.
+The one read path of the driver, the training cache, the tools and the challenge functions:
+the header (`headers`), the signals in millivolts from the files it names (`record_signal`:
+the Challenge's NAME.mat through `matfiles`, native WFDB signal files through `datfiles`),
+then the 12 leads at the model's rate (`preprocess`), in `make_record`. `read_record` is the
+one place where reading a record is guarded: every failure on the way, the named problems
+(`RecordError`) and the unexpected ones (a damaged file that trips a library), becomes that
+record's `RecordError`, naming its file and, when unexpected, the exception's type. A run
+over a folder then reports the record by name and goes on.
 """
 
 import contextlib
@@ -16,12 +17,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import preprocess
+from . import datfiles, preprocess
 from .errors import RecordError, first_line
 from .folders import RecordFiles, name_problem
 from .headers import Header, load_header, misstated_gain
 from .limits import MAX_RATIO_TERM
-from .matfiles import load_signal
+from .matfiles import load_signal, to_millivolts
 
 
 @dataclass
@@ -91,14 +92,23 @@ def _read_header(files: RecordFiles) -> Header:
     return load_header(files.header)
 
 
+def record_signal(header: Header, files: RecordFiles) -> np.ndarray:
+    """The millivolt signal (header lead order) of the record of `files` whose header is
+    `header`: the `val` of NAME.mat, or the native WFDB signal files its header names (inside
+    `files.data_root`)."""
+    if header.is_native:
+        return to_millivolts(datfiles.load_adc(header, files.folder, files.data_root), header, header.path)
+    if files.mat is None:
+        raise RecordError(files.mat_path, "signal file is missing")
+    return load_signal(header, files.mat)
+
+
 def read_record(files: RecordFiles | str | os.PathLike, sample_rate: int) -> Record:
     """The Record of `files` (a `folders.RecordFiles`, or the path of a NAME.hea with its
-    NAME.mat beside it) at `sample_rate`, named after its files whatever its header says.
+    signal files beside it) at `sample_rate`, named after its files whatever its header says.
     Any failure is a RecordError naming the file."""
     if not isinstance(files, RecordFiles):
         files = RecordFiles.of_header(files)
     with _failures_of(files.header_path):
         header = _read_header(files)
-        if files.mat is None:
-            raise RecordError(files.mat_path, "signal file is missing")
-        return make_record(header, load_signal(header, files.mat), sample_rate, files.name)
+        return make_record(header, record_signal(header, files), sample_rate, files.name)

@@ -1,18 +1,25 @@
 """The driver's work: classify every record of a folder and write one output file per record.
 
 Every record of the folder counts: each NAME.hea, and each NAME.mat without a header
-(`folders.list_records`). Records are read and classified in chunks, so memory stays flat
-however many records there are, while each chunk holds enough views to fill the network's
-batches. A record that fails, whether it cannot be read (`records.read_record`), its
-classification fails or is not finite, or its output file cannot be written, never stops the
-run: its reason is logged with its name, an all-negative output file is still written where
-its name allows, and the run ends with a summary.
+(`folders.iter_records`, in subfolders too when asked or when the folder has no records of its
+own). The folder is listed twice, streaming: once to count its records and refuse two of one
+name before any output is written, then to classify them. Records are read and classified in
+chunks, so memory stays flat however many records there are, while each chunk holds enough
+views to fill the network's batches. For collections spread over machines, `Shard` K/N takes
+the records whose name hashes to K of N (stable across machines and runs), and
+`skip_existing` passes over records whose output file exists (written whole or not at all, so
+an existing one is finished), which resumes an interrupted run. A record that fails, whether
+it cannot be read (`records.read_record`), its classification fails or is not finite, or its
+output file cannot be written, never stops the run: its reason is logged with its name, an
+all-negative output file is still written where its name allows, and the run ends with a
+summary.
 """
 
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,9 +27,10 @@ import numpy as np
 from . import labels as label_space
 from .config import Config
 from .errors import OutputError, RecordError, describe
-from .folders import RecordFiles, list_records
+from .folders import RecordFiles, iter_records
 from .inference import Ensemble, default_batch_samples
 from .outputs import write_output
+from .ptbxl import PtbxlLabels
 from .records import Record, read_record
 
 log = logging.getLogger(__name__)
@@ -34,6 +42,23 @@ NEGATIVE = np.zeros(label_space.NUM_CLASSES)
 class DriverReport:
     written: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)  # (record name, reason)
+    existing: int = 0  # records passed over for their existing output file (skip_existing)
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Part `index` (1..count) of a folder's records: those whose name's CRC-32 is
+    index - 1 modulo count, the same on every machine, run and listing order."""
+
+    index: int
+    count: int
+
+    def __post_init__(self):
+        if not 1 <= self.index <= self.count:
+            raise ValueError(f"shard {self.index}/{self.count}: K/N needs 1 <= K <= N")
+
+    def holds(self, name: str) -> bool:
+        return zlib.crc32(name.encode("utf-8", "surrogateescape")) % self.count == self.index - 1
 
 
 def prepare_output_folder(folder: str) -> None:
@@ -43,14 +68,20 @@ def prepare_output_folder(folder: str) -> None:
 
 
 def _chunks(
-    found: Sequence[RecordFiles], config: Config, chunk_samples: int, fail: Callable[[str, str], None]
+    found: Iterable[RecordFiles],
+    config: Config,
+    chunk_samples: int,
+    fail: Callable[[str, str], None],
+    labels: PtbxlLabels | None = None,
 ) -> Iterator[list[Record]]:
     """Yield lists of records whose total length is about `chunk_samples`; records that
-    cannot be read go to `fail` instead."""
+    cannot be read go to `fail` instead. With `labels`, age and sex come from them."""
     chunk, samples = [], 0
     for files in found:
         try:
             record = read_record(files, config.sample_rate)
+            if labels is not None:
+                record.demographics = labels.demographics(files.name, files.header_path)
         except RecordError as e:
             fail(files.name, str(e))
             continue
@@ -94,27 +125,58 @@ class _Run:
 
 
 def run_folder(
-    ensemble: Ensemble, data_folder: str, output_folder: str, progress_seconds: float = 10.0
+    ensemble: Ensemble,
+    data_folder: str,
+    output_folder: str,
+    progress_seconds: float = 10.0,
+    recursive: bool | None = None,
+    shard: Shard | None = None,
+    skip_existing: bool = False,
+    labels: PtbxlLabels | None = None,
+    strat_folds: frozenset[int] | None = None,
 ) -> DriverReport:
-    """Classify every record of `data_folder` into `output_folder`, logging progress every
+    """Classify every record of `data_folder` (its subfolders' too when `recursive`, or when None
+    and it has no records of its own; only `shard`'s part; without those whose output file
+    exists, with `skip_existing`; age and sex from `labels` when given, and only the records of
+    their `strat_folds` when given) into `output_folder`, logging progress every
     `progress_seconds`; returns a DriverReport."""
-    found = list_records(data_folder, require=True)
+
+    def chosen(name: str) -> bool:
+        if shard is not None and not shard.holds(name):
+            return False
+        entry = labels.entry(name) if strat_folds else None
+        return entry is None or entry.strat_fold in strat_folds  # a record missing from the labels fails by name
+
+    total = sum(1 for files in iter_records(data_folder, recursive, require=True) if chosen(files.name))
     prepare_output_folder(output_folder)
     run = _Run(output_folder)
+
+    def todo() -> Iterator[RecordFiles]:
+        for files in iter_records(data_folder, recursive):
+            if not chosen(files.name):
+                continue
+            if skip_existing and os.path.isfile(os.path.join(output_folder, files.name + ".csv")):
+                run.report.existing += 1
+                continue
+            yield files
+
     chunk_samples = 8 * default_batch_samples(ensemble.device)
     started = last_report = time.time()
-    for records in _chunks(found, ensemble.config, chunk_samples, run.fail):
+    for records in _chunks(todo(), ensemble.config, chunk_samples, run.fail, labels):
         run.classified(records, _classify_isolating_failures(ensemble, records))
         if time.time() - last_report >= progress_seconds:
             last_report = time.time()
             done = run.report.written + len(run.report.failures)
+            rate = done / (last_report - started)
             log.info(
-                f"driver: {done}/{len(found)} records ({done / (last_report - started):.1f} records/s, "
-                f"{len(run.report.failures)} failed)"
+                f"driver: {done + run.report.existing}/{total} records ({rate:.1f} records/s, "
+                f"{len(run.report.failures)} failed, {run.report.existing} already done)"
             )
+    part = f" (shard {shard.index}/{shard.count})" if shard is not None else ""
+    existing = f", {run.report.existing} already had one" if skip_existing else ""
     log.info(
-        f"driver: wrote {run.report.written} output files for {len(found)} recordings in "
-        f"{time.time() - started:.1f} s; {len(run.report.failures)} failed"
+        f"driver: wrote {run.report.written} output files for {total} recordings{part} in "
+        f"{time.time() - started:.1f} s{existing}; {len(run.report.failures)} failed"
     )
     return run.report
 

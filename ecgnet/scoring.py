@@ -2,11 +2,14 @@
 
 `evaluate_folders` pairs `LABELS/NAME.hea` with `OUTPUTS/NAME.csv` and reads both with the
 official rules (see `read_label_file` and `read_output_file`), then computes every metric with
-`ecgnet.metrics`. Differences from the official script: it runs on current NumPy, it is
+`ecgnet.metrics`. With PTB-XL's labels (`ptbxl`), the labels are the mapped statements of the
+records in LABELS, which may be nested as PTB-XL ships them, optionally only some of its folds.
+Differences from the official script: it runs on current NumPy, it is
 vectorised, and a label file with no `#Dx` line or with several (which crash or silently
 misalign the official script) is an error that names the file.
 """
 
+import io
 import json
 import math
 import os
@@ -19,7 +22,9 @@ from . import labels as label_space
 from . import metrics
 from .errors import ScoringError
 from .files import atomic_write
-from .folders import find_records, name_prefix
+from .folders import find_records, iter_records, name_prefix
+from .limits import MAX_HEADER_BYTES
+from .ptbxl import PtbxlLabels
 
 TRUE_WORDS = frozenset(("1", "True", "true", "T", "t"))
 SOURCES = {
@@ -32,12 +37,16 @@ SOURCES = {
     "JS": "Chapman-Shaoxing/Ningbo",
 }
 OTHER_SOURCE = "other"
+MAX_LABEL_BYTES = MAX_HEADER_BYTES  # a label file is a record's header: the reader's limit
+MAX_OUTPUT_BYTES = 1024 * 1024
 
 
-def find_label_output_pairs(label_folder: str, output_folder: str) -> tuple[list[str], list[str]]:
+def find_label_output_pairs(
+    label_folder: str, output_folder: str, recursive: bool | None = None
+) -> tuple[list[str], list[str]]:
     """(label_files, output_files) as the official scorer pairs them, sorted by name."""
     label_files, output_files = [], []
-    for path in find_records(label_folder):
+    for path in find_records(label_folder, recursive):
         name = os.path.basename(path)
         output_name = os.path.splitext(name)[0] + ".csv"
         output_path = os.path.join(output_folder, output_name)
@@ -50,9 +59,20 @@ def find_label_output_pairs(label_folder: str, output_folder: str) -> tuple[list
     return label_files, output_files
 
 
+def _text_file(path: str, what: str, max_bytes: int) -> io.TextIOWrapper:
+    """`path`'s text, read as the official scorer opens it (UTF-8, undecodable bytes replaced,
+    universal newlines); ScoringError for a file larger than `max_bytes`, which is never read
+    whole (a record's label file or a driver's output file is a few hundred bytes)."""
+    with open(path, "rb") as f:
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ScoringError(f"{path}: the {what} is more than {max_bytes:,} bytes, far more than one can hold")
+    return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="replace")
+
+
 def read_label_file(path: str) -> np.ndarray:
     """The scored classes of a label file (multi-hot bool, `CLASSES` order) from its `#Dx` line."""
-    with open(path, encoding="utf-8", errors="replace") as f:
+    with _text_file(path, "label file", MAX_LABEL_BYTES) as f:
         dx_lines = [line for line in f if line.startswith("#Dx")]
     if len(dx_lines) != 1:
         raise ScoringError(f"{path}: expected one line starting with '#Dx', found {len(dx_lines)}")
@@ -85,7 +105,7 @@ def read_output_file(path: str) -> tuple[np.ndarray, np.ndarray] | None:
     counts. Line 1 names the classes, line 2 the binary outputs, line 3 the scalar outputs.
     A class named more than once is positive if any copy is, with the NaN-ignoring mean of
     the copies' scalars; NaN scalars become 0; classes not named are negative with 0."""
-    with open(path, encoding="utf-8", errors="replace") as f:
+    with _text_file(path, "output file", MAX_OUTPUT_BYTES) as f:
         lines = [line for line in f if line.strip() and not line.strip().startswith("#")]
     if len(lines) < 3 or len({len(line.split(",")) for line in lines}) != 1:
         return None
@@ -152,13 +172,57 @@ def evaluate_arrays(
     return overall, by_source
 
 
-def evaluate_folders(label_folder: str, output_folder: str) -> Evaluation:
-    label_files, output_files = find_label_output_pairs(label_folder, output_folder)
-    names = [os.path.splitext(os.path.basename(p))[0] for p in label_files]
-    labels = np.array([read_label_file(p) for p in label_files])
+def ptbxl_label_output_pairs(
+    label_folder: str,
+    output_folder: str,
+    labels: PtbxlLabels,
+    strat_folds: frozenset[int] | None = None,
+    recursive: bool | None = None,
+) -> tuple[list[str], np.ndarray, list[str]]:
+    """(record names, (records, classes) bool labels, output files) of the records of
+    `label_folder` that have a header, their labels from PTB-XL's database (only the records of
+    `strat_folds` when given), sorted by name; each must have an output file."""
+    found = []
+    for files in iter_records(label_folder, recursive):
+        if files.header is None:
+            continue
+        entry = labels.entry(files.name)
+        if entry is None:
+            raise ScoringError(f"{files.header}: record {files.name!r} is not in {labels.path}")
+        if strat_folds and entry.strat_fold not in strat_folds:
+            continue
+        output_path = os.path.join(output_folder, files.name + ".csv")
+        if not os.path.isfile(output_path):
+            raise ScoringError(
+                f"Output file {files.name}.csv not found for label file {os.path.basename(files.header)}."
+            )
+        found.append((files.name, label_space.encode(entry.dx) > 0, output_path))
+    if not found:
+        raise ScoringError(f"No label or output files found in {label_folder}.")
+    found.sort(key=lambda item: item[0])
+    return [f[0] for f in found], np.array([f[1] for f in found]), [f[2] for f in found]
+
+
+def evaluate_folders(
+    label_folder: str,
+    output_folder: str,
+    labels: PtbxlLabels | None = None,
+    strat_folds: frozenset[int] | None = None,
+    recursive: bool | None = None,
+) -> Evaluation:
+    """The evaluation of `output_folder` against the labels of `label_folder`: its headers'
+    #Dx, or with `labels` PTB-XL's (only the records of `strat_folds` when given)."""
+    if labels is None:
+        label_files, output_files = find_label_output_pairs(label_folder, output_folder, recursive)
+        names = [os.path.splitext(os.path.basename(p))[0] for p in label_files]
+        truth = np.array([read_label_file(p) for p in label_files])
+    else:
+        names, truth, output_files = ptbxl_label_output_pairs(
+            label_folder, output_folder, labels, strat_folds, recursive
+        )
     outputs = read_outputs(output_files)
-    overall, by_source = evaluate_arrays(names, labels, outputs.binary, outputs.scalar)
-    return Evaluation(names, labels, outputs, overall, by_source)
+    overall, by_source = evaluate_arrays(names, truth, outputs.binary, outputs.scalar)
+    return Evaluation(names, truth, outputs, overall, by_source)
 
 
 def scores_csv(result: dict) -> str:
@@ -209,4 +273,4 @@ def evaluation_json(evaluation: Evaluation) -> dict:
 
 def write_json(evaluation: Evaluation, path: str) -> None:
     """The `--json` file (`evaluation_json`), written whole or not at all."""
-    atomic_write(path, json.dumps(evaluation_json(evaluation), indent=2) + "\n")
+    atomic_write(path, json.dumps(evaluation_json(evaluation), indent=2, allow_nan=False) + "\n")

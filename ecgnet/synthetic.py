@@ -14,7 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.io
 
+from . import options
+from .csvfiles import Problems, read_table, write_table
+from .errors import EcgnetError, describe
+from .files import atomic_file, atomic_write
+from .folders import name_problem
 from .labels import CLASSES, encode
+from .limits import MAX_SAMPLE_RATE
 from .preprocess import LEADS
 
 SINUS_RHYTHM, SINUS_BRADYCARDIA, SINUS_TACHYCARDIA, ATRIAL_FIBRILLATION = (
@@ -133,7 +139,8 @@ def random_labels(rng):
 def write_record(folder, name, signal_mv, fs, age=None, sex=None, dx=(), gain=1000.0, lead_names=LEADS):
     """Write NAME.hea and NAME.mat as the challenge does (int16 ADC values, gain per mV)."""
     val = np.clip(np.round(np.asarray(signal_mv, dtype=np.float64) * gain), -32768, 32767).astype(np.int16)
-    scipy.io.savemat(os.path.join(folder, name + ".mat"), {"val": val}, format="4")
+    with atomic_file(os.path.join(folder, name + ".mat"), binary=True) as f:
+        scipy.io.savemat(f, {"val": val}, format="4")
     lines = [f"{name} {val.shape[0]} {fs} {val.shape[1]}"]
     for lead, row in zip(lead_names, val):
         checksum = int(row.astype(np.int64).sum() % 65536)
@@ -147,8 +154,7 @@ def write_record(folder, name, signal_mv, fs, age=None, sex=None, dx=(), gain=10
         "#Hx: Unknown",
         "#Sx: Unknown",
     ]
-    with open(os.path.join(folder, name + ".hea"), "w") as f:
-        f.write("\n".join(lines) + "\n")
+    atomic_write(os.path.join(folder, name + ".hea"), "\n".join(lines) + "\n")
 
 
 # The classes the generator draws (codes as written in headers), the cells `label_noise` flips.
@@ -198,21 +204,45 @@ def make_dataset(folder, count, seed=0, fs=500, seconds=(8.0, 12.0), prefix="SYN
 
 def _write_true_labels(path, names, truth):
     """Add (or replace) these records' rows in the true-labels file, through a temporary file."""
-    rows = {}
-    if os.path.exists(path):
-        with open(path) as f:
-            lines = f.read().splitlines()
-        rows = {line.split(",", 1)[0]: line for line in lines[1:] if line.strip()}
+    rows = read_true_labels(path) if os.path.exists(path) else {}
     for name, labels in zip(names, truth):
-        rows[name] = name + "," + ",".join(str(int(v)) for v in encode(labels))
-    with open(path + ".tmp", "w") as f:
-        f.write("record," + ",".join(CLASSES) + "\n" + "".join(rows[k] + "\n" for k in sorted(rows)))
-    os.replace(path + ".tmp", path)
+        rows[name] = encode(labels)
+    write_table(path, ("record", *CLASSES), ([name, *map(int, rows[name])] for name in sorted(rows)))
+
+
+def read_true_labels(path):
+    """{record: (24,) 0/1 array, CLASSES order} of a synthetic folder's true_labels.csv."""
+    table = read_table(path, "true-labels file", ("record", *CLASSES))
+    problems = Problems(path)
+    for row in table.rows:
+        for code in CLASSES:
+            if row[code] not in ("0", "1"):
+                problems.value(row.number, code, row[code], "0 or 1")
+    problems.raise_any()
+    return {row["record"]: np.array([int(row[c]) for c in CLASSES]) for row in table.rows}
+
+
+MAX_COUNT = 1_000_000
+MIN_RATE = 100  # Hz: the generator's waves need a few samples each
+
+
+def _prefix(text):
+    """`--prefix`: the start of a file name in FOLDER that can go into a CSV file."""
+    import argparse
+
+    problem = name_problem(text)
+    if problem or "/" in text or "\\" in text or text.startswith("."):
+        raise argparse.ArgumentTypeError(
+            problem or f"{text!r} would name files outside FOLDER or hidden ones (no /, \\ or leading .)"
+        )
+    return text
 
 
 def main(argv=None, prog=None):
-    """`ecgnet synth` / `python -m ecgnet.synthetic`: write COUNT records into FOLDER; returns 0."""
+    """`ecgnet synth` / `python -m ecgnet.synthetic`: write COUNT records into FOLDER; returns 0,
+    or 1 when they cannot be written (named in one line)."""
     import argparse
+    import sys
 
     from .cli import HelpFormatter
 
@@ -220,31 +250,37 @@ def main(argv=None, prog=None):
         prog=prog, formatter_class=HelpFormatter, description="Write synthetic challenge records (NAME.hea + NAME.mat)."
     )
     parser.add_argument("folder", help="folder to write the records into (made if missing)")
-    parser.add_argument("count", type=int, help="number of records")
-    parser.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same records")
-    parser.add_argument("--prefix", default="SYN", help="record names are PREFIX followed by a number")
-    parser.add_argument("--start", type=int, default=1, help="number of the first record")
-    parser.add_argument("--rate", type=int, default=500, help="sampling rate (Hz)")
+    parser.add_argument("count", type=options.integer(0, MAX_COUNT), help="number of records")
+    parser.add_argument(
+        "--seed", type=options.seed, default=0, help="random seed: the same seed gives the same records"
+    )
+    parser.add_argument("--prefix", type=_prefix, default="SYN", help="record names are PREFIX followed by a number")
+    parser.add_argument("--start", type=options.integer(0, 10**9), default=1, help="number of the first record")
+    parser.add_argument(
+        "--rate", type=options.integer(MIN_RATE, int(MAX_SAMPLE_RATE)), default=500, help="sampling rate (Hz)"
+    )
     parser.add_argument(
         "--label-noise",
-        type=float,
+        type=options.fraction,
         default=0.0,
         metavar="RATE",
         help="fraction of the (record, class) labels over the 8 generated classes flipped in the "
         f"headers; the clean labels go to FOLDER/{TRUE_LABELS_FILE}",
     )
     args = parser.parse_args(argv)
-    if not 0.0 <= args.label_noise <= 1.0:
-        parser.error(f"--label-noise must be a fraction from 0 to 1, not {args.label_noise}")
-    names = make_dataset(
-        args.folder,
-        args.count,
-        args.seed,
-        args.rate,
-        prefix=args.prefix,
-        start=args.start,
-        label_noise=args.label_noise,
-    )
+    try:
+        names = make_dataset(
+            args.folder,
+            args.count,
+            args.seed,
+            args.rate,
+            prefix=args.prefix,
+            start=args.start,
+            label_noise=args.label_noise,
+        )
+    except (EcgnetError, OSError) as e:
+        print(f"error: {describe(e)}", file=sys.stderr)
+        return 1
     noise = (
         f" with {args.label_noise:g} of their labels flipped (clean labels in {TRUE_LABELS_FILE})"
         if args.label_noise > 0

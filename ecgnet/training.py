@@ -24,6 +24,8 @@ gradients) and every validation set; with `parallel_folds` each process trains w
 on its own device instead.
 """
 
+import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -42,6 +44,7 @@ from .errors import TrainingError, describe
 from .loop import FoldResult, TimeLeft, duration, train_fold
 from .overrides import Overrides, read_overrides
 from .overrides import summary as overrides_summary
+from .ptbxl import PtbxlLabels
 from .stacking import Stacker, fit_stacker
 
 log = logging.getLogger(__name__)
@@ -106,38 +109,78 @@ def check_finished(store: modelstore.ModelFolder, requested: dict) -> None:
 
 
 def _second_stage(
-    data: TrainingData, config: Config, oof: np.ndarray, labels: np.ndarray
+    data: TrainingData, config: Config, rows: np.ndarray, oof: np.ndarray, labels: np.ndarray
 ) -> tuple[Finish | None, Stacker | None]:
     """(the run's second stage in cross-validation, `decisions.out_of_fold`; the model's stacked
-    stage, fitted on every out-of-fold prediction), each None where the config has none."""
+    stage, fitted on every out-of-fold prediction), each None where the config has none; `rows`:
+    the records of the out-of-fold predictions `oof`."""
     if config.stacking == "none" and not config.decide_rules:
         return None, None
-    finish = out_of_fold(config, data.measurements, data.demographics, labels, data.folds)
+    table = data.measurements.take(rows)
+    finish = out_of_fold(config, table, data.demographics[rows], labels, data.folds[rows])
     if config.stacking == "none":
         return finish, None
     log.info(f"fitting the stacked stage ({config.stacking}) on the out-of-fold predictions and measurements")
-    encoded = features.encode(data.measurements.values)
-    return finish, fit_stacker(oof, encoded, labels, config.stacking_penalty, config.stacking)
+    return finish, fit_stacker(oof, features.encode(table.values), labels, config.stacking_penalty, config.stacking)
+
+
+def labels_record(labels: PtbxlLabels | None) -> dict:
+    """What a run records of where its labels came from, to refuse resuming with others."""
+    if labels is None:
+        return {"labels": "header"}
+    return {
+        "labels": "ptbxl",
+        "file": labels.path,
+        "sha256": modelstore.sha256(labels.path),
+        "min_likelihood": labels.min_likelihood,
+    }
+
+
+def check_labels(store: modelstore.ModelFolder, requested: dict) -> None:
+    """Refuse to resume a run with another label source than it started with."""
+    saved = store.read_run_labels() or {"labels": "header"}  # a run of an ecgnet before --labels: the headers'
+    if saved != requested:
+        raise TrainingError(
+            f"{store.folder} holds a training run started with labels {json.dumps(saved)}, but this call gives "
+            f"{json.dumps(requested)}; resume it with the same --labels, or train into a new MODEL folder"
+        )
+
+
+def _validated(data: TrainingData, results: list[FoldResult]) -> tuple[np.ndarray, list[FoldResult]]:
+    """(rows of the records some fold validated, in order; `results` with their validation rows
+    as positions among those). Every row under the k-fold splits; under split=ptbxl only fold 9's."""
+    rows = np.sort(np.concatenate([r.validation for r in results]))
+    position = np.full(len(data.names), -1)
+    position[rows] = np.arange(len(rows))
+    return rows, [dataclasses.replace(r, validation=position[r.validation]) for r in results]
 
 
 def finalize(
-    data: TrainingData, store: modelstore.ModelFolder, config: Config, started: float, overrides: dict | None = None
+    data: TrainingData,
+    store: modelstore.ModelFolder,
+    config: Config,
+    started: float,
+    overrides: dict | None = None,
+    labels: dict | None = None,
 ) -> dict:
     """Thresholds on the out-of-fold predictions, the report, and model.json (`overrides`: the
-    label overrides' record, with their counts, for its "training" entry)."""
+    label overrides' record, with their counts, `labels` the label source's, for its "training"
+    entry)."""
     results = [FoldResult.from_tensors(modelstore.load_tensors(store.fold_result(k))) for k in range(data.num_folds)]
-    oof = np.zeros_like(data.labels)
+    rows, results = _validated(data, results)
+    names = [data.names[i] for i in rows]
+    oof = np.zeros_like(data.labels[rows])
     for result in results:
         oof[result.validation] = result.probabilities
-    labels = data.labels.astype(bool)
-    finish, stacker = _second_stage(data, config, oof, labels)
-    probabilities, decided = finish(oof) if finish else (oof, oof)
-    log.info(f"fitting thresholds ({config.threshold_method}) on the out-of-fold predictions")
-    thresholds, rounds = fit_run_thresholds(decided, labels, data.names, config)
-    report = cv_report(results, data.names, oof, labels, thresholds, rounds, config, finish)
+    labels_ = data.labels[rows].astype(bool)
+    finish, stacker = _second_stage(data, config, rows, oof, labels_)
+    decided = finish(oof)[1] if finish else oof
+    log.info(f"fitting thresholds ({config.threshold_method}) on the out-of-fold predictions of {len(rows)} records")
+    thresholds, rounds = fit_run_thresholds(decided, labels_, names, config)
+    report = cv_report(results, names, oof, labels_, thresholds, rounds, config, finish)
     store.write_cv_report(report)
     store.write_thresholds(thresholds)
-    store.write_oof_probabilities(data.names, data.folds, probabilities)
+    store.write_oof_probabilities(names, data.folds[rows], oof)
     summary = {
         "records": len(data.names),
         "seconds": round(time.time() - started, 1),
@@ -145,6 +188,7 @@ def finalize(
         "cv_challenge_after_thresholds": report["overall"]["after_thresholds"]["Challenge metric"],
         "best_epochs": [r.best_epoch for r in results],
         "label_overrides": overrides,
+        "labels": labels or {"labels": "header"},
     }
     modelstore.save_model(store.folder, config, thresholds, data.num_folds, summary, stacker)
     log.info(
@@ -161,19 +205,30 @@ def finalize(
 
 
 def _start_run(
-    store: modelstore.ModelFolder, requested: Config | None, overrides: dict, runtime: Runtime
+    store: modelstore.ModelFolder, requested: Config | None, overrides: dict, labels: dict, runtime: Runtime
 ) -> tuple[Config, bool]:
-    """The run's config (on every process), saved in MODEL/work with the label overrides'
-    record when the run is new; a resumed run must have the same overrides."""
+    """The run's config (on every process); a resumed run must have the same label overrides
+    and label source. A new run's settings are saved only once its data are prepared (`_save_run`)."""
     if runtime.is_main:
         os.makedirs(store.work, exist_ok=True)
         config, resuming = resolve_config(store, requested)
         if resuming:
             check_overrides(store, overrides)
-        else:
-            store.write_run_overrides(overrides)
-            store.write_run_config(config)
+            check_labels(store, labels)
+        else:  # what a start that failed before its settings were saved left belongs to no run
+            for name in ("folds.json", "labels.json"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(store.work_path(name))
     return runtime.broadcast((config, resuming) if runtime.is_main else None)
+
+
+def _save_run(store: modelstore.ModelFolder, config: Config, overrides: dict, labels: dict) -> None:
+    """Save a new run's settings in MODEL/work (the config last: it makes later calls resume
+    the run), only after every check of them against the data passed (too few records for the
+    folds, say), so that settings that failed are never kept."""
+    store.write_run_overrides(overrides)
+    store.write_run_labels(labels)
+    store.write_run_config(config)
 
 
 def write_cv_html(store: modelstore.ModelFolder, data_folder: str, overrides: Overrides | None) -> None:
@@ -235,6 +290,8 @@ def train(
     jobs: int = -1,
     label_overrides: str | os.PathLike | None = None,
     write_report: bool = True,
+    labels: PtbxlLabels | None = None,
+    recursive: bool | None = None,
 ) -> dict | None:
     """Train (or resume training) the fold ensemble of `data_folder` into `model_folder`;
     returns the cross-validation report once the model is complete, else None.
@@ -244,7 +301,9 @@ def train(
     (default MODEL/work/cache, deleted when the model is complete); workers: data-loader
     processes (default `config.workers`); jobs: record-decoding processes (-1: all cores);
     label_overrides: an overrides file (`ecgnet.overrides`) applied to the labels; write_report:
-    write MODEL/report/report.html at the end (when matplotlib is installed)."""
+    write MODEL/report/report.html at the end (when matplotlib is installed); labels: PTB-XL's
+    labels, age and sex instead of the headers' (`ptbxl`); recursive: search the data folder's
+    subfolders (`folders.iter_records`; None: when it holds no records of its own)."""
     logs.configure(all_ranks=parallel_folds)
     started = time.time()
     store = modelstore.ModelFolder(model_folder)
@@ -256,9 +315,10 @@ def train(
     if not os.path.isdir(data_folder):
         problem = "is a file, not a folder" if os.path.exists(data_folder) else "does not exist"
         raise TrainingError(f"data folder {data_folder} {problem}")
+    source = labels_record(labels)
     runtime = distributed.start(device)
     try:
-        config, resuming = _start_run(store, config, record, runtime)
+        config, resuming = _start_run(store, config, record, source, runtime)
         with logs.to_file(store.log):
             if runtime.is_main:
                 log.info(
@@ -267,7 +327,11 @@ def train(
                 )
                 if overrides is not None:
                     log.info(f"label overrides: {record['file']} sha256 {record['sha256']}")
-            data = prepare_data(data_folder, store, config, runtime, cache_folder, jobs, overrides)
+            data = prepare_data(
+                data_folder, store, config, runtime, cache_folder, jobs, overrides, labels=labels, recursive=recursive
+            )
+            if runtime.is_main and not resuming:
+                _save_run(store, config, record, source)
             workers = config.workers if workers is None else workers
             if workers < 0:
                 workers = 4 if runtime.device.type == "cuda" else 0
@@ -280,7 +344,9 @@ def train(
                 else:
                     if overrides is not None:
                         record.update(overrides_summary(data.cache.names, overrides))
-                    report = finalize(data, store, config, started, record if overrides is not None else None)
+                    report = finalize(
+                        data, store, config, started, record if overrides is not None else None, labels=source
+                    )
                     if cache_folder is None:
                         shutil.rmtree(store.cache, ignore_errors=True)
                     if write_report:

@@ -33,6 +33,7 @@ COMMANDS = [
     "quantize",
     "evaluate",
     "synth",
+    "convert",
     "benchmark",
     "measure",
     "rules",
@@ -258,7 +259,7 @@ def test_wheel_holds_the_package_and_works_installed(tmp_path):
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         entry_points = archive.read(f"ecgnet-{__version__}.dist-info/entry_points.txt").decode()
-    for name in ("weights.csv", "dx_mapping_scored.csv", "dx_mapping_unscored.csv", "README.md"):
+    for name in ("weights.csv", "dx_mapping_scored.csv", "dx_mapping_unscored.csv", "ptbxl_mapping.csv", "README.md"):
         assert f"ecgnet/data/{name}" in names
     assert {"ecgnet/cli.py", "ecgnet/__main__.py", "ecgnet/benchmarks/run.py"} <= names
     assert not any(n.startswith(("tests/", "driver.py", "benchmarks/")) for n in names)

@@ -11,6 +11,7 @@ driver's to 1e-6, on whole records and on 6-, 4-, 3- and 2-lead copies of record
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import warnings
@@ -22,7 +23,7 @@ import torch
 
 from ecgnet import labels, preprocess
 
-from helpers import ROOT, SAMPLE, TINY, needs_sample, sample_names
+from helpers import ROOT, SAMPLE, SHARED, TINY, needs_sample, sample_names
 
 pytestmark = needs_sample
 
@@ -364,3 +365,28 @@ def test_one_warning_per_lead_set(monkeypatch):
         "records with leads I, II, III, V2: the network was trained on 12 leads; "
         "aVR, aVL, aVF derived from the limb leads present; V1, V3, V4, V5, V6 set to zero"
     )
+
+
+PTBXL = SHARED / "data" / "ptbxl_sample"
+
+
+@pytest.mark.skipif(not PTBXL.is_dir(), reason=f"PTB-XL sample not found at {PTBXL}")
+def test_official_2021_test_model_with_our_helper_reads_native_wfdb_records(tiny_model, tmp_path):
+    """The 2021 test_model.py, with the project's helper_code.py, on PTB-XL's own nested layout
+    (NAME.hea + NAME.dat in records500/00000): the same outputs as the project's driver. (With
+    the organisers' helper_code.py it finds nothing: theirs lists NAME.mat files of DATA alone;
+    the 2020 driver.py lists .mat files itself.)"""
+    data = tmp_path / "ptbxl"
+    shutil.copytree(PTBXL / "records500", data / "records500")
+    result = subprocess.run(
+        [sys.executable, "driver.py", tiny_model[0], str(data), str(tmp_path / "driver")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    run_script(tmp_path / "organisers", {"test_model.py": TEST_2021}, [tiny_model[0], data, tmp_path / "out"])
+    outputs = read_outputs(tmp_path / "out")
+    assert len(outputs) == 10 and outputs["00491_hr.csv"][0] == "#00491_hr"
+    assert_same_outputs(outputs, read_outputs(tmp_path / "driver"))

@@ -355,7 +355,7 @@ def edit_manifest(folder, change):
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda m: m["thresholds"].__setitem__(3, math.nan), "thresholds must be 24 numbers from 0 to 1"),
+        (lambda m: m["thresholds"].__setitem__(3, math.nan), "not valid JSON \\(NaN is not a JSON number\\)"),
         (lambda m: m["thresholds"].__setitem__(3, -5), "thresholds must be 24 numbers from 0 to 1"),
         (lambda m: m["thresholds"].__setitem__(3, "0.5"), "thresholds must be 24 numbers from 0 to 1"),
         (lambda m: m["thresholds"].pop(), "thresholds must be 24 numbers"),
@@ -525,7 +525,7 @@ def test_the_projects_errors_share_a_base_class_and_programming_errors_show(tiny
         parse_overrides(["epochs=many"])
     import ecgnet.runner
 
-    monkeypatch.setattr(ecgnet.runner, "run_folder", lambda *args: None.written)
+    monkeypatch.setattr(ecgnet.runner, "run_folder", lambda *args, **options: None.written)
     with pytest.raises(AttributeError):  # a bug in the code is not reported as a user's mistake
         driver.main([tiny_model[0], tiny_model[1], str(tmp_path / "out")])
 

@@ -9,6 +9,7 @@ OUTPUTS. Bounded and deterministic: a fixed number of examples from a fixed seed
 
 import io
 import os
+import sys
 import tempfile
 
 import numpy as np
@@ -22,7 +23,7 @@ from ecgnet import labels
 from ecgnet.inference import Ensemble
 from ecgnet.runner import run_folder
 
-from helpers import SAMPLE, needs_sample
+from helpers import SAMPLE, SHARED, needs_sample
 
 pytestmark = needs_sample
 
@@ -223,3 +224,109 @@ def test_every_record_gets_a_finite_output_or_a_named_failure(ensemble, case):
         else:
             assert name in failures
         assert set(failures) <= {name} and report.written == 1 + writable
+
+
+# ---------------------------------------------------------------------------------------------
+# Native WFDB records: the same promise, and nothing outside DATA is opened
+# ---------------------------------------------------------------------------------------------
+
+PTBXL_RECORDS = SHARED / "data" / "ptbxl_sample" / "records500" / "00000"
+NATIVE_BASES = ("00491_hr", "00496_hr", "00500_hr")
+NATIVE_EXAMPLES = 200
+native_tokens = st.one_of(
+    tokens,
+    st.sampled_from(
+        ["16", "212", "24", "80", "16+24", "16+7", "16x2", "16:1", "0", "516", "999", "R1.mat", "../OUTSIDE.dat"]
+    ),
+    st.sampled_from(["/tmp/OUTSIDE.dat", "..", ".", "sub/R1.dat", "R1.dat", "INTACT.dat", "~"]),
+)
+_opened = None
+
+
+def _audit(event, args):
+    if _opened is not None and event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
+        _opened.append(os.path.realpath(os.fsdecode(args[0])))
+
+
+sys.addaudithook(_audit)
+
+
+@st.composite
+def damaged_native(draw):
+    """(base, header lines or None, .dat contents or None) of a PTB-XL record renamed R1, its
+    header lines, its .dat or both damaged, or one of them missing."""
+    base = draw(st.sampled_from(NATIVE_BASES))
+    lines = (PTBXL_RECORDS / f"{base}.hea").read_text().replace(base, "R1").splitlines()
+    dat = Blob((PTBXL_RECORDS / f"{base}.dat").read_bytes())
+    damage = draw(st.sampled_from(["none", "header", "header", "token", "dat", "dat", "both", "missing"]))
+    if damage in ("header", "both"):
+        lines = draw(damaged_header(lines))
+    if damage == "token":
+        i = draw(st.integers(0, len(lines) - 1))
+        words = lines[i].split(" ")
+        words[draw(st.integers(0, min(2, len(words) - 1)))] = draw(native_tokens)
+        lines[i] = " ".join(words)
+    if damage in ("dat", "both"):
+        kind = draw(st.sampled_from(["flip", "truncate", "extend", "garbage", "empty"]))
+        if kind == "flip":
+            data = bytearray(dat)
+            for _ in range(draw(st.integers(1, 50))):
+                data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
+            dat = Blob(data)
+        elif kind == "truncate":
+            dat = Blob(dat[: draw(st.integers(0, len(dat) - 1))])
+        elif kind == "extend":
+            dat = Blob(dat + draw(st.binary(min_size=1, max_size=30)))
+        else:
+            dat = Blob(draw(st.binary(max_size=300)) if kind == "garbage" else b"")
+    if damage == "missing":
+        lines, dat = draw(st.sampled_from([(None, dat), (lines, None)]))
+    return base, lines, dat
+
+
+@pytest.mark.skipif(not PTBXL_RECORDS.is_dir(), reason=f"PTB-XL sample not found at {PTBXL_RECORDS}")
+@settings(
+    max_examples=NATIVE_EXAMPLES,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(case=damaged_native())
+def test_every_native_record_gets_a_finite_output_or_a_named_failure_and_nothing_outside_is_read(ensemble, case):
+    global _opened
+    base, lines, dat = case
+    with tempfile.TemporaryDirectory() as root:
+        data, outputs = os.path.join(root, "data"), os.path.join(root, "outputs")
+        os.makedirs(data)
+        for ext in (".hea", ".dat"):
+            text = (PTBXL_RECORDS / f"{base}{ext}").read_bytes()
+            with open(os.path.join(data, f"INTACT{ext}"), "wb") as f:
+                f.write(text.replace(base.encode(), b"INTACT") if ext == ".hea" else text)
+        with open(os.path.join(root, "OUTSIDE.dat"), "wb") as f:
+            f.write((PTBXL_RECORDS / f"{base}.dat").read_bytes())
+        if lines is not None:
+            with open(os.path.join(data, "R1.hea"), "w") as f:
+                f.write("\n".join(lines) + "\n")
+        if dat is not None:
+            with open(os.path.join(data, "R1.dat"), "wb") as f:
+                f.write(dat)
+        before = snapshot(root, outputs)
+        _opened = []
+        try:
+            report = run_folder(ensemble, data, outputs)
+        finally:
+            opened, _opened = _opened, None
+        assert snapshot(root, outputs) == before  # nothing written outside OUTPUTS
+        inside = (os.path.realpath(data) + os.sep, os.path.realpath(outputs) + os.sep)
+        top = os.path.realpath(root) + os.sep
+        assert os.path.realpath(os.path.join(data, "INTACT.dat")) in opened  # the hook sees every open
+        assert not [p for p in opened if p.startswith(top) and not p.startswith(inside)], opened
+        failures = dict(report.failures)
+        event("damaged record classified" if "R1" not in failures else "damaged record failed")
+        assert "INTACT" not in failures
+        check_output(os.path.join(outputs, "INTACT.csv"))
+        assert sorted(os.listdir(outputs)) == (["INTACT.csv", "R1.csv"] if lines is not None else ["INTACT.csv"])
+        if lines is not None:
+            check_output(os.path.join(outputs, "R1.csv"))
+        assert set(failures) <= {"R1"}

@@ -43,7 +43,9 @@ def test_incompatible_descriptions_are_refused(copy_model, change, message):
 
 def test_damaged_files_are_named(copy_model):
     (copy_model / "model.json").write_text("{not json")
-    with pytest.raises(modelstore.ModelFolderError, match="model.json cannot be read"):
+    with pytest.raises(
+        modelstore.ModelFolderError, match=r"model.json: the model description is not valid JSON \(line 1"
+    ):
         modelstore.load_model(copy_model)
 
 

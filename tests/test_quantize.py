@@ -89,8 +89,40 @@ def test_the_gate_refuses_and_writes_nothing(copy_model, tiny_model, monkeypatch
 
 
 def test_the_gate_limits_are_options(copy_model, tiny_model, capsys):
-    assert cli.quantize([str(copy_model), tiny_model[1], "--min-identical", "1.5"]) == 1
-    assert "fewer than 150% identical label cells" in capsys.readouterr().err
+    # The saved out-of-fold probabilities keep 6 decimals: no float32 output equals them exactly.
+    assert cli.quantize([str(copy_model), tiny_model[1], "--max-oof-difference", "0"]) == 1
+    assert "at most 0 allowed" in capsys.readouterr().err
+    assert "int8" not in json.loads((copy_model / "model.json").read_text())
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [("--min-identical", v) for v in ("nan", "inf", "-0.1", "1.5")]
+    + [("--max-metric-change", v) for v in ("nan", "-inf", "-1", "3")]
+    + [("--max-oof-difference", v) for v in ("nan", "-1")]
+    + [("--calibration-records", v) for v in ("0", "-3", "1e3")]
+    + [("--gate-records", "0")],
+)
+def test_gate_options_out_of_range_are_refused_where_parsed(copy_model, capsys, option, value):
+    with pytest.raises(SystemExit) as exit:
+        cli.quantize([str(copy_model), str(copy_model), option, value])
+    assert exit.value.code == 2 and f"argument {option}: expected" in capsys.readouterr().err
+
+
+def test_the_gate_refuses_data_that_is_not_the_training_data(copy_model, tiny_model, tmp_path, capsys):
+    """The records' names match but their signals are not the training records' (all zero): the
+    float32 outputs are not the saved out-of-fold probabilities, so the gate measures nothing."""
+    import scipy.io
+
+    zero = tmp_path / "zero"
+    zero.mkdir()
+    for files in list_records(tiny_model[1]):
+        shutil.copy(files.header, zero / os.path.basename(files.header))
+        val = scipy.io.loadmat(files.mat)["val"]
+        scipy.io.savemat(zero / os.path.basename(files.mat), {"val": np.zeros_like(val)}, format="4")
+    assert cli.quantize([str(copy_model), str(zero), "--calibration-records", "4"]) == 1
+    error = capsys.readouterr().err
+    assert "float32 outputs on" in error and "DATA is not the data the model was trained on" in error
     assert "int8" not in json.loads((copy_model / "model.json").read_text())
 
 
@@ -270,3 +302,23 @@ def test_the_kernel_cache_is_bounded_unless_the_user_sets_it(monkeypatch):
     monkeypatch.setenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "64")
     bound_kernel_cache()
     assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == "64"
+
+
+def test_model_json_records_the_calibration_records_each_fold_model_had(copy_model, tiny_model):
+    """Asked for more than a fold's training folds hold, each fold model is calibrated on all of
+    them: model.json says how many, per fold, not the number asked for."""
+    assert cli.quantize([str(copy_model), tiny_model[1], "--calibration-records", "1000"]) == 0
+    text = (copy_model / "model.json").read_text()
+    calibration = json.loads(text)["int8"]["calibration"]
+    folds = modelstore.read_oof_probabilities(str(copy_model / "oof_probabilities.csv")).folds
+    assert calibration["records_per_model"] == [int((folds != k).sum()) for k in (1, 2)]
+    assert calibration["requested"] == 1000 and "NaN" not in text and "Infinity" not in text
+
+
+@pytest.mark.parametrize("field", ["min_identical", "max_metric_change", "max_oof_difference"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -0.5, 5.0])
+def test_a_gate_of_limits_that_are_not_numbers_in_range_is_refused(field, value):
+    from ecgnet.quantize import Gate, QuantizationError
+
+    with pytest.raises(QuantizationError, match=field):
+        Gate(**{field: value})

@@ -72,7 +72,8 @@ def test_overrides_change_exactly_the_listed_cells(tmp_path):
 @pytest.mark.parametrize(
     "text, where",
     [
-        ("record,class,value\n", "row 1: the header must be record,class,label"),
+        ("record,class,value\n", "row 1 has no column label"),
+        ("record,class,label,note\nA1,39732003,1,x\n", "row 1: the header must be record,class,label"),
         ("record,class,label\nA1,39732003,yes\n", "row 2, column label: 'yes' is not 1, 0, mask, weight:W"),
         ("record,class,label\nA1,39732003,weight:1.5\n", "row 2, column label: 'weight:1.5': the weight"),
         ("record,class,label\nA1,39732003,weight:-0.1\n", "row 2, column label: 'weight:-0.1': the weight"),
@@ -93,14 +94,14 @@ def test_overrides_change_exactly_the_listed_cells(tmp_path):
         ),
         ("record,class,label\nA1,39732003,1\nA1,*,drop\n", "row 3, column label: record A1 is dropped"),
         ("record,class,label\n,39732003,1\n", "row 2, column record: the record name is empty"),
-        ("record,class,label\nA1,39732003\n", "row 2: 2 columns, expected 3"),
+        ("record,class,label\nA1,39732003\n", "row 2, column label: the label is empty"),
     ],
 )
 def test_bad_overrides_name_file_row_and_column(tmp_path, text, where):
     path = _write(tmp_path, text)
     with pytest.raises(relabel.OverridesError) as error:
         relabel.read_overrides(path)
-    assert str(error.value).startswith(f"{path} ") and where in str(error.value)
+    assert str(error.value).startswith(f"{path}: ") and where in str(error.value)
 
 
 def test_bad_answers_stop_relabel(tmp_path, capsys):
@@ -168,7 +169,7 @@ def test_a_kit_needs_its_answers_and_policy(tmp_path, capsys):
 def test_an_unscored_class_in_the_audit_file_is_named(tmp_path, capsys):
     issues = _issues(tmp_path, [("r1", LAD), ("r2", "12345")])
     assert relabel.main(["--from-audit", issues, "--weight", "0", "--out", str(tmp_path / "o.csv")]) == 2
-    assert f"{issues} row 3, column class: '12345' is not one of the 24 scored classes" in capsys.readouterr().err
+    assert f"{issues}: row 3, column class: '12345' is not one of the 24 scored classes" in capsys.readouterr().err
 
 
 def test_an_item_every_reviewer_found_uninterpretable_is_masked_not_relabelled(tmp_path):

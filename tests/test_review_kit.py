@@ -17,6 +17,7 @@ pytest.importorskip("matplotlib")
 pypdf = pytest.importorskip("pypdf")
 
 from ecgnet import labels as label_space  # noqa: E402
+from ecgnet.matfiles import load_signal  # noqa: E402
 from ecgnet.preprocess import LEADS  # noqa: E402
 from ecgnet.review import formats, kit, sheet  # noqa: E402
 from ecgnet.synthetic import make_signal, write_record  # noqa: E402
@@ -353,7 +354,7 @@ def test_georgia_gain_is_drawn_in_true_millivolts(inputs):
     stated = kit.load_record("E00042", files, {})
     assert {lead.gain for lead in stated.header.leads} == {4880.0}
     drawn = kit.sheet_signal(stated)
-    as_stated = kit.load_signal(stated.header, files["E00042"].mat).astype(np.float64)
+    as_stated = load_signal(stated.header, files["E00042"].mat).astype(np.float64)
     assert drawn.note == "stated 4880/mV drawn as 1000/mV" and drawn.missing == () and drawn.seconds == 10
     [(start, stop, signal)] = drawn.windows
     assert (start, stop) == (0, 10)

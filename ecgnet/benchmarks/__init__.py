@@ -3,10 +3,11 @@
 `run` (`ecgnet benchmark`) measures the speed and memory of every stage against references
 measured in the same run; `reference_driver` is the original authors' inference loop rebuilt
 as one of those references; `gpu_check` (`scripts/gpu_check.sh`) checks the GPU path for real;
-`tools` holds what they share. Each runs the project's commands in subprocesses through
-`python -m ecgnet`, with the package this one was imported from first on PYTHONPATH
-(`child_env`, here because it needs no heavy imports), so that a checkout and an installed
-copy each measure themselves.
+`wfdb_reader` measures ecgnet's native WFDB reader against wfdb's, and `scaling` the driver
+over collections of 1x, 10x and 100x the sample size; `tools` holds what they share. Each runs
+the project's commands in subprocesses through `python -m ecgnet`, with the package this one
+was imported from first on PYTHONPATH (`child_env`, here because it needs no heavy imports), so
+that a checkout and an installed copy each measure themselves.
 """
 
 import os

@@ -37,6 +37,7 @@ import time
 from collections.abc import Sequence
 
 from ecgnet.benchmarks import child_env
+from ecgnet.files import atomic_write
 
 TOLERANCE_FP32 = 1e-4
 TOLERANCE_TF32 = 1e-2
@@ -238,8 +239,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     text = json.dumps(summary, indent=2)
     print(text)
     if args.json:
-        with open(args.json, "w") as f:
-            f.write(text + "\n")
+        atomic_write(args.json, text + "\n")
     failures = failures_of(summary)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)

@@ -18,7 +18,6 @@ Run from the repository root (the default config path is relative to the checkou
 """
 
 import argparse
-import csv
 import json
 import os
 import sys
@@ -30,16 +29,10 @@ import numpy as np
 from ecgnet import labels as label_space
 from ecgnet import synthetic
 from ecgnet.benchmarks import PACKAGE_PARENT
+from ecgnet.errors import describe
+from ecgnet.files import atomic_write
 
 TOP = 50
-
-
-def read_true_labels(path):
-    """{record: (24,) 0/1 array} of a synthetic folder's true_labels.csv."""
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
-    assert rows[0] == ["record", *label_space.CLASSES], f"{path}: unexpected header"
-    return {row[0]: np.array([int(v) for v in row[1:]]) for row in rows[1:]}
 
 
 def score_flags(issues, oof_names, given, truth):
@@ -134,7 +127,7 @@ def run(work, noise=0.1, train=400, test=150, config_path=None, seed=1):
     issues = read_issues(os.path.join(paths["audit"], "label_issues.csv"))
     oof = read_oof_probabilities(os.path.join(paths["model"], OOF_FILE))
     given, _ = given_labels(paths["train"], oof.names)
-    truth = read_true_labels(os.path.join(paths["train"], synthetic.TRUE_LABELS_FILE))
+    truth = synthetic.read_true_labels(os.path.join(paths["train"], synthetic.TRUE_LABELS_FILE))
     result = {
         "noise": noise,
         "train_records": train,
@@ -177,8 +170,11 @@ def main(argv=None, prog=None):
     result["seconds"]["total"] = round(time.time() - total, 1)
     print(json.dumps({k: v for k, v in result.items() if k != "config"}, indent=2))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
+        try:
+            atomic_write(args.json, json.dumps(result, indent=2) + "\n")
+        except OSError as e:
+            print(f"error: {describe(e)}", file=sys.stderr)
+            return 1
     return 0
 
 

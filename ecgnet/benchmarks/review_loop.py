@@ -28,6 +28,7 @@ import numpy as np
 
 from ecgnet.cli import main as ecgnet
 from ecgnet.csvfiles import read_table, write_table
+from ecgnet.errors import describe
 from ecgnet.files import atomic_write, read_json
 from ecgnet.review.formats import FORM_FILE, KEY_FILE, REVIEWER_FOLDER
 
@@ -108,7 +109,11 @@ def main(argv=None, prog=None):
     result = run(args.model, args.data, args.work, args.items, args.seed)
     print(json.dumps(result, indent=2))
     if args.json:
-        atomic_write(args.json, json.dumps(result, indent=2) + "\n")
+        try:
+            atomic_write(args.json, json.dumps(result, indent=2) + "\n")
+        except OSError as e:
+            print(f"error: {describe(e)}", file=sys.stderr)
+            return 1
     return 0
 
 

@@ -35,9 +35,11 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from ecgnet import labels, modelstore, preprocess, synthetic
+from ecgnet import labels, modelstore, options, preprocess, synthetic
 from ecgnet.benchmarks.tools import machine, make_model, replicate, run_measured
 from ecgnet.config import Config
+from ecgnet.errors import describe
+from ecgnet.files import atomic_write
 from ecgnet.folders import find_records
 from ecgnet.inference import Ensemble, default_batch_samples, predict, view_batches
 from ecgnet.records import read_record
@@ -320,7 +322,9 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
 
     first, _, rest = __doc__.partition("\n\n")
     parser = argparse.ArgumentParser(prog=prog, description=first, epilog=rest, formatter_class=HelpFormatter)
-    parser.add_argument("--records", type=int, default=428, help="records for the throughput comparison")
+    parser.add_argument(
+        "--records", type=options.integer(1, 100_000), default=428, help="records for the throughput comparison"
+    )
     parser.add_argument(
         "--model",
         metavar="MODEL",
@@ -342,8 +346,11 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     with tempfile.TemporaryDirectory() as work:
         results = measure(args, work, print)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
+        try:
+            atomic_write(args.json, json.dumps(results, indent=2) + "\n")
+        except OSError as e:
+            print(f"error: {describe(e)}", file=sys.stderr)
+            return 1
     return 0
 
 

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 
+from .. import options
 from ..errors import EcgnetError, RecordError, describe, first_line
 from ..folders import RecordFiles, list_records
 from ..headers import load_header, misstated_gain
@@ -88,7 +89,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "ecgnet measure") -> int
     parser = _parser(prog, DOC)
     parser.add_argument("data", help="folder of records (NAME.hea + NAME.mat)")
     parser.add_argument("out", help="folder to write measurements.csv into (made if missing)")
-    parser.add_argument("--jobs", type=int, default=1, help="processes measuring records (-1: all cores)")
+    parser.add_argument("--jobs", type=options.processes, default=1, help="processes measuring records (-1: all cores)")
     parser.add_argument("--rate", type=int, default=RATE, help="sampling rate records are measured at, Hz")
     args = parser.parse_args(argv)
     if args.jobs == 0 or args.jobs < -1:

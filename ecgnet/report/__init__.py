@@ -15,6 +15,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from .. import options
 from ..errors import EcgnetError, describe
 from .data import ReportError, TestSet
 
@@ -97,7 +98,7 @@ def _parser(prog: str):
     )
     parser.add_argument(
         "--min-positives",
-        type=int,
+        type=options.integer(0),
         default=10,
         metavar="N",
         help="mark classes with fewer positives than this (default: %(default)s)",

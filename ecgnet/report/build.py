@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import __version__
 from .. import labels as label_space
+from ..files import atomic_write
 from . import data as D
 from . import html as H
 from . import plots as P
@@ -115,7 +116,7 @@ def threshold_section(model, test_data, order, few_oof, out_folder):
     caption = (
         f"The challenge metric as one class's threshold moves over the search grid (step {model.step:g}) "
         "with the other classes at their chosen thresholds: at convergence, what the coordinate search saw "
-        f"in its last round ({model.cv_report.get('threshold_search_rounds', '?')} rounds). "
+        f"in its last round ({H.esc(model.cv_report.get('threshold_search_rounds') or '?')} rounds). "
         "A flat curve means the class barely moves the metric; "
         "a narrow peak on few positives is likely over-fitted."
         + (
@@ -153,8 +154,7 @@ def learning_section(model, out_folder):
     folds = model.cv_report.get("folds", [])
     selection = (model.cv_report.get("selection") or {}).get("method", "validation")
     if any(f.get("history") for f in folds):
-        milestones = model.manifest.get("config", {}).get("lr_milestones", ())
-        uri, files = P.save(P.learning_curves(folds, milestones), out_folder, "learning_curves")
+        uri, files = P.save(P.learning_curves(folds, model.config.lr_milestones), out_folder, "learning_curves")
         content = H.figure(uri, files, LEARNING_CAPTIONS[selection], "learning curves per fold")
     else:
         content = H.note("cv_report.json holds no epoch history.")
@@ -180,22 +180,15 @@ def confusion_section(model, test_data, out_folder):
 
 def _meta(model, started):
     """The line under the title: the model, its training and this report."""
-    config = model.manifest.get("config", {})
-    training = model.manifest.get("training", {})
+    config = model.config
+    records = (model.manifest.get("training") or {}).get("records")
     return (
         f'<p class="meta">Model <code>{H.esc(os.path.abspath(model.folder))}</code>, trained '
-        f"{H.esc(model.manifest.get('created', '?'))} on {training.get('records', len(model.names))} records "
-        f"({config.get('folds', '?')} folds, {config.get('epochs', '?')} epochs, width {config.get('width', '?')}, "
-        f"batch {config.get('batch_size', '?')}). Report by ecgnet {__version__}, "
+        f"{H.esc(model.manifest.get('created') or '?')} on {H.esc(records or len(model.names))} records "
+        f"({config.folds} folds, {config.epochs} epochs, width {config.width}, "
+        f"batch {config.batch_size}). Report by ecgnet {__version__}, "
         f"{time.strftime('%Y-%m-%d %H:%M')}, in {time.time() - started:.0f} s.</p>"
     )
-
-
-def _write_atomically(path, text):
-    partial = path + ".partial"
-    with open(partial, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(partial, path)
 
 
 def write_report(
@@ -229,5 +222,5 @@ def write_report(
         sections.append(measurement_section(measurements, labels if isinstance(labels, str) else None, out_folder))
     text = H.page("ecgnet model report", _meta(model, started), T.notices(model, test_data), sections)
     path = os.path.join(out_folder, "report.html")
-    _write_atomically(path, text)
+    atomic_write(path, text)
     return path

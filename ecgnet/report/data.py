@@ -10,19 +10,23 @@ the curves, per-class and per-source views of the cross-validation need the trai
 headers (`labels`), whose `#Dx` codes are encoded as training encodes them.
 """
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import jsonshape, metrics, scoring
 from .. import labels as label_space
-from .. import metrics, scoring
-from ..errors import EcgnetError, RecordError
+from ..config import Config
+from ..errors import ConfigError, EcgnetError, InputFileError, RecordError
+from ..files import read_json
 from ..folders import list_records
 from ..headers import load_header
 from ..thresholds import _class_scores, apply_thresholds, threshold_grid
+from . import shapes
+
+MAX_JSON_BYTES = 64 * 1024 * 1024  # cv_report.json of 5 folds x 70 epochs is about 100 kB
 
 
 class ReportError(EcgnetError):
@@ -40,14 +44,23 @@ def number(x):
     return x if math.isfinite(x) else None
 
 
-def _read_json(path, what):
+def number_in(x, low, high):
+    """Whether `x` (from a JSON file) is a number from `low` to `high` (NaN is not)."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and low <= x <= high
+
+
+def _read_json(path, what, shape):
+    """The JSON value of `path` (`files.read_json`), checked against `shape` (`jsonshape`);
+    ReportError names the file and every value of the wrong type."""
     try:
-        with open(path) as f:
-            return json.load(f)
-    except FileNotFoundError:
-        raise ReportError(f"{path} is missing ({what})") from None
-    except (OSError, ValueError) as e:
-        raise ReportError(f"{path} cannot be read ({what}): {e}") from None
+        value = read_json(path, what, MAX_JSON_BYTES)
+    except InputFileError as e:
+        raise ReportError(str(e)) from None
+    found = jsonshape.problems(value, shape)
+    if found:
+        more = f" (and {len(found) - 3} more)" if len(found) > 3 else ""
+        raise ReportError(f"{path}: the {what} has values of the wrong type: {'; '.join(found[:3])}{more}")
+    return value
 
 
 def class_weight_share(labels, weights=None):
@@ -250,6 +263,7 @@ def read_training_labels(folder, names, require_labels=True):
 class ModelData:
     folder: str
     manifest: dict
+    config: Config  # the checked config of model.json
     cv_report: dict
     thresholds: np.ndarray
     checkpoint_threshold: float
@@ -272,18 +286,25 @@ def load_model_data(model_folder, labels=None, label_overrides=None):
     folder = str(model_folder)
     if not os.path.isdir(folder):
         raise ReportError(f"model folder {folder} {'is not a folder' if os.path.exists(folder) else 'does not exist'}")
-    manifest = _read_json(os.path.join(folder, "model.json"), "the model description; is training finished?")
+    path = os.path.join(folder, "model.json")
+    manifest = _read_json(path, "model description (model.json; is training finished?)", shapes.MODEL_JSON)
     if manifest.get("format") != "ecgnet-model" or manifest.get("classes") != list(label_space.CLASSES):
-        raise ReportError(f"{os.path.join(folder, 'model.json')} is not an ecgnet model of these classes")
-    cv_report = _read_json(os.path.join(folder, "cv_report.json"), "the cross-validation report")
-    thresholds = np.array(manifest.get("thresholds", []), dtype=np.float64)
-    if thresholds.shape != (label_space.NUM_CLASSES,):
-        raise ReportError(f"{os.path.join(folder, 'model.json')} has no {label_space.NUM_CLASSES} thresholds")
-    config = manifest.get("config", {})
-    # cv_report.json keeps the name `checkpoint_threshold`; model configs call it `uniform_threshold`
-    # (older ones `checkpoint_threshold`).
-    fallback = config.get("uniform_threshold", config.get("checkpoint_threshold", 0.5))
-    checkpoint_threshold = float(cv_report.get("checkpoint_threshold", fallback))
+        raise ReportError(f"{path} is not an ecgnet model of these classes")
+    cv_report = _read_json(os.path.join(folder, "cv_report.json"), "cross-validation report", shapes.CV_REPORT)
+    thresholds = manifest.get("thresholds")
+    if (
+        not isinstance(thresholds, list)
+        or len(thresholds) != label_space.NUM_CLASSES
+        or not all(number_in(t, 0, 1) for t in thresholds)
+    ):
+        raise ReportError(f"{path}: thresholds must be {label_space.NUM_CLASSES} numbers from 0 to 1")
+    thresholds = np.array(thresholds, dtype=np.float64)
+    try:
+        config = Config.from_saved(manifest.get("config"))
+    except ConfigError as e:
+        raise ReportError(f"{path}: {e}") from None
+    # cv_report.json keeps the name `checkpoint_threshold`; model configs call it `uniform_threshold`.
+    checkpoint_threshold = float(cv_report.get("checkpoint_threshold", config.uniform_threshold))
     from .. import modelstore  # imports torch: only once the cheap checks passed
 
     oof = modelstore.read_oof_probabilities(os.path.join(folder, "oof_probabilities.csv"))
@@ -291,10 +312,11 @@ def load_model_data(model_folder, labels=None, label_overrides=None):
     data = ModelData(
         folder,
         manifest,
+        config,
         cv_report,
         thresholds,
         checkpoint_threshold,
-        float(config.get("threshold_step", 0.01)),
+        config.threshold_step,
         names,
         folds,
         probabilities,
@@ -359,12 +381,8 @@ def load_test(test, thresholds):
             evaluation.record_names, evaluation.labels, evaluation.outputs.scalar, evaluation.outputs.binary, thresholds
         )
     if test.scores:
-        scores = _read_json(test.scores, "test scores from evaluate_model.py --json")
-        if (
-            not isinstance(scores, dict)
-            or not isinstance(scores.get("classes"), list)
-            or [row.get("class") for row in scores["classes"]] != list(label_space.CLASSES)
-        ):
+        scores = _read_json(test.scores, "test scores file (evaluate_model.py --json)", shapes.SCORES)
+        if [row.get("class") for row in scores["classes"]] != list(label_space.CLASSES):
             raise ReportError(f"{test.scores} is not the --json output of evaluate_model.py for these classes")
         if scored is not None and scores.get("records") != len(scored.names):
             raise ReportError(

@@ -60,7 +60,8 @@ def source_table(sources):
         before, after = entry.get("before_thresholds") or {}, entry.get("after_thresholds") or {}
         name = entry.get("name") or scoring.SOURCES.get(key, "other source")
         body.append(
-            f'<tr><td class="left">{H.esc(key)}</td><td class="left">{H.esc(name)}</td><td>{entry.get("records")}</td>'
+            f'<tr><td class="left">{H.esc(key)}</td><td class="left">{H.esc(name)}</td>'
+            f"<td>{H.esc(entry.get('records'))}</td>"
             f"<td>{'never saw it' if entry.get('unseen') else 'saw other records of it'}</td>"
             + H.fmt(before.get("Challenge metric"))
             + H.fmt(after.get("Challenge metric"))
@@ -100,11 +101,11 @@ def selection_tables(cv_report):
         "<th>its held-out metric</th><th>held-out best epoch</th><th>held-out best metric</th></tr>"
     )
     body = "".join(
-        f'<tr><td class="left">fold {fold.get("fold")}</td><td>{fold.get("inner_records", "")}</td>'
-        f"<td>{fold.get('best_epoch')}</td>"
+        f'<tr><td class="left">fold {H.esc(fold.get("fold"))}</td><td>{H.esc(fold.get("inner_records", ""))}</td>'
+        f"<td>{H.esc(fold.get('best_epoch'))}</td>"
         + H.fmt(fold.get("inner_challenge"))
         + H.fmt(fold.get("best_validation_challenge"))
-        + f"<td>{fold.get('held_out_best_epoch', '')}</td>"
+        + f"<td>{H.esc(fold.get('held_out_best_epoch', ''))}</td>"
         + H.fmt(fold.get("held_out_best_challenge"))
         + "</tr>"
         for fold in cv_report.get("folds", [])
@@ -127,7 +128,7 @@ def transfer_table(transfer, configured):
     sources = list(transfer.get("sources", {}))
     head = (
         '<tr><th class="left">threshold method</th>'
-        + "".join(f"<th>{H.esc(key)}<br>({transfer['sources'][key]})</th>" for key in sources)
+        + "".join(f"<th>{H.esc(key)}<br>({H.esc(transfer['sources'][key])})</th>" for key in sources)
         + "<th>mean</th><th>worst</th><th>pooled</th></tr>"
     )
     body = []

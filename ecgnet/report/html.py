@@ -40,15 +40,20 @@ def esc(text):
     return html.escape(str(text), quote=True)
 
 
+def _finite(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def fmt(value, digits=3):
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+    """A number's cell; a dash where there is none (None, NaN)."""
+    if not _finite(value):
         return '<td class="na">&mdash;</td>'
     return f"<td>{value:.{digits}f}</td>"
 
 
 def shaded(value):
     """A metric cell in [0, 1], its background shaded by the value."""
-    if value is None or not math.isfinite(value):
+    if not _finite(value):
         return '<td class="na">&mdash;</td>'
     alpha = max(0.0, min(1.0, value)) * 0.32
     return f'<td style="background: rgba(31, 95, 168, {alpha:.2f})">{value:.3f}</td>'
@@ -84,7 +89,7 @@ def summary_table(rows):
     body = []
     for row in rows:
         cells = [
-            f'<td class="left">{esc(row["label"])}</td><td>{row["records"]}</td>',
+            f'<td class="left">{esc(row["label"])}</td><td>{esc(row["records"])}</td>',
             f"<td>{esc(row.get('extra') or '')}</td>",
         ]
         for _, name in SUMMARY_METRICS:
@@ -93,7 +98,7 @@ def summary_table(rows):
         ranking = row["after"] or row["before"] or {}
         cells.append(fmt(ranking.get("AUROC")))
         cells.append(fmt(ranking.get("AUPRC")))
-        body.append(f'<tr class="{row["kind"]}">' + "".join(cells) + "</tr>")
+        body.append(f'<tr class="{esc(row["kind"])}">' + "".join(cells) + "</tr>")
     return "<table>" + "".join(head) + "".join(body) + "</table>"
 
 
@@ -134,7 +139,7 @@ def source_table(sources):
     for key, result in sources.items():
         name = result.get("name") or scoring.SOURCES.get(key, "other sources")
         body.append(
-            f'<tr><td class="left">{esc(key)}</td><td class="left">{esc(name)}</td><td>{result["records"]}</td>'
+            f'<tr><td class="left">{esc(key)}</td><td class="left">{esc(name)}</td><td>{esc(result["records"])}</td>'
             + "".join(
                 fmt(result.get(m))
                 for m in ("Challenge metric", "AUROC", "AUPRC", "F-measure", "Sensitivity", "Specificity")

@@ -20,6 +20,7 @@ from matplotlib.colors import LinearSegmentedColormap, Normalize, PowerNorm  # n
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .. import labels as label_space  # noqa: E402
+from ..files import atomic_file, atomic_write  # noqa: E402
 
 OOF_COLOR, TEST_COLOR, POINT_COLOR, FEW_COLOR = "#1f5fa8", "#d9730d", "#c0392b", "#8a8a8a"
 COLUMNS = 6
@@ -40,13 +41,16 @@ plt.rcParams.update(
 
 
 def save(figure, folder, stem):
-    """Write `stem`.png and `stem`.svg into `folder`; return (data URI of the PNG, file names)."""
+    """Write `stem`.png and `stem`.svg into `folder`, each whole or not at all
+    (`files.atomic_file`); return (data URI of the PNG, file names)."""
     png = io.BytesIO()
-    figure.savefig(png, format="png")
-    with open(os.path.join(folder, stem + ".png"), "wb") as f:
-        f.write(png.getvalue())
-    figure.savefig(os.path.join(folder, stem + ".svg"), format="svg")
-    plt.close(figure)
+    try:
+        figure.savefig(png, format="png")
+        atomic_write(os.path.join(folder, stem + ".png"), png.getvalue())
+        with atomic_file(os.path.join(folder, stem + ".svg"), binary=True) as f:
+            figure.savefig(f, format="svg")
+    finally:
+        plt.close(figure)
     return "data:image/png;base64," + base64.b64encode(png.getvalue()).decode("ascii"), (stem + ".png", stem + ".svg")
 
 

@@ -89,7 +89,9 @@ def provenance_html(provenance: Provenance, esc) -> str:
     applied, trained = provenance.applied, provenance.trained_with
     text = f"<b>Labels scored:</b> {esc(provenance.source)}"
     if applied:
-        scored = _overrides_text({**applied, "file": esc(applied["file"])}, "the out-of-fold records")
+        scored = _overrides_text(
+            {**applied, "file": esc(applied["file"]), "sha256": esc(applied["sha256"])}, "the out-of-fold records"
+        )
         text += f", with the label overrides {scored} applied"
         text += " (masked and down-weighted cells keep their label here: the metric scores whole records)"
     else:
@@ -97,7 +99,10 @@ def provenance_html(provenance: Provenance, esc) -> str:
     text += ". "
     if trained:
         same = applied is not None and applied["sha256"] == trained.get("sha256")
-        trained_text = _overrides_text({**trained, "file": esc(trained.get("file"))}, "the records read in training")
+        trained_text = _overrides_text(
+            {**trained, "file": esc(trained.get("file")), "sha256": esc(trained.get("sha256"))},
+            "the records read in training",
+        )
         text += (
             "The model was trained with the same overrides."
             if same

@@ -54,6 +54,7 @@ import sys
 
 import numpy as np
 
+from .. import options
 from ..csvfiles import write_table
 from ..errors import EcgnetError, describe
 from ..files import atomic_write
@@ -566,8 +567,12 @@ def main(argv: list[str] | None = None, prog: str = "ecgnet agreement") -> int:
         action="store_true",
         help="use answers files that miss review IDs or leave rows unanswered (default: refuse, exit status 3)",
     )
-    parser.add_argument("--resamples", type=int, default=RESAMPLES, help="bootstrap resamples")
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed: the same seed gives the same intervals")
+    parser.add_argument(
+        "--resamples", type=options.integer(100, 1_000_000), default=RESAMPLES, help="bootstrap resamples"
+    )
+    parser.add_argument(
+        "--seed", type=options.seed, default=0, help="bootstrap seed: the same seed gives the same intervals"
+    )
     args = parser.parse_args(argv)
     if args.resamples < 100:
         parser.error("--resamples must be at least 100")

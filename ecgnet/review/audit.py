@@ -7,7 +7,6 @@ command's description of what it does.
 """
 
 import argparse
-import csv
 import json
 import os
 import sys
@@ -15,10 +14,12 @@ import warnings
 
 import numpy as np
 
+from .. import dataoptions, options
 from .. import labels as label_space
+from ..csvfiles import read_table, write_table
 from ..errors import EcgnetError, describe
+from ..files import atomic_write
 from ..folders import list_records, name_prefix
-from ..headers import load_header
 from ..modelstore import read_oof_probabilities
 from ..thresholds import apply_thresholds
 from .formats import ISSUE_COLUMNS, ISSUES_FILE
@@ -77,17 +78,19 @@ class AuditError(EcgnetError):
     """Inputs the audit cannot use; the message names the file (and row and column)."""
 
 
-def given_labels(data_folder, names, oof_path=OOF_FILE):
+def given_labels(data_folder, names, oof_path=OOF_FILE, source=None, recursive=None):
     """(labels, DATA records without out-of-fold probabilities): the (records, 24) multi-hot
-    `#Dx` labels of `names`, read from the headers in `data_folder` (no signal is read)."""
-    headers = {r.name: r.header for r in list_records(data_folder) if r.header}
+    `#Dx` labels of `names`, read from the headers in `data_folder` (no signal is read), or
+    from PTB-XL's database (`source`, a `ptbxl.PtbxlLabels`)."""
+    headers = {r.name: r.header for r in list_records(data_folder, recursive=recursive) if r.header}
     missing = [name for name in names if name not in headers]
     if missing:
         raise AuditError(
             f"{oof_path}: {len(missing)} of its records have no header in {data_folder} "
             f"(first: {missing[0]!r}); give the DATA folder the model was trained on"
         )
-    labels = np.array([label_space.encode(load_header(headers[name]).dx) for name in names], dtype=np.int8)
+    given = [dataoptions.given_dx(name, headers[name], source) for name in names]
+    labels = np.array([label_space.encode(dx) for dx in given], dtype=np.int8)
     return labels, len(set(headers) - set(names))
 
 
@@ -223,20 +226,16 @@ def summarize(names, labels, flags, audit):
 
 
 def write_issues(path, rows):
-    with open(path + ".tmp", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=ISSUE_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(path + ".tmp", path)
+    """label_issues.csv of `rows` (dicts of ISSUE_COLUMNS), whole or not at all, every cell
+    spreadsheet-safe (`csvfiles.write_table`: a record named `=cmd...` cannot run as a formula)."""
+    write_table(path, ISSUE_COLUMNS, ([row.get(c, "") for c in ISSUE_COLUMNS] for row in rows))
 
 
 def read_issues(path):
-    """The rows of a label_issues.csv as dictionaries (for tests and tools)."""
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        if tuple(reader.fieldnames or ()) not in (ISSUE_COLUMNS, ISSUE_COLUMNS[:-1]):  # files from before `rule`
-            raise AuditError(f"{path} row 1: the header must be {','.join(ISSUE_COLUMNS)}")
-        return list(reader)
+    """The rows of a label_issues.csv (`csvfiles.Row`: cells by column, and the row's number as
+    a spreadsheet shows it), read by `csvfiles.read_table`; extra columns are allowed, and the
+    `rule` column may be absent (files from before `audit --rules`)."""
+    return read_table(path, "audit file (label_issues.csv)", ISSUE_COLUMNS[:-1], error=AuditError).rows
 
 
 def _summary(model, data, oof_path, oof, without_oof):
@@ -324,10 +323,7 @@ def paper_rule_agreement(names, labels, binary, pairs, rules, seed=0):
 
 
 def write_summary(path, summary):
-    with open(path + ".tmp", "w") as f:
-        json.dump(summary, f, indent=2)
-        f.write("\n")
-    os.replace(path + ".tmp", path)
+    atomic_write(path, json.dumps(summary, indent=2, allow_nan=False) + "\n")
 
 
 def run_audit(
@@ -341,10 +337,13 @@ def run_audit(
     seed=0,
     kind="both",
     rules_path=None,
+    source=None,
+    recursive=None,
 ):
-    """Audit MODEL's out-of-fold probabilities against DATA's labels; write OUT/label_issues.csv
-    and OUT/summary.json; returns the summary. `paper_class` switches to the paper's selection;
-    `rules_path` (a rule_labels.csv) fills the rule column."""
+    """Audit MODEL's out-of-fold probabilities against DATA's labels (`source`: PTB-XL's, else
+    the headers'); write OUT/label_issues.csv and OUT/summary.json; returns the summary.
+    `paper_class` switches to the paper's selection; `rules_path` (a rule_labels.csv) fills the
+    rule column."""
     import cleanlab  # noqa: F401  (the review extras: missing ones fail before any file is read)
 
     from ..modelstore import ModelFolder, load_model  # imports torch: not for --help
@@ -353,7 +352,7 @@ def run_audit(
     thresholds = np.array(thresholds)
     oof_path = ModelFolder(model).path(OOF_FILE)
     oof = read_oof_probabilities(oof_path)
-    labels, without_oof = given_labels(data, oof.names, oof_path)
+    labels, without_oof = given_labels(data, oof.names, oof_path, source, recursive)
     quality = label_quality(labels, oof.probabilities)
     summary = {"mode": "paper" if paper_class else "rank", **_summary(model, data, oof_path, oof, without_oof)}
     rules = None
@@ -399,7 +398,7 @@ def _parser(prog):
     parser.add_argument("out", help="folder to write label_issues.csv and summary.json into (made if missing)")
     parser.add_argument(
         "--min-positives",
-        type=int,
+        type=options.integer(1),
         default=MIN_POSITIVES,
         metavar="N",
         help="audit a class only with at least N positive and N negative records",
@@ -419,8 +418,8 @@ def _parser(prog):
         metavar="CODE",
         help="with --paper: the class (SNOMED CT code or abbreviation), e.g. 39732003 (LAD)",
     )
-    parser.add_argument("--n", type=int, default=100, help="with --paper: records to sample")
-    parser.add_argument("--seed", type=int, default=0, help="with --paper: seed of the random sample")
+    parser.add_argument("--n", type=options.integer(1), default=100, help="with --paper: records to sample")
+    parser.add_argument("--seed", type=options.seed, default=0, help="with --paper: seed of the random sample")
     parser.add_argument(
         "--kind",
         choices=PAPER_KINDS,
@@ -433,6 +432,8 @@ def _parser(prog):
         help="the rule reader's verdicts (`ecgnet rules`): fills the rule column and, with --paper, the kappas "
         "against the rule (default: none, the column is blank)",
     )
+    dataoptions.add_labels(parser)
+    dataoptions.add_recursive(parser)
     return parser
 
 
@@ -441,8 +442,7 @@ def main(argv: list[str] | None = None, prog: str = "ecgnet audit") -> int:
     args = parser.parse_args(argv)
     if args.paper != bool(args.paper_class):
         parser.error("--paper and --class go together")
-    if args.n < 1 or args.min_positives < 1:
-        parser.error("--n and --min-positives must be at least 1")
+    dataoptions.check(parser, args)
     try:
         summary = run_audit(
             args.model,
@@ -455,6 +455,8 @@ def main(argv: list[str] | None = None, prog: str = "ecgnet audit") -> int:
             args.seed,
             args.kind,
             args.rules,
+            dataoptions.label_source(args, args.data),
+            args.recursive,
         )
     except (EcgnetError, OSError) as e:
         print(f"error: {describe(e)}", file=sys.stderr)

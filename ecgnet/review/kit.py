@@ -50,6 +50,7 @@ import secrets
 import sys
 from dataclasses import dataclass
 
+from .. import options
 from ..errors import EcgnetError, describe
 from ..folders import list_records
 from .blinding import demographics_text  # noqa: F401  (re-exported)
@@ -68,7 +69,6 @@ from .signals import (  # noqa: F401  (re-exported)
     MAX_WINDOWS,
     WINDOW_SECONDS,
     high_pass,
-    load_signal,
     sheet_signal,
 )
 
@@ -146,7 +146,7 @@ def parse_args(argv, prog=None):
     )
     parser.add_argument(
         "--seed",
-        type=int,
+        type=options.seed,
         help="random seed of the choice and order (default: drawn at random, recorded in manifest.json)",
     )
     parser.add_argument(

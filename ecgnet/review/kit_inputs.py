@@ -1,14 +1,17 @@
 """The review kit's inputs: `--classes`, the audit's label_issues.csv, a MODEL folder's
 out-of-fold probabilities and thresholds, and a `--records` file, each checked."""
 
-import csv
 import os
 
 import numpy as np
 
 from .. import labels as label_space
-from ..errors import EcgnetError
+from ..csvfiles import MAX_CSV_BYTES, Problems, read_table
+from ..errors import EcgnetError, InputFileError, quote
+from ..files import read_text
 from ..thresholds import apply_thresholds
+
+AUDIT_COLUMNS = ("record", "class", "given_label", "oof_probability", "threshold", "issue", "rank")
 
 
 class ReviewKitError(EcgnetError):
@@ -29,16 +32,6 @@ def parse_classes(text):
     return [c for c in label_space.CLASSES if c in codes]
 
 
-def read_csv(path, required):
-    """Rows of a CSV file as dictionaries, after checking that it has the `required` columns."""
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in required if c not in (reader.fieldnames or ())]
-        if missing:
-            raise ReviewKitError(f"{path}: row 1 has no column {', '.join(missing)}")
-        return list(reader)
-
-
 def _number(text):
     try:
         value = float(text)
@@ -48,14 +41,35 @@ def _number(text):
 
 
 def read_audit(path, classes):
-    """Rows of the audit's label_issues.csv (for `classes` only, when given), by rank."""
-    rows = read_csv(path, ("record", "class", "given_label", "oof_probability", "threshold", "issue", "rank"))
-    for row in rows:
-        row["class"] = label_space.canonical_code(row["class"].strip())
-        if _number(row["rank"]) is None:
-            raise ReviewKitError(f"{path}: rank {row['rank']!r} of record {row['record']!r} is not a number")
-    rows = [r for r in rows if r["class"] in label_space.CLASS_INDEX and (not classes or r["class"] in classes)]
+    """Rows of the audit's label_issues.csv (for `classes` only, when given), by rank, each a
+    dict of its cells and its row number ("row"); ReviewKitError lists every row whose class
+    is not a scored one or whose rank is not a number."""
+    table = read_table(path, "audit file (label_issues.csv)", AUDIT_COLUMNS, error=ReviewKitError)
+    problems = Problems(path, ReviewKitError)
+    rows = []
+    for row in table.rows:
+        cells = {**row.cells, "class": label_space.canonical_code(row["class"]), "row": row.number}
+        if cells["class"] not in label_space.CLASS_INDEX:
+            problems.value(row.number, "class", row["class"], f"one of the {label_space.NUM_CLASSES} scored classes")
+        elif _number(row["rank"]) is None:
+            problems.value(row.number, "rank", row["rank"], "a number")
+        elif not classes or cells["class"] in classes:
+            rows.append(cells)
+    problems.raise_any()
     return sorted(rows, key=lambda r: (_number(r["rank"]), r["record"], r["class"]))
+
+
+def unknown_records(path, rows, known):
+    """ReviewKitError naming every row of `path` (rows as `read_audit` gives them) whose record
+    is not among `known`, the records of DATA: an audit of other records is never used in part."""
+    unknown = [row for row in rows if row["record"] not in known]
+    if unknown:
+        shown = ", ".join(f"row {r['row']} {quote(r['record'])}" for r in unknown[:5])
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        raise ReviewKitError(
+            f"{path}: {len(unknown)} of its rows name records that are not in DATA ({shown}{more}); "
+            "give the DATA folder the audit was run on"
+        )
 
 
 def audit_model_outputs(rows):
@@ -93,9 +107,13 @@ def model_outputs(folder):
 
 
 def read_names(path):
-    """Record names of a `--records` file: one a line; blank lines and `#` comments skipped."""
-    with open(path) as f:
-        names = [line.strip() for line in f if line.strip() and not line.lstrip().startswith("#")]
+    """Record names of a `--records` file: one a line; blank lines and `#` comments skipped
+    (`files.read_text`: a regular file within the size limit, UTF-8 with or without a BOM)."""
+    try:
+        text = read_text(path, "records file", MAX_CSV_BYTES)
+    except InputFileError as e:
+        raise ReviewKitError(str(e)) from None
+    names = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     if not names:
         raise ReviewKitError(f"{path}: lists no record")
     return list(dict.fromkeys(names))

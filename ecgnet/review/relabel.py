@@ -47,7 +47,9 @@ import os
 import sys
 
 from .. import labels as label_space
-from ..errors import EcgnetError, describe
+from ..csvfiles import Problems
+from ..errors import EcgnetError, describe, quote
+from ..folders import name_problem
 from ..overrides import (  # noqa: F401  (the overrides file's reader and applier live in the core)
     ALL_CLASSES,
     OVERRIDE_COLUMNS,
@@ -55,6 +57,7 @@ from ..overrides import (  # noqa: F401  (the overrides file's reader and applie
     Overrides,
     OverridesError,
     apply_overrides,
+    check_overrides,
     parse_weight,
     read_overrides,
     unmatched,
@@ -103,15 +106,23 @@ def overrides_for(kit, answers, policy):
 
 def overrides_from_audit(path, weight, top=None):
     """[(record, class code, 'weight:W')] for the first `top` rows (None: all) of the audit's
-    label_issues.csv at `path`, sorted by record then class order."""
-    out = []
-    for number, row in enumerate(read_issues(path)[:top], start=2):
-        code = label_space.canonical_code(row["class"].strip())
-        if code not in label_space.CLASS_INDEX:
-            raise OverridesError(
-                f"{path} row {number}, column class: {row['class']!r} is not one of the 24 scored classes"
-            )
-        out.append((row["record"].strip(), code, f"{WEIGHT}{weight:g}"))
+    label_issues.csv at `path`, sorted by record then class order. OverridesError lists every
+    row of the file that cannot become an override (by its row number in that file)."""
+    problems = Problems(path, OverridesError)
+    out, seen = [], {}
+    for row in read_issues(path)[:top]:
+        code, record = label_space.canonical_code(row["class"]), row["record"]
+        problem = name_problem(record) if record else "the record name is empty"
+        if problem:
+            problems.add(row.number, "record", problem)
+        elif code not in label_space.CLASS_INDEX:
+            problems.add(row.number, "class", f"{quote(row['class'])} is not one of the 24 scored classes")
+        elif (record, code) in seen:
+            problems.add(row.number, "class", f"record {record} and class {code} are also on row {seen[record, code]}")
+        else:
+            seen[record, code] = row.number
+            out.append((record, code, f"{WEIGHT}{weight:g}"))
+    problems.raise_any()
     return sorted(out, key=_order)
 
 
@@ -228,8 +239,9 @@ def main(argv: list[str] | None = None, prog: str = "ecgnet relabel") -> int:
             kit = load_kit(args.kit)
             answers = read_all_answers(args.answers, kit, args.blank_as_uncertain, args.allow_incomplete)
             rows = overrides_for(kit, answers, args.policy)
+        # What training will read must pass its checks, before anything replaces args.out.
+        check_overrides(args.out, [(number, *row) for number, row in enumerate(rows, start=2)])
         write_overrides(args.out, rows)
-        read_overrides(args.out)  # what training will read must pass its checks
     except IncompleteAnswers as e:
         print(f"error: {describe(e)}", file=sys.stderr)
         return 3

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .. import labels as label_space
+from .. import options
 from ..csvfiles import Problems, read_table, write_table
 from ..errors import EcgnetError, RecordError, describe
 from ..files import atomic_write
@@ -231,8 +232,10 @@ def main(argv: Sequence[str] | None = None, prog: str = "ecgnet rules") -> int:
     parser.add_argument(
         "--measurements", metavar="CSV", help="measurements.csv of DATA from `ecgnet measure` (default: measure now)"
     )
-    parser.add_argument("--jobs", type=int, default=1, help="processes measuring records (without --measurements)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap intervals")
+    parser.add_argument(
+        "--jobs", type=options.processes, default=1, help="processes measuring records (without --measurements)"
+    )
+    parser.add_argument("--seed", type=options.seed, default=0, help="seed of the bootstrap intervals")
     args = parser.parse_args(argv)
     try:
         result = run_rules(args.data, args.out, args.model, args.measurements, args.jobs, args.seed)

@@ -16,7 +16,7 @@ from ..errors import RecordError, describe, first_line
 from ..folders import name_problem
 from ..headers import load_header
 from .blinding import demographics_text
-from .kit_inputs import ReviewKitError, audit_model_outputs, read_audit, read_names
+from .kit_inputs import ReviewKitError, audit_model_outputs, read_audit, read_names, unknown_records
 from .signals import Drawn, sheet_signal
 
 DEFAULT_N = 100  # suspects taken from an audit, as in the method's paper
@@ -120,6 +120,7 @@ def choose_suspects(options, reader):
             raise ReviewKitError(f"{options.records}: {len(unknown)} records are not in DATA, e.g. {unknown[0]!r}")
         return options.classes, reader.first(names, options.n or len(names)), set(names)
     rows = read_audit(options.audit, options.classes)
+    unknown_records(options.audit, rows, reader.folder_records)
     for name, by_class in audit_model_outputs(rows).items():  # the audit's numbers win
         reader.outputs[name] = {**reader.outputs.get(name, {}), **by_class}
     names = list(dict.fromkeys(r["record"] for r in rows))

@@ -8,8 +8,8 @@ import numpy as np
 
 from ..errors import RecordError, first_line
 from ..headers import misstated_gain
-from ..matfiles import load_signal
 from ..preprocess import order_leads
+from ..records import record_signal
 from .blinding import WINDOW_SECONDS
 
 FILTER_PAD_SECONDS = 5.0  # filtered past the window so its end has no filter transient
@@ -62,11 +62,12 @@ def sheet_signal(record, windows: int = 1) -> Drawn:
     """The `Drawn` windows of a record (at most `windows`)."""
     header = record.header
     try:
-        signal = load_signal(header, record.files.mat_path).astype(np.float64)
+        signal = record_signal(header, record.files).astype(np.float64)
     except RecordError:
         raise
     except Exception as e:  # noqa: BLE001 - a damaged file fails its record only
-        raise RecordError(record.files.mat_path, f"reading it failed ({type(e).__name__}: {first_line(e)})") from e
+        path = header.path if header.is_native else record.files.mat_path
+        raise RecordError(path, f"reading it failed ({type(e).__name__}: {first_line(e)})") from e
     factor, note = gain_correction(header)
     rate, total = header.sample_rate, signal.shape[1]
     starts = window_starts(total / rate, windows)
