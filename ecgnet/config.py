@@ -186,7 +186,7 @@ class Config:
         if not 0 < self.stacking_penalty <= 1e9:
             problems.append("stacking_penalty must be positive and <= 1e9 (far beyond any use)")
         if self.stacking != "none" and self.split == "ptbxl":
-            problems.append("stacking needs out-of-fold predictions of two folds or more, and split=ptbxl validates one")
+            problems.append("stacking needs out-of-fold predictions of two folds or more; split=ptbxl validates one")
         if self.decide_rules:
             # deferred: the rule reader's package imports this module
             from .decisions import rule_class_problem
