@@ -15,10 +15,12 @@ that never computes gradients may do so, since autograd needs the maps it would 
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import features
 from .config import Config
 from .labels import NUM_CLASSES
 from .preprocess import DEMOGRAPHICS, LEADS
@@ -146,7 +148,15 @@ class SEResNet1d(nn.Module):
                 )
                 channels = out_channels
         self.demographics = nn.Linear(len(DEMOGRAPHICS), config.demographics_features)
-        self.classifier = nn.Linear(channels + config.demographics_features, NUM_CLASSES)
+        # features=measurements: the scaled measurements go into the classifier beside the
+        # demographics' projection and the pooled signal features; their scaling (fitted on the
+        # fold's training records, `set_feature_scaling`) is saved with the weights.
+        self.feature_count = features.FEATURE_COUNT if config.features == "measurements" else 0
+        if self.feature_count:
+            self.register_buffer("feature_center", torch.zeros(self.feature_count))
+            self.register_buffer("feature_spread", torch.ones(self.feature_count))
+        head = channels + config.demographics_features + self.feature_count
+        self.classifier = nn.Linear(head, NUM_CLASSES)
         if initialise:
             self._initialise()
 
@@ -158,6 +168,12 @@ class SEResNet1d(nn.Module):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
 
+    def set_feature_scaling(self, center: np.ndarray, spread: np.ndarray) -> None:
+        """The measurements' scaling (`features.fit_scaling` of the training records)."""
+        with torch.no_grad():
+            self.feature_center.copy_(torch.from_numpy(center))
+            self.feature_spread.copy_(torch.from_numpy(spread))
+
     @staticmethod
     def _mask(start: torch.Tensor, end: torch.Tensor, stride: int, length: int) -> torch.Tensor:
         """(batch, 1, length) mask of positions whose input sample i * stride is valid."""
@@ -167,7 +183,8 @@ class SEResNet1d(nn.Module):
     def forward(
         self, x: torch.Tensor, demographics: torch.Tensor, valid: tuple[torch.Tensor, torch.Tensor] | None = None
     ) -> torch.Tensor:
-        """Logits for a batch. x: (batch, 12, samples); demographics: (batch, 5);
+        """Logits for a batch. x: (batch, 12, samples); demographics: (batch, 5), followed with
+        features=measurements by the encoded measurements (`features.network_inputs`);
         valid: optional (start, end) long tensors of each sample's valid span (end exclusive).
         Without `valid` (or without mask_padding) every position counts."""
         mask = self.masks(valid)
@@ -216,9 +233,14 @@ class SEResNet1d(nn.Module):
         return x, stride
 
     def head(self, x: torch.Tensor, mask: torch.Tensor | None, demographics: torch.Tensor) -> torch.Tensor:
-        """Logits from the last feature map (its valid positions' mean) and the demographics."""
+        """Logits from the last feature map (its valid positions' mean), the demographics and,
+        with features=measurements, the scaled measurements that follow them."""
         pooled = _masked_mean(x, mask)
-        return self.classifier(torch.cat([self.demographics(demographics), pooled], dim=1))
+        head = [self.demographics(demographics[:, : len(DEMOGRAPHICS)]), pooled]
+        if self.feature_count:
+            measured = demographics[:, len(DEMOGRAPHICS) :].float()
+            head.append(features.scale(measured, self.feature_center, self.feature_spread).to(pooled.dtype))
+        return self.classifier(torch.cat(head, dim=1))
 
 
 def fuse_for_inference(model: SEResNet1d) -> SEResNet1d:
