@@ -51,6 +51,9 @@ TINY = load_config_file(ROOT / "configs" / "tiny.json")
 # The published method's protocol at the same size, for tests about the paper's epoch choice,
 # per-class thresholds or unconditioned, unaugmented windows.
 TINY_PAPER = TINY.replace(**PAPER_SETTINGS)
+# The defaults' network alone, without the measurements beside it (no measurement inputs, no rule
+# decisions), for tests of the network and of what the driver feeds it.
+TINY_NETWORK = TINY.replace(features="none", decide_rules="")
 
 
 def record_folders():
