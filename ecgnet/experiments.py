@@ -457,6 +457,17 @@ def summarise(out: str) -> dict:
     return summary
 
 
+def _text(value: object) -> str:
+    """`value` as inert Markdown text: the strings comparison.md shows come from the command line
+    and from run folders people pass around, so HTML, table pipes, backticks, link brackets and
+    line breaks are written escaped, never as markup."""
+    text = " ".join(str(value).split())
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    for special in "\\|`[]*":
+        text = text.replace(special, "\\" + special)
+    return text
+
+
 def _cell(entry: dict | None) -> str:
     if not entry or entry["mean"] is None:
         return ""
@@ -473,7 +484,7 @@ def _main_table(summary: dict) -> str:
     head += ["per-source mean", "worst source", "unseen thresholds: mean", "unseen thresholds: worst"]
     keys = ("challenge", "challenge_uniform", "auroc", "source_mean", "source_worst", "unseen_mean", "unseen_worst")
     rows = [
-        [v["name"], v["changes"].replace("|", "\\|") or "(base config)", f"{v['finished']}/{len(summary['seeds'])}"]
+        [_text(v["name"]), _text(v["changes"]) or "(base config)", f"{v['finished']}/{len(summary['seeds'])}"]
         + [_cell(v.get(key)) for key in keys]
         for v in summary["variants"]
     ]
@@ -481,13 +492,13 @@ def _main_table(summary: dict) -> str:
 
 
 def _selection_table(variants: list[dict]) -> str:
-    rows = [[v["name"], _cell(v["inner_choice"]), _cell(v["held_out_choice"])] for v in variants]
+    rows = [[_text(v["name"]), _cell(v["inner_choice"]), _cell(v["held_out_choice"])] for v in variants]
     return _table(["variant", "chosen on inner split", "chosen on held-out fold"], rows)
 
 
 def _source_table(variants: list[dict], sources: list[str]) -> str:
-    rows = [[v["name"]] + [_cell(v.get("sources", {}).get(key)) for key in sources] for v in variants]
-    return _table(["variant", *sources], rows)
+    rows = [[_text(v["name"])] + [_cell(v.get("sources", {}).get(key)) for key in sources] for v in variants]
+    return _table(["variant", *map(_text, sources)], rows)
 
 
 def _paired_table(variants: list[dict]) -> str:
@@ -497,7 +508,7 @@ def _paired_table(variants: list[dict]) -> str:
         entries = [v["paired"].get(key) for key in PAIRED]
         seeds = max((e["n"] for e in entries if e), default=0)
         rows.append(
-            [v["name"], str(seeds)]
+            [_text(v["name"]), str(seeds)]
             + [f"{_signed(e)} ({e['higher']}/{e['n']})" if e and e["mean"] is not None else "" for e in entries]
         )
     return _table(head, rows)
@@ -512,12 +523,12 @@ def _class_table(variants: list[dict]) -> str:
         [f"{abbreviation} ({code})"] + [_cell(v["class_auroc"][code]) for v in variants]
         for code, abbreviation in zip(label_space.CLASSES, label_space.ABBREVIATIONS)
     ]
-    return _table(["class", *(v["name"] for v in variants)], rows)
+    return _table(["class", *(_text(v["name"]) for v in variants)], rows)
 
 
 def _transfer_table(variants: list[dict]) -> str:
     rows = [
-        [v["name"], method] + [_cell(entry[stat]) for stat in ("pooled", "mean", "worst")]
+        [_text(v["name"]), _text(method)] + [_cell(entry[stat]) for stat in ("pooled", "mean", "worst")]
         for v in variants
         for method, entry in v["transfer"].items()
     ]
@@ -529,7 +540,7 @@ def markdown(summary: dict) -> str:
     variants = summary["variants"]
     parts = [
         f"# ecgnet compare: {len(variants)} variants x {len(summary['seeds'])} seeds\n",
-        f"Data: `{summary['data']}`; seeds {', '.join(map(str, summary['seeds']))}. Each cell is the mean ± the "
+        f"Data: {_text(summary['data'])}; seeds {', '.join(map(str, summary['seeds']))}. Each cell is the mean ± the "
         "sample standard deviation over the finished seeds of the out-of-fold challenge metric (fitted: with the "
         "run's fitted thresholds; p >= uniform: with the uniform threshold) or AUROC. Per-source mean and worst: "
         "each source's metric with the run's thresholds, fitted on all out-of-fold predictions; unseen thresholds: "
