@@ -66,6 +66,8 @@ def test_model_folder_is_complete(tiny_model):
         assert f"report: {os.path.join(model, 'report', 'report.html')}" in log
         assert "Sensitivity" in html and "out-of-fold" in html
         assert "The labels given give an out-of-fold challenge metric" not in html  # the labels it trained on
+        # The defaults' rule decisions come after the thresholds: said, not taken for other labels.
+        assert ("pass through a second stage" in html) == bool(TINY.decide_rules) and 'class="note error"' not in html
 
 
 def test_training_without_matplotlib_skips_the_report_in_one_line(copy_model, monkeypatch, caplog):

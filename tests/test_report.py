@@ -27,7 +27,7 @@ from ecgnet.report import generalisation, main, write_report
 from ecgnet.thresholds import apply_thresholds, search_thresholds
 from ecgnet.transfer import threshold_transfer
 
-from helpers import ROOT
+from helpers import ROOT, TINY
 
 pytestmark = pytest.mark.slow  # a report draws a dozen figures: seconds each on a busy CPU
 N = label_space.NUM_CLASSES
@@ -416,7 +416,7 @@ def test_report_of_a_trained_model(tiny_model, tmp_path):
     for key in ("A", "E", "HR", "JS", "Q"):
         assert f'<td class="left">{key}</td>' in section(text, "sources"), key
         assert f'<td class="left">{key}</td>' in section(text, "generalisation"), key
-    assert "<b>per_class</b> (this model's)" in section(text, "generalisation")
+    assert f"<b>{TINY.threshold_method}</b> (this model's)" in section(text, "generalisation")
     for stem in ("oof_roc", "oof_pr", "threshold_search", "learning_curves", "oof_confusion"):
         assert (tmp_path / f"{stem}.png").is_file() and (tmp_path / f"{stem}.svg").is_file()
 

@@ -109,7 +109,19 @@ def notices(model, test=None):
         provenance = model.provenance
         trained = provenance.trained_with if provenance is not None else None
         applied = provenance.applied if provenance is not None else None
-        if trained and (applied is None or applied["sha256"] != trained.get("sha256")):
+        if model.config.decide_rules or model.config.stacking != "none":
+            # cv_report.json scores the labels after the second stage; the views here show the
+            # network's probabilities and thresholds alone, so the two differ by design.
+            notes.append(
+                H.note(
+                    f"cv_report.json records an out-of-fold challenge metric of {recorded:.4f} for this "
+                    f"model's labels, which pass through a second stage after the thresholds (rule decisions "
+                    f"{H.esc(model.config.decide_rules or 'none')}, stacking {H.esc(model.config.stacking)}). "
+                    f"The per-class, curve, confusion and per-source views below show the network's "
+                    f"probabilities and thresholds alone: {scored:.4f}."
+                )
+            )
+        elif trained and (applied is None or applied["sha256"] != trained.get("sha256")):
             notes.append(
                 H.note(
                     f"On these labels the out-of-fold challenge metric is {scored:.4f}; cv_report.json records "
