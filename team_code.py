@@ -24,6 +24,7 @@ from ecgnet.headers import parse_header
 from ecgnet.inference import Ensemble
 from ecgnet.matfiles import to_millivolts
 from ecgnet.records import make_record
+from ecgnet.report import write_training_report
 from ecgnet.training import train
 
 CONFIG_VARIABLE = "ECGNET_CONFIG"
@@ -31,9 +32,12 @@ CONFIG_VARIABLE = "ECGNET_CONFIG"
 
 def train_12ECG_classifier(input_directory: str, output_directory: str) -> None:
     """Train on the records of `input_directory` into `output_directory` (the defaults,
-    or the config file named by ECGNET_CONFIG); resumes an interrupted run."""
+    or the config file named by ECGNET_CONFIG); resumes an interrupted run. The finished
+    model's cross-validation report is written as `ecgnet train` writes it."""
     config_file = os.environ.get(CONFIG_VARIABLE)
-    train(input_directory, output_directory, config=load_config_file(config_file) if config_file else None)
+    config = load_config_file(config_file) if config_file else None
+    if train(input_directory, output_directory, config=config) is not None:
+        write_training_report(output_directory, input_directory)
 
 
 def load_12ECG_model(input_directory: str) -> Ensemble:

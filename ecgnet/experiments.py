@@ -266,7 +266,6 @@ def run_comparison(
             workers=workers,
             jobs=jobs,
             label_overrides=variant.label_overrides,
-            write_report=False,
         )
         log.info(f"{what}: done in {duration(time.time() - run_started)}; {duration(time.time() - started)} elapsed")
         summarise(out)

@@ -22,7 +22,7 @@ import numpy as np
 
 from .csvfiles import Problems, read_table
 from .errors import InputFileError, RecordError
-from .headers import parse_age
+from .headers import load_header, parse_age
 from .preprocess import demographics
 
 DATABASE = "ptbxl_database.csv"
@@ -184,3 +184,10 @@ class PtbxlLabels:
 
     def describe(self) -> str:
         return f"PTB-XL labels from {self.path} (minimum likelihood {self.min_likelihood:g})"
+
+
+def given_dx(name: str, header_path: str, labels: PtbxlLabels | None) -> tuple[str, ...]:
+    """A record's labels (SNOMED CT codes): its header's #Dx, or (`labels`) its PTB-XL statements mapped."""
+    if labels is None:
+        return load_header(header_path).dx
+    return labels.record_entry(name, header_path).dx

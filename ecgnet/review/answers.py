@@ -50,7 +50,10 @@ class AnswersError(EcgnetError):
 
 
 class IncompleteAnswers(AnswersError):
-    """Answers files that miss items or leave rows unanswered (allowed with --allow-incomplete)."""
+    """Answers files that miss items or leave rows unanswered (allowed with --allow-incomplete);
+    `ecgnet agreement` and `ecgnet relabel` exit with status 3 for them."""
+
+    exit_status = 3
 
 
 # ---------------------------------------------------------------- the kit
