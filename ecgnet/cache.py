@@ -6,9 +6,11 @@ every fold, epoch and process then reads windows straight from the cache. Each d
 process reads its share of the records with `records.read_record`, the one read path (each
 header parsed once), and appends their signals to a segment file of its own,
 `signals-K.f32` (float32, each record's 12 x n samples contiguous). `index.json`, written
-last, holds each readable record's name, segment, offset, length, demographics and labels,
-the records that cannot be read with why, and the size and time of every source file; a
-cache whose index does not match the data folder and settings is rebuilt.
+last, holds each readable record's name, segment, offset, length, demographics, labels,
+missing leads and gain correction (`records.Record`), the records that cannot be read with
+why, and the size and time of every source file; a cache whose index does not match the data
+folder and settings is rebuilt. Measurements of the cached records, where a run needs them,
+are kept beside it (`features.cached_measurements`).
 """
 
 import ctypes
@@ -36,7 +38,7 @@ from .records import read_record
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _MAX_SEGMENTS = 64  # shares of the records, dealt round-robin so that each costs about the same
 MAX_INDEX_BYTES = 1 << 30  # a few hundred bytes per record
@@ -75,6 +77,8 @@ def _fill(folder: str, segment: int, share: list[tuple[int, RecordFiles]], sampl
                     "length": record.signal.shape[1],
                     "demographics": record.demographics.tolist(),
                     "dx": list(record.dx),
+                    "missing": list(record.missing),
+                    "gain": record.gain,
                 }
             )
             offset += record.signal.size
@@ -113,6 +117,7 @@ class SignalCache:
         self.folder = str(folder)
         with open(os.path.join(self.folder, "index.json")) as f:
             index = json.load(f)
+        self.key = index["key"]  # what the cache was made of (`build_cache`)
         self.segment_count = index["segments"]
         self.records = index["records"]  # readable records, in name order
         self.failures = index["failures"]  # [{"name", "error"}] of the records that cannot be read

@@ -1,4 +1,4 @@
-"""Every hyper-parameter in one object. Defaults are the published method's, except five
+"""Every hyper-parameter in one object. Defaults are the published method's, except seven
 settings chosen by leave-one-source-out validation (`PAPER_SETTINGS` lists the published
 values; `Config.paper()` and `--paper` give them all).
 
@@ -101,6 +101,21 @@ class Config:
     asl_gamma_neg: float = 4.0
     asl_gamma_pos: float = 0.0
     asl_clip: float = 0.05
+    # Measurements (`ecgnet.measure`, computed for every record, in training and by the driver)
+    # beside the network (see docs/hybrid.md). features: "measurements" gives them to the
+    # network's head beside age and sex (robustly scaled, each fold on its training records);
+    # stacking: "logistic" re-fits each class's probability from the fold model's logit and
+    # the measurements (fitted on out-of-fold predictions only), shrunk toward the network's
+    # own probability by stacking_penalty; "criteria" the same for the classes with a published
+    # criterion, on the measurements it reads, the others left as they are; decide_rules:
+    # classes (abbreviations or codes, comma separated, e.g. "SB,STach,IAVB") whose label the
+    # rule reader (`measure.criteria`) decides wherever it can tell, the network's probability
+    # kept for ranking. The defaults (measurements for the network, the rule reader deciding the
+    # rate, interval and axis classes) were chosen by leave-one-source-out validation.
+    features: str = "measurements"
+    stacking: str = "none"
+    stacking_penalty: float = 10.0
+    decide_rules: str = "SB,STach,Brady,IAVB,LPR,LAD,RAD"
 
     def __post_init__(self):
         problems = self._type_problems()
@@ -170,6 +185,19 @@ class Config:
             )
         if not 0 <= self.label_smoothing < 1 or not 0 <= self.asl_clip < 1:
             problems.append("label_smoothing and asl_clip must be in [0, 1)")
+        if not 0 < self.stacking_penalty <= 1e9:
+            problems.append("stacking_penalty must be positive and <= 1e9 (far beyond any use)")
+        if self.stacking != "none" and self.split == "ptbxl":
+            problems.append("stacking needs out-of-fold predictions of two folds or more; split=ptbxl validates one")
+        if self.decide_rules:
+            # deferred: the rule reader's package imports this module
+            from .decisions import rule_class_problem
+
+            problem = rule_class_problem(self.decide_rules)
+            if problem:
+                problems.append(problem)
+            if self.uniform_threshold == 0:
+                problems.append("decide_rules needs uniform_threshold > 0 (a threshold of 0 turns a rule's 'no' on)")
         if problems:
             raise ConfigError("invalid config: " + "; ".join(problems))
 
@@ -229,13 +257,16 @@ class Config:
 # Fields' earlier names, read in model folders and config files written before the rename.
 _RENAMED = {"checkpoint_threshold": "uniform_threshold"}
 # The published method's values of the fields whose defaults are not theirs: the defaults were
-# chosen by leave-one-source-out validation (README, "Generalisation to unseen sites").
+# chosen by leave-one-source-out validation (README, "Generalisation to unseen sites";
+# docs/hybrid.md for the measurements).
 PAPER_SETTINGS = {
     "selection": "validation",
     "threshold_method": "per_class",
     "standardise": False,
     "label_smoothing": 0.0,
     "lead_mask": 0.0,
+    "features": "none",
+    "decide_rules": "",
 }
 _KINDS = {
     bool: "true or false",
@@ -251,6 +282,8 @@ _CHOICES = {
     "split": ("stratified", "source", "ptbxl"),
     "selection": ("validation", "inner", "last"),
     "loss": ("bce", "asl"),
+    "features": ("none", "measurements"),
+    "stacking": ("none", "logistic", "criteria"),
 }
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import augment, preprocess
+from . import augment, features, preprocess
 from . import labels as label_space
 from .augment import Augmentation
 from .cache import SignalCache, build_cache
@@ -46,6 +46,10 @@ class TrainingData:
     # (records, classes) float32 loss weights from the label overrides: 0 where a cell is masked,
     # its weight where down-weighted, else 1; None without overrides (every cell counts fully)
     loss_mask: np.ndarray | None = None
+    # The records' measurements where the config needs them (`features.needed`), else None; and
+    # their encoded features (`features.encode`) where the network takes them (features=measurements)
+    measurements: features.MeasurementTable | None = None
+    features: np.ndarray | None = None
 
     @property
     def num_folds(self) -> int:
@@ -54,6 +58,13 @@ class TrainingData:
 
     def lengths(self) -> np.ndarray:
         return self.cache.lengths[self.rows]
+
+    def inputs(self, indices: np.ndarray) -> np.ndarray:
+        """The network's inputs beside the signal of these records: demographics, then the
+        encoded measurements where it takes them (as `features.network_inputs`)."""
+        if self.features is None:
+            return self.demographics[indices]
+        return np.concatenate([self.demographics[indices], self.features[indices]], axis=1)
 
     def records(self, indices: np.ndarray) -> list[Record]:
         """Records (signals are views into the cache) for validation."""
@@ -69,6 +80,8 @@ def _open_cache(
         found = list_records(data_folder, require=True, recursive=recursive)
         log.info(f"data: {len(found)} records in {data_folder}")
         cache = build_cache(found, cache_folder, config.sample_rate, jobs=jobs)
+        if features.needed(config):
+            features.cached_measurements(cache, config.sample_rate, jobs)
     runtime.barrier()
     return cache if cache is not None else SignalCache(cache_folder)
 
@@ -145,7 +158,12 @@ def prepare_data(
     if saved is None and runtime.is_main:
         store.write_folds(names, folds)
     demographics = all_demographics[rows]
-    return TrainingData(cache, np.array(rows), names, labels, demographics, folds, loss_mask)
+    data = TrainingData(cache, np.array(rows), names, labels, demographics, folds, loss_mask)
+    if features.needed(config):
+        data.measurements = features.cached_measurements(cache, config.sample_rate, jobs).take(rows)
+        if config.features == "measurements":
+            data.features = features.encode(data.measurements.values)
+    return data
 
 
 def _given(
@@ -261,7 +279,7 @@ class WindowBatches(torch.utils.data.Dataset):
     def __getitem__(self, k: int) -> tuple:
         batch = self.plan[k][self.rank :: self.world]
         indices = batch[:, 0]
-        labels, demographics = self.data.labels[indices], self.data.demographics[indices]
+        labels, demographics = self.data.labels[indices], self.data.inputs(indices)
         weights = None if self.data.loss_mask is None else self.data.loss_mask[indices]
         parts = self._parts(k, batch)
         if self._mixup:

@@ -8,10 +8,17 @@ to S (it moves the folds under split=stratified, and every random choice of trai
 runs sharing one signal cache (OUT/cache/rate-HZ). Training resumes where a run stopped and
 skips finished runs, so the command can be stopped and started again at will.
 
+A variant that differs from a finished run of the same seed only in what is fitted after the
+networks (`POST_TRAINING`: thresholds, the stacked stage, rule decisions) is not trained again:
+its run starts from that run's trained folds (weights and out-of-fold results) and only
+finishes, as training would have (the networks are the same: same config, same seed).
+
 OUT/plan.json keeps every variant and seed asked for so far (a later call may add some; a
 variant may not change its definition); `summarise` rebuilds OUT/comparison.json and
 OUT/comparison.md from the finished runs' cv_report.json files, after every run and on its
-own (`ecgnet compare --summarise OUT`), so partial results can be read while runs go on.
+own (`ecgnet compare --summarise OUT`), so partial results can be read while runs go on: per
+variant the mean and spread over seeds, the differences from the baseline paired by seed,
+and each class's AUROC.
 """
 
 import json
@@ -19,12 +26,14 @@ import logging
 import math
 import os
 import re
+import shutil
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import jsonshape, modelstore
+from . import labels as label_space
 from .config import Config, load_config_file, parse_overrides
 from .errors import ComparisonError, ConfigError, InputFileError
 from .files import atomic_write, read_json
@@ -39,6 +48,10 @@ BASELINE = "baseline"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _RESERVED = (BASELINE, "cache")
 _OVERRIDES_KEYS = ("label_overrides", "label-overrides")
+# Config fields used only after the fold networks are trained (`training.finalize`).
+POST_TRAINING = frozenset(
+    {"threshold_method", "threshold_step", "threshold_shrinkage", "stacking", "stacking_penalty", "decide_rules"}
+)
 
 
 @dataclass(frozen=True)
@@ -256,6 +269,10 @@ def run_comparison(
             log.info(f"{what}: finished already")
             continue
         log.info(f"{what}; {duration(time.time() - started)} elapsed")
+        twin = trained_twin(out, variants, variant, seed)
+        if twin is not None and not os.path.exists(folder):
+            log.info(f"{what}: the networks are those of {twin} (only post-training fields differ); not trained again")
+            start_from_twin(twin, folder, config)
         run_started = time.time()
         train(
             data,
@@ -270,6 +287,44 @@ def run_comparison(
         log.info(f"{what}: done in {duration(time.time() - run_started)}; {duration(time.time() - started)} elapsed")
         summarise(out)
     return summarise(out)
+
+
+def _training_fields(config: Config) -> dict:
+    return {k: v for k, v in config.to_dict().items() if k not in POST_TRAINING}
+
+
+def trained_twin(out: str, variants: list[Variant], variant: Variant, seed: int) -> str | None:
+    """The folder of a finished run of this seed whose networks this variant's would be (the
+    same config but for `POST_TRAINING` fields, the same label overrides), or None."""
+    for other in variants:
+        folder = run_folder(out, other.name, seed)
+        if (
+            other.name != variant.name
+            and other.label_overrides == variant.label_overrides
+            and _training_fields(other.config) == _training_fields(variant.config)
+            and os.path.exists(modelstore.ModelFolder(folder).manifest)
+        ):
+            return folder
+    return None
+
+
+def start_from_twin(twin: str, folder: str, config: Config) -> None:
+    """Start the run in `folder` from the trained folds of the finished run `twin`: its fold
+    weights, fold results, folds and label overrides, with this run's config; training then
+    only finishes it. Written into a new folder renamed into place, so an interrupted copy
+    leaves nothing half-made."""
+    source, partial = modelstore.ModelFolder(twin), modelstore.ModelFolder(folder + ".partial")
+    shutil.rmtree(partial.folder, ignore_errors=True)
+    os.makedirs(partial.work)
+    folds = len(modelstore.read_manifest(twin)["weights"])
+    for k in range(folds):
+        shutil.copy2(source.weights(k), partial.weights(k))
+        shutil.copy2(source.fold_result(k), partial.fold_result(k))
+    for name in ("folds.json", "label_overrides.json"):
+        if os.path.exists(source.work_path(name)):
+            shutil.copy2(source.work_path(name), partial.work_path(name))
+    partial.write_run_config(config)
+    os.rename(partial.folder, folder)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -296,6 +351,8 @@ def run_metrics(cv_report: dict) -> dict:
     if "held_out_choice" in selection:
         found["inner_choice"] = selection["chosen"]["after_thresholds"]
         found["held_out_choice"] = selection["held_out_choice"]["after_thresholds"]
+    if "class_auroc" in cv_report:
+        found["class_auroc"] = cv_report["class_auroc"]
     transfer = cv_report.get("threshold_transfer")
     method = cv_report.get("threshold_method", "per_class")
     if transfer and method in transfer["methods"]:
@@ -340,6 +397,10 @@ def _aggregate(runs: list[dict]) -> dict:
     sources = sorted({key for r in runs for key in r.get("sources", {})})
     if sources:
         result["sources"] = {key: spread([r.get("sources", {}).get(key) for r in runs]) for key in sources}
+    if any("class_auroc" in r for r in runs):
+        result["class_auroc"] = {
+            code: spread([r.get("class_auroc", {}).get(code) for r in runs]) for code in label_space.CLASSES
+        }
     methods = [m for m in THRESHOLD_METHODS if any(m in r.get("transfer", {}) for r in runs)]
     if methods:
         result["transfer"] = {
@@ -352,27 +413,58 @@ def _aggregate(runs: list[dict]) -> dict:
     return result
 
 
+# The numbers compared with the baseline's seed by seed.
+PAIRED = ("unseen_mean", "unseen_worst", "auroc", "challenge")
+
+
+def paired(runs: dict[int, dict], baseline: dict[int, dict]) -> dict:
+    """Per number of PAIRED, the spread over the seeds both have of the run's value less the
+    baseline's, and in how many of them it is higher."""
+    result = {}
+    for key in PAIRED:
+        seeds = [s for s in runs if s in baseline and runs[s].get(key) is not None and baseline[s].get(key) is not None]
+        differences = [runs[s][key] - baseline[s][key] for s in seeds]
+        if differences:
+            result[key] = {**spread(differences), "higher": sum(d > 0 for d in differences)}
+    return result
+
+
 def summarise(out: str) -> dict:
     """Rebuild OUT/comparison.json and OUT/comparison.md from the finished runs of OUT/plan.json."""
     plan = read_plan(out)
     if plan is None:
         raise ComparisonError(f"{out} holds no comparison ({_plan_path(out)} is missing); run ecgnet compare first")
-    variants = []
+    variants, by_seed = [], {}
     for variant in plan["variants"]:
-        runs, state = [], {}
+        runs, state = {}, {}
         for seed in plan["seeds"]:
             folder = run_folder(out, variant["name"], seed)
             report = os.path.join(folder, "cv_report.json")
             if os.path.exists(os.path.join(folder, "model.json")) and os.path.exists(report):
-                runs.append(run_metrics(_read_checked(report, "cross-validation report", CV_REPORT, COMPARED)))
+                runs[seed] = run_metrics(_read_checked(report, "cross-validation report", CV_REPORT, COMPARED))
                 state[str(seed)] = "finished"
             else:
                 state[str(seed)] = "started" if os.path.isdir(folder) else "pending"
-        variants.append({**variant, "runs": state, "finished": len(runs), **_aggregate(runs)})
+        by_seed[variant["name"]] = runs
+        variants.append({**variant, "runs": state, "finished": len(runs), **_aggregate(list(runs.values()))})
+    for variant in variants:
+        if variant["name"] != BASELINE:
+            variant["paired"] = paired(by_seed[variant["name"]], by_seed[BASELINE])
     summary = {"data": plan["data"], "seeds": plan["seeds"], "variants": variants}
     atomic_write(os.path.join(out, "comparison.json"), json.dumps(summary, indent=2) + "\n")
     atomic_write(os.path.join(out, "comparison.md"), markdown(summary))
     return summary
+
+
+def _text(value: object) -> str:
+    """`value` as inert Markdown text: the strings comparison.md shows come from the command line
+    and from run folders people pass around, so HTML, table pipes, backticks, link brackets and
+    line breaks are written escaped, never as markup."""
+    text = " ".join(str(value).split())
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    for special in "\\|`[]*":
+        text = text.replace(special, "\\" + special)
+    return text
 
 
 def _cell(entry: dict | None) -> str:
@@ -391,7 +483,7 @@ def _main_table(summary: dict) -> str:
     head += ["per-source mean", "worst source", "unseen thresholds: mean", "unseen thresholds: worst"]
     keys = ("challenge", "challenge_uniform", "auroc", "source_mean", "source_worst", "unseen_mean", "unseen_worst")
     rows = [
-        [v["name"], v["changes"].replace("|", "\\|") or "(base config)", f"{v['finished']}/{len(summary['seeds'])}"]
+        [_text(v["name"]), _text(v["changes"]) or "(base config)", f"{v['finished']}/{len(summary['seeds'])}"]
         + [_cell(v.get(key)) for key in keys]
         for v in summary["variants"]
     ]
@@ -399,18 +491,43 @@ def _main_table(summary: dict) -> str:
 
 
 def _selection_table(variants: list[dict]) -> str:
-    rows = [[v["name"], _cell(v["inner_choice"]), _cell(v["held_out_choice"])] for v in variants]
+    rows = [[_text(v["name"]), _cell(v["inner_choice"]), _cell(v["held_out_choice"])] for v in variants]
     return _table(["variant", "chosen on inner split", "chosen on held-out fold"], rows)
 
 
 def _source_table(variants: list[dict], sources: list[str]) -> str:
-    rows = [[v["name"]] + [_cell(v.get("sources", {}).get(key)) for key in sources] for v in variants]
-    return _table(["variant", *sources], rows)
+    rows = [[_text(v["name"])] + [_cell(v.get("sources", {}).get(key)) for key in sources] for v in variants]
+    return _table(["variant", *map(_text, sources)], rows)
+
+
+def _paired_table(variants: list[dict]) -> str:
+    head = ["variant", "seeds"] + [f"{key}: difference (higher in)" for key in PAIRED]
+    rows = []
+    for v in variants:
+        entries = [v["paired"].get(key) for key in PAIRED]
+        seeds = max((e["n"] for e in entries if e), default=0)
+        rows.append(
+            [_text(v["name"]), str(seeds)]
+            + [f"{_signed(e)} ({e['higher']}/{e['n']})" if e and e["mean"] is not None else "" for e in entries]
+        )
+    return _table(head, rows)
+
+
+def _signed(entry: dict) -> str:
+    return f"{entry['mean']:+.3f}" + (f" ± {entry['std']:.3f}" if entry["std"] is not None else "")
+
+
+def _class_table(variants: list[dict]) -> str:
+    rows = [
+        [f"{abbreviation} ({code})"] + [_cell(v["class_auroc"][code]) for v in variants]
+        for code, abbreviation in zip(label_space.CLASSES, label_space.ABBREVIATIONS)
+    ]
+    return _table(["class", *(_text(v["name"]) for v in variants)], rows)
 
 
 def _transfer_table(variants: list[dict]) -> str:
     rows = [
-        [v["name"], method] + [_cell(entry[stat]) for stat in ("pooled", "mean", "worst")]
+        [_text(v["name"]), _text(method)] + [_cell(entry[stat]) for stat in ("pooled", "mean", "worst")]
         for v in variants
         for method, entry in v["transfer"].items()
     ]
@@ -422,7 +539,7 @@ def markdown(summary: dict) -> str:
     variants = summary["variants"]
     parts = [
         f"# ecgnet compare: {len(variants)} variants x {len(summary['seeds'])} seeds\n",
-        f"Data: `{summary['data']}`; seeds {', '.join(map(str, summary['seeds']))}. Each cell is the mean ± the "
+        f"Data: {_text(summary['data'])}; seeds {', '.join(map(str, summary['seeds']))}. Each cell is the mean ± the "
         "sample standard deviation over the finished seeds of the out-of-fold challenge metric (fitted: with the "
         "run's fitted thresholds; p >= uniform: with the uniform threshold) or AUROC. Per-source mean and worst: "
         "each source's metric with the run's thresholds, fitted on all out-of-fold predictions; unseen thresholds: "
@@ -444,6 +561,23 @@ def markdown(summary: dict) -> str:
             "\n## Per source\n",
             "Challenge metric of each source's out-of-fold predictions, fitted thresholds.\n",
             _source_table(variants, sources),
+        ]
+    compared = [v for v in variants if v.get("paired")]
+    if compared:
+        parts += [
+            "\n## Paired with the baseline\n",
+            "Each variant's value less the baseline's of the same seed (the same folds and initial weights): mean ± "
+            "standard deviation over the seeds both finished, and in how many the variant's is higher. unseen_mean "
+            "and unseen_worst: unseen thresholds' mean and worst source; auroc: macro AUROC; challenge: fitted "
+            "thresholds.\n",
+            _paired_table(compared),
+        ]
+    with_classes = [v for v in variants if "class_auroc" in v]
+    if with_classes:
+        parts += [
+            "\n## AUROC per class\n",
+            "Out-of-fold AUROC of each class over all records (blank where a class has no positives).\n",
+            _class_table(with_classes),
         ]
     transfer = [v for v in variants if "transfer" in v]
     if transfer:

@@ -7,7 +7,9 @@ the outputs independent of the batching. Each fold model averages the probabilit
 record's views; the models' thresholded labels are then combined by majority vote.
 
 The fold models compute in float32 or, after `ecgnet quantize`, in int8 on CPUs (`int8`);
-`choose_precision` decides which.
+`choose_precision` decides which. A model trained with measurements (`features.needed`)
+measures every record once: for the network's inputs, its stacked stage and its rule
+decisions (`decisions.SecondStage`), which come between the fold models and their vote.
 """
 
 import logging
@@ -17,9 +19,10 @@ from collections.abc import Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
-from . import int8, modelstore, preprocess
+from . import features, int8, modelstore, preprocess, stacking
 from . import labels as label_space
 from .config import Config
+from .decisions import SecondStage
 from .errors import ConfigError
 from .model import SEResNet1d, fuse_for_inference
 from .records import Record
@@ -80,9 +83,15 @@ def _width(length: int, config: Config) -> int:
     return max(length, config.window)
 
 
-def view_batches(records: Sequence[Record], config: Config, batch_samples: int) -> Iterator[Batch]:
+def view_batches(
+    records: Sequence[Record], config: Config, batch_samples: int, inputs: np.ndarray | None = None
+) -> Iterator[Batch]:
     """Yield (x, demographics, valid, owners) batches covering every view of `records`, each
-    view conditioned on its own, as training conditions each window (`preprocess.condition`)."""
+    view conditioned on its own, as training conditions each window (`preprocess.condition`).
+    `inputs`: each record's inputs beside the signal (`features.network_inputs`, computed here
+    when None), the batches' `demographics`."""
+    if inputs is None:
+        inputs = features.network_inputs(records, config)
     views = _views(records, config)
     i = 0
     while i < len(views):
@@ -101,41 +110,47 @@ def view_batches(records: Sequence[Record], config: Config, batch_samples: int) 
         valid = None
         if config.mask_padding and ends.min() < width:
             valid = (torch.zeros(count, dtype=torch.long), torch.from_numpy(ends))
-        demographics = np.stack([records[r].demographics for r, _, _ in batch])
+        demographics = inputs[[r for r, _, _ in batch]]
         yield torch.from_numpy(x), torch.from_numpy(demographics), valid, np.array([r for r, _, _ in batch])
         i += count
 
 
 @torch.inference_mode()
 def predict(
-    models: Sequence[torch.nn.Module],
+    models: Sequence[SEResNet1d],
     records: Sequence[Record],
     config: Config,
     device: torch.device | str,
     batch_samples: int | None = None,
+    inputs: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Mean view probability per model and record: float32 array (models, records, classes)."""
+    """Mean view probability per model and record: float32 array (models, records, classes).
+    `inputs`: as `view_batches` takes them."""
     batch_samples = batch_samples or default_batch_samples(device)
     totals = np.zeros((len(models), len(records), label_space.NUM_CLASSES), dtype=np.float64)
     counts = np.zeros(len(records))
-    for x, demographics, valid, owners in view_batches(records, config, batch_samples):
+    for x, demographics, valid, owners in view_batches(records, config, batch_samples, inputs):
         x, demographics = x.to(device, non_blocking=True), demographics.to(device, non_blocking=True)
         if valid is not None:
             valid = tuple(v.to(device) for v in valid)
         for m, model in enumerate(models):
-            probabilities = torch.sigmoid(model(x, demographics, valid).float()).cpu().numpy()
+            probabilities = model.probabilities(x, demographics, valid).cpu().numpy()
             np.add.at(totals[m], owners, probabilities)
         np.add.at(counts, owners, 1)
     return (totals / counts[None, :, None]).astype(np.float32)
 
 
-def combine(probabilities: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def combine(
+    probabilities: np.ndarray, thresholds: np.ndarray, decisions: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Ensemble decision from per-model probabilities (models, records, classes).
 
     Each model labels a record with its thresholds (most probable class always on); the
     labels are averaged over models, the class with the most votes is forced on, and a
-    majority (>= 0.5) decides. The probability is the models' mean."""
-    votes = np.mean([apply_thresholds(p, thresholds) for p in probabilities], axis=0)
+    majority (>= 0.5) decides. The probability is the models' mean. `decisions` (the same
+    shape; `decisions.SecondStage`): what the thresholds label instead of the probabilities."""
+    decisions = probabilities if decisions is None else decisions
+    votes = np.mean([apply_thresholds(p, thresholds) for p in decisions], axis=0)
     votes[np.arange(votes.shape[0]), np.argmax(votes, axis=1)] = 1.0
     return votes >= 0.5, probabilities.mean(axis=0)
 
@@ -180,11 +195,15 @@ class Ensemble:
         thresholds: Sequence[float],
         device: torch.device | str | None = None,
         precision: str = "fp32",
+        stacker: stacking.Stacker | None = None,
     ):
         """`states`: an iterable of fold state dicts (int8 ones with `precision` "int8"),
-        consumed one at a time."""
+        consumed one at a time; `stacker`: the stacked stage (config stacking)."""
         bound_kernel_cache()
         self.config = config
+        if config.stacking != "none" and stacker is None:
+            raise ConfigError(f"the config's stacking={config.stacking} needs its fitted stage, and none was given")
+        self.second_stage = SecondStage.of(config, stacker)
         self.device = torch.device(device) if device else default_device()
         self.precision = precision
         self.thresholds = np.asarray(thresholds, dtype=np.float64)
@@ -202,8 +221,9 @@ class Ensemble:
         device = torch.device(device) if device else default_device()
         precision = choose_precision(str(folder), precision, device)
         config, paths, thresholds = modelstore.load_model(folder, precision)
+        stacker = modelstore.load_stacker(folder) if config.stacking != "none" else None
         load = modelstore.load_int8_weights if precision == "int8" else modelstore.load_weights
-        ensemble = cls(config, (load(p, config) for p in paths), thresholds, device, precision)
+        ensemble = cls(config, (load(p, config) for p in paths), thresholds, device, precision, stacker)
         log.info(f"model: {len(ensemble.models)} {precision} fold models from {folder} on {device}")
         return ensemble
 
@@ -212,5 +232,8 @@ class Ensemble:
         if not records:
             empty = np.zeros((0, label_space.NUM_CLASSES))
             return empty.astype(bool), empty.astype(np.float32)
-        probabilities = predict(self.models, records, self.config, self.device, batch_samples)
-        return combine(probabilities, self.thresholds)
+        table = features.measure_records(records, self.config.sample_rate) if features.needed(self.config) else None
+        inputs = features.network_inputs(records, self.config, table)
+        probabilities = predict(self.models, records, self.config, self.device, batch_samples, inputs)
+        probabilities, decisions = self.second_stage.apply(probabilities, table, inputs)
+        return combine(probabilities, self.thresholds, decisions)

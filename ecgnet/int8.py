@@ -16,6 +16,12 @@ activations are unsigned with zero point 0 and a masked (zero) position stays ex
 Each block's first convolution hands its output to the second as uint8 codes at the second's
 input scale (oneDNN applies the ReLU and requantises), with no float32 map in between: the
 block's masking and ReLU then work on codes (the same results, a quarter of the memory traffic).
+A projected shortcut (1x1, stride 2) runs as a 1x1 convolution on every second position, the
+same arithmetic: oneDNN's strided int8 1x1 kernels (oneDNN 3.12, torch 2.13) return wrong
+sums for a few outputs (32 of 61,440 in one run, off by as much as the sums themselves),
+different ones from run to run, when two threads run them at once and the input channels are
+an odd multiple of the instruction set's block (8 with AVX2, 4 with SSE4.1 and AVX; the tiny
+test model has 8).
 
 7-bit activations (0..127). On x86 CPUs without VNNI (AVX2 only, as AMD Zen 3), the int8
 kernels add pairs of uint8 x int8 products in int16, which saturates for full-range
@@ -23,11 +29,26 @@ activations: measured on this project's machines with oneDNN limited to AVX2, a 
 convolution was off by 7.2 of 26 with 0..255 and exact with 0..127. torch's own x86
 quantisation settings reduce the range the same way.
 
-Padding masks still hold: padding is zero in int8 as in float, the integer sums are exact
-whatever the batch width, and every scale is fixed. The float32 rounding of the masked means
-(sums over rows of another width) remains, and in int8 it can move a value across a rounding
-boundary of the next layer's codes: a padded record's probabilities differ from those of the
-record alone by up to 2e-4 (paper-size model, sample records), against 3e-7 in float32.
+Outputs that do not depend on the batch. On every CPU, a view's int8 outputs are bit for bit
+the same whether its record is classified alone or in any batch, padded and masked or not.
+int8 needs this more than float32 does: a float value one unit in the last place apart lands,
+now and then, on the other side of a rounding boundary of the next layer's codes, and one
+code moves the probabilities by up to 4e-4 (paper-size model; float32 moved 3e-7). So nothing
+before a quantiser may depend on the batch:
+- the int8 convolutions: integer sums are exact, every scale is fixed, and the
+  dequantisation is one multiply-add per output;
+- the float arithmetic around them runs one view at a time, on tensors of that view alone
+  (`Int8Network`): the lead gate, the stem (as one matrix product per view: oneDNN's float
+  kernels, and torch's choice among them, change with the batch's size and width), each
+  squeeze-and-excite gate with its channel means (`PerViewSqueezeExcite`), the final pooling
+  and classifier, and the sigmoid (torch's vectorised sigmoid and its scalar one differ in the
+  last bit, and which an output gets depends on its place in the tensor);
+- what stays batched is exact elementwise arithmetic: masks, ReLU, residual sums, gate
+  products and quantisation.
+This costs the int8 network about 6% more CPU time (sample records). tests/test_quantize.py
+checks it, with the integer sums, with oneDNN limited to every instruction set the CPU has
+(tests/int8_check.py). Across CPU kinds the outputs differ a little (other kernels round
+differently): see docs/speed.md, "int8 on different CPUs".
 
 The price of fixed scales: activations beyond the calibrated range are clipped. On the sample
 records one record (Q0010, with spikes of 11 mV) drove every layer 3 to 11 times past it, and
@@ -38,10 +59,11 @@ its label cells and names the worst.
 import platform
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .config import Config
-from .model import SEResNet1d, fuse_for_inference
+from .model import SEResNet1d, SqueezeExcite, fuse_for_inference, no_masks
 
 ACTIVATION_MAX = 127  # 7-bit activations: see the module's docstring
 WEIGHT_MIN, WEIGHT_MAX = -128, 127
@@ -82,15 +104,20 @@ class Int8Conv1d(nn.Module):
         super().__init__()
         self.input_scale = float(input_scale)
         self.output_scale = output_scale
-        self.stride, self.padding = stride, weight.shape[-1] // 2
+        # A strided 1x1 convolution is the same as a 1x1 one on every stride-th position:
+        # oneDNN's strided int8 1x1 kernels give wrong sums on several threads (module docstring).
+        self.subsample = stride if weight.shape[-1] == 1 else 1
+        self.stride, self.padding = stride // self.subsample, weight.shape[-1] // 2
         self.weight_scale, self.bias = weight_scale.float(), bias.float()
         self.weight_zero_point = torch.zeros(weight.shape[0], dtype=torch.long)
         # The int8 weight is not kept: only the packed copy oneDNN computes with.
         self.packed = torch.ops.onednn.qconv_prepack(
-            weight, self.weight_scale, self.input_scale, 0, [stride], [self.padding], [1], 1, None
+            weight, self.weight_scale, self.input_scale, 0, [self.stride], [self.padding], [1], 1, None
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.subsample > 1:
+            x = x[..., :: self.subsample]
         codes = x if x.dtype == torch.uint8 else quantise_activations(x, self.input_scale)
         out = torch.ops.onednn.qconv1d_pointwise(
             codes,
@@ -114,6 +141,72 @@ class Int8Conv1d(nn.Module):
         return out if self.output_scale is None else out.clamp_(max=ACTIVATION_MAX)
 
 
+class PerViewConv1d(nn.Conv1d):
+    """A float convolution computed as one matrix product per view (batch row) on its im2col
+    patches: a shape that depends on the view alone, where oneDNN's float kernels and their
+    blocking change with the batch's size and width (module docstring)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        (kernel,), (stride,), (padding,) = self.kernel_size, self.stride, self.padding
+        weight = self.weight.reshape(self.out_channels, -1)
+        views = []
+        for view in x:
+            patches = F.pad(view, (padding, padding)).unfold(-1, kernel, stride)  # (channels, positions, kernel)
+            patches = patches.transpose(0, 1).reshape(patches.shape[1], -1)
+            views.append(torch.addmm(self.bias[:, None], weight, patches.t()))
+        return torch.stack(views)
+
+
+class PerViewSqueezeExcite(SqueezeExcite):
+    """SqueezeExcite that gates each view (batch row) on its own: the channel means of its
+    valid positions and its gate come from tensors of that view alone (module docstring)."""
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, inplace: bool = False) -> torch.Tensor:
+        out = x if inplace else x.clone()
+        # Valid positions of a view are its first ones (views start at position 0).
+        counts = [x.shape[-1]] * len(x) if mask is None else mask.sum(-1)[:, 0].long().tolist()
+        for row, count in enumerate(counts):
+            view = out[row : row + 1, :, :count]
+            view.mul_(self.gate(view.mean(dim=-1)).unsqueeze(-1))
+        return out
+
+
+class Int8Network(SEResNet1d):
+    """The int8 network (`int8_network`): block convolutions in int8 on the whole batch, the
+    float arithmetic around them one view at a time, so that a view's outputs never depend on
+    the batch it is in (module docstring)."""
+
+    def forward(
+        self, x: torch.Tensor, demographics: torch.Tensor, valid: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        ends = self._view_ends(x, valid)
+        stem_out = x.new_zeros(x.shape[0], self.stem.out_channels, (x.shape[-1] + 3) // 4)
+        for row, end in enumerate(ends):
+            view = self.stem_stage(x[row : row + 1, :, :end], no_masks)
+            stem_out[row, :, : view.shape[-1]] = view[0]
+        x, stride = self.body(stem_out, self.masks(valid))
+        return torch.cat(
+            [
+                self.head(x[row : row + 1, :, : -(-end // stride)], None, demographics[row : row + 1])
+                for row, end in enumerate(ends)
+            ]
+        )
+
+    def probabilities(
+        self, x: torch.Tensor, demographics: torch.Tensor, valid: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        return torch.cat([torch.sigmoid(row) for row in self(x, demographics, valid).split(1)])
+
+    def _view_ends(self, x: torch.Tensor, valid: tuple[torch.Tensor, torch.Tensor] | None) -> list[int]:
+        """Each view's valid samples: its first `end` (`inference.view_batches` starts every view
+        at 0); all of them without `valid` or mask_padding."""
+        if valid is None or not self.mask_padding:
+            return [x.shape[-1]] * x.shape[0]
+        if bool((valid[0] != 0).any()):
+            raise ValueError("int8 networks classify views that start at sample 0")
+        return valid[1].clamp(max=x.shape[-1]).tolist()
+
+
 def quantised_convolutions(model: SEResNet1d) -> dict[str, nn.Conv1d]:
     """{name: convolution} of the convolutions int8 computes, in a fused network
     (`fuse_for_inference`): each block's two and its shortcut, if projected."""
@@ -125,10 +218,10 @@ def quantised_convolutions(model: SEResNet1d) -> dict[str, nn.Conv1d]:
     return convolutions
 
 
-def _fused_skeleton(config: Config) -> SEResNet1d:
-    """The fused float network of `config` on the meta device: its structure, nothing allocated."""
+def _fused_skeleton(config: Config, network: type[SEResNet1d] = SEResNet1d) -> SEResNet1d:
+    """The fused float `network` of `config` on the meta device: its structure, nothing allocated."""
     with torch.device("meta"):
-        return fuse_for_inference(SEResNet1d(config, initialise=False))
+        return fuse_for_inference(network(config, initialise=False))
 
 
 def state_shapes(config: Config) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
@@ -144,10 +237,15 @@ def state_shapes(config: Config) -> dict[str, tuple[tuple[int, ...], torch.dtype
     return shapes
 
 
-def int8_network(config: Config, state: dict[str, torch.Tensor]) -> SEResNet1d:
+def int8_network(config: Config, state: dict[str, torch.Tensor]) -> Int8Network:
     """The int8 network of a stored state (checked by `modelstore.load_int8_weights`), in
     eval mode, on the CPU. The state's tensors are used, not copied."""
-    model = _fused_skeleton(config)
+    model = _fused_skeleton(config, Int8Network)
+    with torch.device("meta"):
+        stem = model.stem
+        model.stem = PerViewConv1d(stem.in_channels, stem.out_channels, stem.kernel_size, stem.stride, stem.padding)
+        for block in model.blocks:
+            block.se = PerViewSqueezeExcite(block.se.fc1.in_features, config.se_reduction)
     convolutions = quantised_convolutions(model)
     for name, conv in convolutions.items():
         block, part = name.rsplit(".", 1)

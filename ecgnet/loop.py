@@ -29,8 +29,8 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from . import features, losses, metrics, modelstore
 from . import labels as label_space
-from . import losses, metrics, modelstore
 from .augment import Augmentation
 from .batchnorm import global_batch_norm
 from .config import Config
@@ -248,7 +248,7 @@ def validate(
     model.eval()
     share = indices[runtime.rank :: runtime.world]
     probabilities = predict(
-        [model], data.records(share), config, runtime.device, default_batch_samples(runtime.device)
+        [model], data.records(share), config, runtime.device, default_batch_samples(runtime.device), data.inputs(share)
     )[0]
     parts = runtime.all_gather(probabilities)
     out = np.zeros((len(indices), label_space.NUM_CLASSES), dtype=np.float32)
@@ -379,6 +379,8 @@ class _FoldRun:
             self.train_idx = np.setdiff1d(self.train_idx, self.inner_idx)
         torch.manual_seed(config.seed * 1000 + fold)
         self.model = new_model(config, data.labels[self.train_idx].mean(axis=0), device)
+        if data.features is not None:  # features=measurements: scaled on the fold's training records
+            self.model.set_feature_scaling(*features.fit_scaling(data.features[self.train_idx]))
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.state = FoldState()
         if os.path.exists(store.checkpoint(fold)):

@@ -13,10 +13,14 @@ feature maps they scale instead of allocating new ones (faster, less memory). On
 that never computes gradients may do so, since autograd needs the maps it would overwrite.
 """
 
+from collections.abc import Callable
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import features
 from .config import Config
 from .labels import NUM_CLASSES
 from .preprocess import DEMOGRAPHICS, LEADS
@@ -33,6 +37,15 @@ def _masked_mean(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     if mask is None:
         return x.mean(dim=-1)
     return x.sum(dim=-1) / mask.sum(dim=-1).clamp(min=1)
+
+
+# mask(stride, length, dtype) -> the padding mask of a feature map, or None (SEResNet1d.masks)
+Masks = Callable[[int, int, torch.dtype], torch.Tensor | None]
+
+
+def no_masks(stride: int, length: int, dtype: torch.dtype) -> None:
+    """The masks of a batch without padding: every position counts."""
+    return None
 
 
 def _fused(conv: nn.Conv1d, bn: nn.BatchNorm1d) -> nn.Conv1d:
@@ -61,8 +74,12 @@ class SqueezeExcite(nn.Module):
         self.fc1 = nn.Linear(channels, channels // reduction, bias=False)
         self.fc2 = nn.Linear(channels // reduction, channels, bias=False)
 
+    def gate(self, means: torch.Tensor) -> torch.Tensor:
+        """(batch, channels) gates in (0, 1) from the channels' mean activations."""
+        return torch.sigmoid(self.fc2(F.relu(self.fc1(means))))
+
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, inplace: bool = False) -> torch.Tensor:
-        gate = torch.sigmoid(self.fc2(F.relu(self.fc1(_masked_mean(x, mask))))).unsqueeze(-1)
+        gate = self.gate(_masked_mean(x, mask)).unsqueeze(-1)
         return x.mul_(gate) if inplace else x * gate
 
 
@@ -131,7 +148,15 @@ class SEResNet1d(nn.Module):
                 )
                 channels = out_channels
         self.demographics = nn.Linear(len(DEMOGRAPHICS), config.demographics_features)
-        self.classifier = nn.Linear(channels + config.demographics_features, NUM_CLASSES)
+        # features=measurements: the scaled measurements go into the classifier beside the
+        # demographics' projection and the pooled signal features; their scaling (fitted on the
+        # fold's training records, `set_feature_scaling`) is saved with the weights.
+        self.feature_count = features.FEATURE_COUNT if config.features == "measurements" else 0
+        if self.feature_count:
+            self.register_buffer("feature_center", torch.zeros(self.feature_count))
+            self.register_buffer("feature_spread", torch.ones(self.feature_count))
+        head = channels + config.demographics_features + self.feature_count
+        self.classifier = nn.Linear(head, NUM_CLASSES)
         if initialise:
             self._initialise()
 
@@ -143,6 +168,12 @@ class SEResNet1d(nn.Module):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
 
+    def set_feature_scaling(self, center: np.ndarray, spread: np.ndarray) -> None:
+        """The measurements' scaling (`features.fit_scaling` of the training records)."""
+        with torch.no_grad():
+            self.feature_center.copy_(torch.from_numpy(center))
+            self.feature_spread.copy_(torch.from_numpy(spread))
+
     @staticmethod
     def _mask(start: torch.Tensor, end: torch.Tensor, stride: int, length: int) -> torch.Tensor:
         """(batch, 1, length) mask of positions whose input sample i * stride is valid."""
@@ -152,35 +183,64 @@ class SEResNet1d(nn.Module):
     def forward(
         self, x: torch.Tensor, demographics: torch.Tensor, valid: tuple[torch.Tensor, torch.Tensor] | None = None
     ) -> torch.Tensor:
-        """Logits for a batch. x: (batch, 12, samples); demographics: (batch, 5);
+        """Logits for a batch. x: (batch, 12, samples); demographics: (batch, 5), followed with
+        features=measurements by the encoded measurements (`features.network_inputs`);
         valid: optional (start, end) long tensors of each sample's valid span (end exclusive).
         Without `valid` (or without mask_padding) every position counts."""
-        if not self.mask_padding:
-            valid = None
+        mask = self.masks(valid)
+        x = self.stem_stage(x, mask)
+        x, stride = self.body(x, mask)
+        return self.head(x, mask(stride, x.shape[-1], x.dtype), demographics)
 
-        masks = {}
+    def probabilities(
+        self, x: torch.Tensor, demographics: torch.Tensor, valid: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """Float32 class probabilities for a batch (the sigmoid of `forward`'s logits)."""
+        return torch.sigmoid(self(x, demographics, valid).float())
 
-        def mask(stride, length):
-            if valid is None:
-                return None
-            if stride not in masks:
-                masks[stride] = self._mask(valid[0], valid[1], stride, length).to(x.dtype)
-            return masks[stride]
+    def masks(self, valid: tuple[torch.Tensor, torch.Tensor] | None) -> Masks:
+        """mask(stride, length, dtype): the (batch, 1, length) mask of a feature map with total
+        stride `stride` (`_mask`), made once per stride; None without `valid` or mask_padding."""
+        if valid is None or not self.mask_padding:
+            return no_masks
+        made = {}
 
+        def mask(stride: int, length: int, dtype: torch.dtype) -> torch.Tensor:
+            if stride not in made:
+                made[stride] = self._mask(valid[0], valid[1], stride, length).to(dtype)
+            return made[stride]
+
+        return mask
+
+    def stem_stage(self, x: torch.Tensor, mask: Masks) -> torch.Tensor:
+        """Lead gate, stem and max pooling: the first block's input (total stride 4)."""
         if self.lead_gate is not None:
-            x = self.lead_gate(x, mask(1, x.shape[-1]))
+            x = self.lead_gate(x, mask(1, x.shape[-1], x.dtype))
         inplace = self.inplace
-        x = F.relu(_masked(self.stem_bn(self.stem(x)), mask(2, (x.shape[-1] + 1) // 2), inplace), inplace=True)
+        stem_mask = mask(2, (x.shape[-1] + 1) // 2, x.dtype)
+        x = F.relu(_masked(self.stem_bn(self.stem(x)), stem_mask, inplace), inplace=True)
         # Inputs are >= 0, so zeroed padding never wins the max inside the valid span; the
         # max does leak into padding next to it, which is zeroed again.
         x = F.max_pool1d(x, 3, 2, 1)
-        x = _masked(x, mask(4, x.shape[-1]), inplace)
+        return _masked(x, mask(4, x.shape[-1], x.dtype), inplace)
+
+    def body(self, x: torch.Tensor, mask: Masks) -> tuple[torch.Tensor, int]:
+        """The residual blocks on the stem stage's output: (feature map, its total stride)."""
         stride = 4
         for block in self.blocks:
             stride *= block.stride
-            x = block(x, mask(stride, (x.shape[-1] + block.stride - 1) // block.stride), inplace)
-        pooled = _masked_mean(x, mask(stride, x.shape[-1]))
-        return self.classifier(torch.cat([self.demographics(demographics), pooled], dim=1))
+            x = block(x, mask(stride, (x.shape[-1] + block.stride - 1) // block.stride, x.dtype), self.inplace)
+        return x, stride
+
+    def head(self, x: torch.Tensor, mask: torch.Tensor | None, demographics: torch.Tensor) -> torch.Tensor:
+        """Logits from the last feature map (its valid positions' mean), the demographics and,
+        with features=measurements, the scaled measurements that follow them."""
+        pooled = _masked_mean(x, mask)
+        head = [self.demographics(demographics[:, : len(DEMOGRAPHICS)]), pooled]
+        if self.feature_count:
+            measured = demographics[:, len(DEMOGRAPHICS) :].float()
+            head.append(features.scale(measured, self.feature_center, self.feature_spread).to(pooled.dtype))
+        return self.classifier(torch.cat(head, dim=1))
 
 
 def fuse_for_inference(model: SEResNet1d) -> SEResNet1d:

@@ -1,9 +1,10 @@
 """The MODEL folder: a versioned layout that loads without executing code.
 
     MODEL/
-      model.json             format name and version, classes, config, thresholds, and the
-                             SHA-256 of every weight file; written last, so a folder without
-                             it is an unfinished training run
+      model.json             format name and version, classes, config, thresholds, the
+                             SHA-256 of every weight file and the stacked stage if any
+                             (stacking=logistic); written last, so a folder without it is an
+                             unfinished training run
       fold1.pt ... foldK.pt  the best weights of each fold (PyTorch tensors only, read with
                              weights_only=True: no pickled code is ever run)
       foldK.int8-HASH.pt     optional int8 weights and activation scales of each fold
@@ -47,6 +48,7 @@ from .csvfiles import Problems, read_table, write_table
 from .errors import ConfigError, InputFileError, ModelFolderError, first_line, quote
 from .files import atomic_file, atomic_write, read_json
 from .model import state_shapes
+from .stacking import Stacker
 
 FORMAT = "ecgnet-model"
 FORMAT_VERSION = 1
@@ -278,9 +280,15 @@ class ModelFolder:
 
 
 def save_model(
-    folder: str, config: Config, thresholds: Sequence[float], num_folds: int, training_summary: dict
+    folder: str,
+    config: Config,
+    thresholds: Sequence[float],
+    num_folds: int,
+    training_summary: dict,
+    stacker: Stacker | None = None,
 ) -> None:
-    """Write model.json over the fold weight files already in `folder`."""
+    """Write model.json over the fold weight files already in `folder`, with the stacked
+    stage (config stacking) if there is one."""
     store = ModelFolder(folder)
     files = [os.path.basename(store.weights(k)) for k in range(num_folds)]
     write_json(
@@ -296,8 +304,15 @@ def save_model(
             "thresholds": [float(t) for t in thresholds],
             "weights": [{"file": name, "sha256": sha256(store.path(name))} for name in files],
             "training": training_summary,
+            **({"stacking": stacker.to_json()} if stacker is not None else {}),
         },
     )
+
+
+def load_stacker(folder: str | os.PathLike) -> Stacker:
+    """The stacked stage model.json holds (`stacking.Stacker`), every field checked."""
+    path = ModelFolder(folder).manifest
+    return Stacker.from_json(read_manifest(folder).get("stacking"), path)
 
 
 def read_manifest(folder: str | os.PathLike) -> dict:

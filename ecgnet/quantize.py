@@ -9,8 +9,10 @@ Each fold model is quantised on its own (`int8` says what and how):
   error of the inputs, over 0..127) and `PerChannelMinMaxObserver` (symmetric int8 weights,
   one scale per output channel), the choices of torch's x86 default qconfig;
 - the gate: every record of MODEL/oof_probabilities.csv goes through its own fold's model in
-  float32 and in int8, as in cross-validation; the labels are each model's thresholded
-  probabilities (the ensemble's thresholds, most probable class always on). Measured: the
+  float32 and in int8, as in cross-validation, then through the model's second stage if it has
+  one (`decisions.SecondStage`: stacked stage, rule decisions; the measurements, like the
+  classifier's head, stay float32); the labels are each model's thresholded decisions (the
+  ensemble's thresholds, most probable class always on). Measured: the
   fraction of identical (record, class) label cells, the largest and mean probability
   difference, and the challenge metric of both label sets against the headers' labels.
 
@@ -27,9 +29,10 @@ import numpy as np
 import torch
 from torch.ao.quantization.observer import HistogramObserver, PerChannelMinMaxObserver
 
-from . import int8, metrics, modelstore
+from . import features, int8, metrics, modelstore
 from . import labels as label_space
 from .config import Config
+from .decisions import SecondStage
 from .errors import EcgnetError, RecordError
 from .folders import RecordFiles, list_records
 from .inference import float_network, predict
@@ -118,11 +121,17 @@ def int8_state(model: torch.nn.Module, input_scales: dict[str, float]) -> dict[s
 
 
 def fidelity(
-    fp32: np.ndarray, quantised: np.ndarray, truth: np.ndarray, thresholds: np.ndarray, names: Sequence[str]
+    fp32: np.ndarray,
+    quantised: np.ndarray,
+    truth: np.ndarray,
+    thresholds: np.ndarray,
+    names: Sequence[str],
+    decided: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, float | int | str]:
     """int8 against float32 probabilities (records, classes) of the same models on the records
-    `names`."""
-    fp32_labels, int8_labels = apply_thresholds(fp32, thresholds), apply_thresholds(quantised, thresholds)
+    `names`; `decided`: what the thresholds label in each precision (default: the probabilities)."""
+    fp32_decided, int8_decided = decided or (fp32, quantised)
+    fp32_labels, int8_labels = apply_thresholds(fp32_decided, thresholds), apply_thresholds(int8_decided, thresholds)
     difference = np.abs(quantised.astype(np.float64) - fp32)
     fp32_metric = metrics.challenge_metric(truth, fp32_labels)
     int8_metric = metrics.challenge_metric(truth, int8_labels)
@@ -163,23 +172,32 @@ class _Fold:
 
     state: dict[str, torch.Tensor]
     names: list[str]
-    fp32: np.ndarray
+    fp32: np.ndarray  # the network's probabilities
     int8: np.ndarray
     truth: np.ndarray
+    fp32_decided: np.ndarray  # what the thresholds label, after the second stage (`decisions.SecondStage`)
+    int8_decided: np.ndarray
 
 
-def _quantise_fold(config: Config, fp32_state: dict, calibration: list[RecordFiles], gate: list[RecordFiles]) -> _Fold:
+def _quantise_fold(
+    config: Config, fp32_state: dict, calibration: list[RecordFiles], gate: list[RecordFiles], stage: SecondStage
+) -> _Fold:
     model = float_network(config, fp32_state, "cpu")
     scales = calibrate(model, [read_record(f, config.sample_rate) for f in calibration], config)
     state = int8_state(model, scales)
     quantised = int8.int8_network(config, state)
-    fp32, int8_out, truth = [], [], []
+    outputs, truth = {"fp32": [], "int8": [], "fp32_decided": [], "int8_decided": []}, []
     for records in _chunks(gate, config):
-        fp32.append(predict([model], records, config, "cpu")[0])
-        int8_out.append(predict([quantised], records, config, "cpu")[0])
+        table = features.measure_records(records, config.sample_rate) if features.needed(config) else None
+        inputs = features.network_inputs(records, config, table)
+        for precision, network in (("fp32", model), ("int8", quantised)):
+            probabilities = predict([network], records, config, "cpu", None, inputs)
+            outputs[precision].append(probabilities[0])
+            outputs[f"{precision}_decided"].append(stage.apply(probabilities, table, inputs)[1][0])
         truth.append(np.stack([label_space.encode(r.dx) for r in records]))
     names = [f.name for f in gate]
-    return _Fold(state, names, np.concatenate(fp32), np.concatenate(int8_out), np.concatenate(truth).astype(bool))
+    joined = {key: np.concatenate(parts) for key, parts in outputs.items()}
+    return _Fold(state, names, truth=np.concatenate(truth).astype(bool), **joined)
 
 
 def check_against_saved(
@@ -218,6 +236,7 @@ def quantize_folder(
         raise QuantizationError("int8 inference needs oneDNN on an x86-64 CPU, which this torch does not have here")
     started = time.time()
     config, paths, thresholds = modelstore.load_model(model_folder)
+    stage = SecondStage.of(config, modelstore.load_stacker(model_folder) if config.stacking != "none" else None)
     oof = modelstore.read_oof_probabilities(modelstore.ModelFolder(model_folder).path("oof_probabilities.csv"))
     if oof.folds.max() > len(paths):
         raise modelstore.ModelFolderError(
@@ -231,7 +250,8 @@ def quantize_folder(
         others = [files[n] for n, f in zip(oof.names, oof.folds) if f != k + 1]
         share = None if gate_records is None else -(-gate_records * len(own) // len(oof.names))
         calibration = spread(others, calibration_records)
-        fold = _quantise_fold(config, modelstore.load_weights(path, config), calibration, spread(own, share))
+        weights = modelstore.load_weights(path, config)
+        fold = _quantise_fold(config, weights, calibration, spread(own, share), stage)
         check_against_saved(fold, saved, gate.max_oof_difference, oof.path, data_folder, k)
         folds.append(fold)
         calibrated.append(len(calibration))
@@ -245,6 +265,7 @@ def quantize_folder(
         np.concatenate([f.truth for f in folds]),
         np.asarray(thresholds),
         [name for f in folds for name in f.names],
+        (np.concatenate([f.fp32_decided for f in folds]), np.concatenate([f.int8_decided for f in folds])),
     )
     summary = (
         f"{100 * numbers['identical_label_cells']:.2f}% identical label cells ({numbers['changed_label_cells']} "

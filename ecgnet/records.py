@@ -20,7 +20,7 @@ import numpy as np
 from . import datfiles, preprocess
 from .errors import RecordError, first_line
 from .folders import RecordFiles, name_problem
-from .headers import Header, load_header
+from .headers import Header, load_header, misstated_gain
 from .limits import MAX_RATIO_TERM
 from .matfiles import load_signal, to_millivolts
 
@@ -34,6 +34,10 @@ class Record:
     demographics: np.ndarray  # (5,) float32 (`preprocess.demographics`)
     dx: tuple[str, ...] = ()  # SNOMED CT codes as written (the training labels)
     missing: tuple[str, ...] = ()  # leads the record lacks (`preprocess.prepare_signal`; limb leads derived)
+    # The signal times `gain` is in true millivolts: not 1 only for a header gain known to be
+    # misstated (`headers.misstated_gain`). The network is given the signal as stated; the
+    # measurements' voltages need the true one.
+    gain: float = 1.0
 
 
 @contextlib.contextmanager
@@ -66,12 +70,14 @@ def make_record(header: Header, signal: np.ndarray, sample_rate: int, name: str 
             f"resampling its {signal.shape[1]} samples from {header.sample_rate:g} Hz "
             f"to {sample_rate} Hz gives values that are not finite",
         )
+    gains = misstated_gain(header)
     return Record(
         header.name if name is None else name,
         resampled,
         preprocess.demographics(header.age, header.sex),
         header.dx,
         missing,
+        gains[0] / gains[1] if gains else 1.0,
     )
 
 

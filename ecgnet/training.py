@@ -1,8 +1,9 @@
 """Training the fold ensemble: `train(data_folder, model_folder, config)`.
 
-The run reads top to bottom: prepare the data (`dataset`: signal cache, labels, folds); train
-each fold (`loop`); then fit the thresholds on the out-of-fold predictions (`thresholds`), write
-the cross-validation report (`crossval`) and the MODEL folder (`modelstore`). The log goes to
+The run reads top to bottom: prepare the data (`dataset`: signal cache, labels, folds, and the
+records' measurements where the config uses them); train each fold (`loop`); then fit the
+second stage if any (`decisions`, `stacking`) and the thresholds on the out-of-fold predictions
+(`thresholds`), write the cross-validation report (`crossval`) and the MODEL folder (`modelstore`). The log goes to
 stderr and to MODEL/train.log (`logs`).
 
 Interrupted runs resume: started again with the same MODEL folder, a run skips finished folds
@@ -34,16 +35,18 @@ import time
 
 import numpy as np
 
-from . import distributed, logs, modelstore
+from . import distributed, features, logs, modelstore
 from .config import Config
-from .crossval import cv_report, fit_run_thresholds
+from .crossval import Finish, cv_report, fit_run_thresholds
 from .dataset import TrainingData, prepare_data
+from .decisions import out_of_fold
 from .distributed import Runtime
 from .errors import TrainingError
 from .loop import FoldResult, TimeLeft, duration, train_fold
 from .overrides import Overrides, read_overrides
 from .overrides import summary as overrides_summary
 from .ptbxl import PtbxlLabels
+from .stacking import Stacker, fit_stacker
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +109,22 @@ def check_finished(store: modelstore.ModelFolder, requested: dict) -> None:
     log.info(f"{store.manifest} exists: the model in {store.folder} is complete; nothing to do.")
 
 
+def _second_stage(
+    data: TrainingData, config: Config, rows: np.ndarray, oof: np.ndarray, labels: np.ndarray
+) -> tuple[Finish | None, Stacker | None]:
+    """(the run's second stage in cross-validation, `decisions.out_of_fold`; the model's stacked
+    stage, fitted on every out-of-fold prediction), each None where the config has none; `rows`:
+    the records of the out-of-fold predictions `oof`."""
+    if config.stacking == "none" and not config.decide_rules:
+        return None, None
+    table = data.measurements.take(rows)
+    finish = out_of_fold(config, table, data.demographics[rows], labels, data.folds[rows])
+    if config.stacking == "none":
+        return finish, None
+    log.info(f"fitting the stacked stage ({config.stacking}) on the out-of-fold predictions and measurements")
+    return finish, fit_stacker(oof, features.encode(table.values), labels, config.stacking_penalty, config.stacking)
+
+
 def labels_record(labels: PtbxlLabels | None) -> dict:
     """What a run records of where its labels came from, to refuse resuming with others."""
     if labels is None:
@@ -155,9 +174,11 @@ def finalize(
     for result in results:
         oof[result.validation] = result.probabilities
     labels_ = data.labels[rows].astype(bool)
+    finish, stacker = _second_stage(data, config, rows, oof, labels_)
+    decided = finish(oof)[1] if finish else oof
     log.info(f"fitting thresholds ({config.threshold_method}) on the out-of-fold predictions of {len(rows)} records")
-    thresholds, rounds = fit_run_thresholds(oof, labels_, names, config)
-    report = cv_report(results, names, oof, labels_, thresholds, rounds, config)
+    thresholds, rounds = fit_run_thresholds(decided, labels_, names, config)
+    report = cv_report(results, names, oof, labels_, thresholds, rounds, config, finish)
     store.write_cv_report(report)
     store.write_thresholds(thresholds)
     store.write_oof_probabilities(names, data.folds[rows], oof)
@@ -170,7 +191,7 @@ def finalize(
         "label_overrides": overrides,
         "labels": labels or {"labels": "header"},
     }
-    modelstore.save_model(store.folder, config, thresholds, data.num_folds, summary)
+    modelstore.save_model(store.folder, config, thresholds, data.num_folds, summary, stacker)
     log.info(
         f"out-of-fold challenge metric {summary['cv_challenge_before_thresholds']:.4f} with threshold "
         f"{config.uniform_threshold}, {summary['cv_challenge_after_thresholds']:.4f} with searched thresholds"

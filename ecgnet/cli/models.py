@@ -26,7 +26,7 @@ TRAIN_DOC = """Train the SE-ResNet fold ensemble and its thresholds.
 
 DATA holds the training records (NAME.hea + NAME.mat, or native WFDB NAME.hea + NAME.dat, in
 subfolders too); everything the driver needs is written into MODEL. Defaults are the published
-method's (5 folds, 70 epochs) but for five settings chosen by leave-one-source-out validation;
+method's (5 folds, 70 epochs) but for seven settings chosen by leave-one-source-out validation;
 `--paper` gives the published ones; `--set` changes any field of ecgnet.config.Config, e.g.
 `--set epochs=15 --set lr_milestones=8,12`. Run the same command again after an interruption
 to resume. Under `torchrun --nproc_per_node=K` the K processes train together (or, with

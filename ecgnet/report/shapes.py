@@ -59,6 +59,17 @@ CV_REPORT = Fields(
         "threshold_method": Text(),
         "sources": MapOf(SOURCE),
         "threshold_transfer": TRANSFER,
+        "class_auroc": MapOf(Number(), null=True),  # class code -> AUROC (null where undefined)
+        "second_stage": Fields(
+            {
+                "stacking": Text(),
+                "stacking_penalty": Number(),
+                "decide_rules": Text(),
+                "network_auroc": Number(),
+                "network_class_auroc": MapOf(Number(), null=True),
+            },
+            null=True,
+        ),
     },
     required=("overall", "folds"),
 )
