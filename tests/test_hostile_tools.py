@@ -34,7 +34,7 @@ from test_audit import _write_headers, _write_model  # noqa: E402
 from ecgnet.cli import review as commands  # noqa: E402
 from ecgnet.report import TestSet as Scores  # noqa: E402  (not named Test*: pytest would collect it)
 from ecgnet.report import build, data, plots  # noqa: E402
-from ecgnet.review import agreement, audit  # noqa: E402
+from ecgnet.review import audit  # noqa: E402
 
 # A record name that a spreadsheet would run (the usual payload without its space and slash,
 # which a header's record line and a file name cannot hold).
