@@ -12,6 +12,7 @@ network's own AUROC is kept beside them (`second_stage`).
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -19,12 +20,34 @@ from . import labels as label_space
 from . import metrics
 from .config import Config
 from .folders import name_prefix
-from .loop import FoldResult
 from .scoring import SOURCES
 from .thresholds import apply_thresholds, fit_thresholds
 from .transfer import threshold_transfer
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class FoldResult:
+    """What a finished fold leaves for the threshold search and the report."""
+
+    fold: int  # counted from 0
+    best_epoch: int
+    best_score: float  # the chosen epoch's selection score
+    history: list[dict]
+    validation: np.ndarray  # its held-out records (rows of the training data)
+    probabilities: np.ndarray  # their probabilities at the chosen epoch
+    # selection=inner: the inner split (rows), and the epoch best on the held-out records, its
+    # score and their probabilities then; None (and -1) otherwise
+    inner: np.ndarray | None = None
+    held_out_best_epoch: int = -1
+    held_out_best_score: float | None = None
+    held_out_best_probabilities: np.ndarray | None = None
+
+    @property
+    def held_out_score(self) -> float:
+        """The held-out records' challenge metric (p >= uniform threshold) at the chosen epoch."""
+        return self.history[self.best_epoch - 1]["val_challenge"]
 
 
 def fit_run_thresholds(oof: np.ndarray, labels: np.ndarray, names: list[str], config: Config) -> tuple[np.ndarray, int]:

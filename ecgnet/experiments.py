@@ -32,13 +32,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import jsonshape, modelstore
+from . import jsonshape, logs, modelstore
 from . import labels as label_space
 from .config import Config, load_config_file, parse_overrides
 from .errors import ComparisonError, ConfigError, InputFileError
 from .files import atomic_write, read_json
 from .jsonshape import Fields, Integer, ListOf, MapOf, Shape, Text
-from .loop import duration
 from .report.shapes import CV_REPORT
 from .thresholds import THRESHOLD_METHODS
 
@@ -268,7 +267,7 @@ def run_comparison(
             _check_finished(folder, config, variant.label_overrides)
             log.info(f"{what}: finished already")
             continue
-        log.info(f"{what}; {duration(time.time() - started)} elapsed")
+        log.info(f"{what}; {logs.duration(time.time() - started)} elapsed")
         twin = trained_twin(out, variants, variant, seed)
         if twin is not None and not os.path.exists(folder):
             log.info(f"{what}: the networks are those of {twin} (only post-training fields differ); not trained again")
@@ -284,7 +283,8 @@ def run_comparison(
             jobs=jobs,
             label_overrides=variant.label_overrides,
         )
-        log.info(f"{what}: done in {duration(time.time() - run_started)}; {duration(time.time() - started)} elapsed")
+        took, elapsed = logs.duration(time.time() - run_started), logs.duration(time.time() - started)
+        log.info(f"{what}: done in {took}; {elapsed} elapsed")
         summarise(out)
     return summarise(out)
 

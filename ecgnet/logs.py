@@ -99,6 +99,14 @@ class _FileHandler(logging.FileHandler):
             self._report(e)
 
 
+def duration(seconds: float) -> str:
+    """`seconds` as the log writes a time: 4m05s, or 2h03m from an hour on."""
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
 @contextlib.contextmanager
 def to_file(path):
     """Also append `ecgnet` log records to `path` (MODEL/train.log) while the block runs."""

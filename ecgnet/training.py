@@ -37,12 +37,13 @@ import numpy as np
 
 from . import distributed, features, logs, modelstore
 from .config import Config
-from .crossval import Finish, cv_report, fit_run_thresholds
+from .crossval import Finish, FoldResult, cv_report, fit_run_thresholds
 from .dataset import TrainingData, prepare_data
 from .decisions import out_of_fold
 from .distributed import Runtime
 from .errors import TrainingError
-from .loop import FoldResult, TimeLeft, duration, train_fold
+from .foldstate import read_result
+from .loop import FoldContext, TimeLeft, train_fold
 from .overrides import Overrides, read_overrides
 from .overrides import summary as overrides_summary
 from .ptbxl import PtbxlLabels
@@ -167,7 +168,7 @@ def finalize(
     """Thresholds on the out-of-fold predictions, the report, and model.json (`overrides`: the
     label overrides' record, with their counts, `labels` the label source's, for its "training"
     entry)."""
-    results = [FoldResult.from_tensors(modelstore.load_tensors(store.fold_result(k))) for k in range(data.num_folds)]
+    results = [read_result(store.fold_result(k)) for k in range(data.num_folds)]
     rows, results = _validated(data, results)
     names = [data.names[i] for i in rows]
     oof = np.zeros_like(data.labels[rows])
@@ -246,12 +247,12 @@ def _train_folds(
     todo = [k for k in range(data.num_folds) if folds is None or k in folds]
     mine = [k for k in todo if k % runtime.world == runtime.rank] if parallel_folds else todo
     fold_runtime = runtime.single() if parallel_folds else runtime
-    time_left = TimeLeft(config, store, mine)
+    context = FoldContext(data, store, config, fold_runtime, workers, TimeLeft(config, store, mine))
     for fold in mine:
         if os.path.exists(store.fold_result(fold)):
             log.info(f"fold {fold + 1}: already trained")
             continue
-        train_fold(fold, data, store, config, fold_runtime, workers, time_left)
+        train_fold(fold, context)
     runtime.barrier()
 
 
@@ -324,7 +325,7 @@ def train(
                     )
                     if cache_folder is None:
                         shutil.rmtree(store.cache, ignore_errors=True)
-                    log.info(f"model complete in {store.folder} ({duration(time.time() - started)})")
+                    log.info(f"model complete in {store.folder} ({logs.duration(time.time() - started)})")
             runtime.barrier()
             return report
     finally:

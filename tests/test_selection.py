@@ -10,7 +10,7 @@ import torch
 
 from ecgnet import loop, modelstore
 from ecgnet.folds import inner_split
-from ecgnet.loop import FoldResult
+from ecgnet.foldstate import read_result
 from ecgnet.report.training_labels import read_training_labels
 from ecgnet.training import train
 
@@ -30,7 +30,7 @@ def data(tmp_path_factory):
 
 def fold_results(model, count):
     store = modelstore.ModelFolder(model)
-    return [FoldResult.from_tensors(modelstore.load_tensors(store.fold_result(k))) for k in range(count)]
+    return [read_result(store.fold_result(k)) for k in range(count)]
 
 
 @pytest.fixture(scope="module")
