@@ -8,7 +8,8 @@ it too and a user's own logging set-up is left alone where it already handles `e
     12:03:41 [rank 1] fold 2/5 epoch 3/70 loss 0.0907 ...   under torchrun (WORLD_SIZE > 1)
 
 Under torchrun only rank 0 logs below WARNING, unless `all_ranks` (each process trains its own
-folds with --parallel-folds, so each has its own progress to report).
+folds with --parallel-folds, so each has its own progress to report). The setting belongs to the
+handlers `configure` and `to_file` attach (each has its own filter), not to this module.
 """
 
 import contextlib
@@ -28,17 +29,14 @@ def _rank():
 class _RankFilter(logging.Filter):
     """Adds `rank` (the prefix) to every record; drops other ranks' info unless `all_ranks`."""
 
-    def __init__(self):
+    def __init__(self, all_ranks: bool = False):
         super().__init__()
-        self.all_ranks = False
+        self.all_ranks = all_ranks
 
     def filter(self, record):
         rank, world = _rank()
         record.rank = f"[rank {rank}] " if world > 1 else ""
         return rank == 0 or self.all_ranks or record.levelno >= logging.WARNING
-
-
-_filter = _RankFilter()
 
 
 class _StderrHandler(logging.StreamHandler):
@@ -66,15 +64,25 @@ def configure(level=logging.INFO, all_ranks=None, stream=None):
     changes only `level` and `all_ranks` (when given)."""
     logger = logging.getLogger(ROOT)
     logger.setLevel(level)
-    if all_ranks is not None:
-        _filter.all_ranks = all_ranks
-    if not any(getattr(h, "_ecgnet", False) for h in logger.handlers):
+    handler = _stream_handler(logger)
+    if handler is None:
         handler = logging.StreamHandler(stream) if stream else _StderrHandler()
-        handler._ecgnet = True
+        handler._ecgnet = True  # type: ignore[attr-defined]
         handler.setFormatter(_formatter())
-        handler.addFilter(_filter)
+        handler.addFilter(_RankFilter())
         logger.addHandler(handler)
+    if all_ranks is not None:
+        _rank_filter(handler).all_ranks = all_ranks
     return logger
+
+
+def _stream_handler(logger: logging.Logger) -> logging.Handler | None:
+    """The handler `configure` attached to `logger`, if any."""
+    return next((h for h in logger.handlers if getattr(h, "_ecgnet", False)), None)
+
+
+def _rank_filter(handler: logging.Handler) -> _RankFilter:
+    return next(f for f in handler.filters if isinstance(f, _RankFilter))
 
 
 class _FileHandler(logging.FileHandler):
@@ -112,8 +120,9 @@ def to_file(path):
     """Also append `ecgnet` log records to `path` (MODEL/train.log) while the block runs."""
     handler = _FileHandler(path, encoding="utf-8")
     handler.setFormatter(_formatter())
-    handler.addFilter(_filter)
     logger = logging.getLogger(ROOT)
+    stream = _stream_handler(logger)  # the file logs the ranks the stream does
+    handler.addFilter(_RankFilter(stream is not None and _rank_filter(stream).all_ranks))
     logger.addHandler(handler)
     try:
         yield handler

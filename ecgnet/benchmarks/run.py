@@ -37,7 +37,7 @@ from ecgnet import labels, modelstore, preprocess, synthetic
 from ecgnet.benchmarks.tools import machine, make_model, replicate, run_measured
 from ecgnet.config import Config
 from ecgnet.folders import find_records
-from ecgnet.inference import Ensemble, default_batch_samples, predict, view_batches
+from ecgnet.inference import Ensemble, bound_kernel_cache, default_batch_samples, predict, view_batches
 from ecgnet.records import read_record
 from ecgnet.runner import run_folder
 
@@ -61,6 +61,7 @@ def network_seconds(models: list[torch.nn.Module], batches: list[tuple]) -> floa
 
 
 def driver_vs_network(model_folder: str, data: str, int8: bool, log: Callable[[str], None]) -> dict:
+    bound_kernel_cache()  # as the driver
     ensemble = Ensemble.from_folder(model_folder, "cpu", "fp32")
     config = ensemble.config
     records = [read_record(p, config.sample_rate) for p in find_records(data)]
@@ -229,6 +230,7 @@ def padding(model: str, data: str, precisions: Sequence[str], log: Callable[[str
     config = modelstore.load_model(model)[0]
     records = [read_record(p, config.sample_rate) for p in find_records(data)[:count]]
     result = {}
+    bound_kernel_cache()  # as the driver
     for precision in precisions:
         models = Ensemble.from_folder(model, "cpu", precision).models
         batched = predict(models, records, config, "cpu")
