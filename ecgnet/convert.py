@@ -59,7 +59,7 @@ def header_text(name: str, header: Header, val: np.ndarray, entry: Entry | None)
     lines += [_signal_line(name, lead, row) for lead, row in zip(header.leads, val)]
     if entry is not None:
         age = "NaN" if entry.age is None else _number(entry.age)
-        sex = {"male": "Male", "female": "Female"}.get(entry.sex, "Unknown")
+        sex = {"male": "Male", "female": "Female"}.get(entry.sex or "", "Unknown")
         dx = entry.dx
     else:
         age, sex, dx = header.comments.get("age") or "NaN", header.comments.get("sex") or "Unknown", header.dx
@@ -75,6 +75,7 @@ def convert_record(files: RecordFiles, out: str, labels: PtbxlLabels | None = No
     problem = files.problem or name_problem(files.name) or (None if files.header else "header file is missing")
     if problem:
         raise RecordError(files.header_path, problem)
+    assert files.header is not None  # else the problem above
     header = load_header(files.header)
     entry = labels.record_entry(files.name, files.header) if labels is not None else None
     adc = _adc(header, files)

@@ -13,6 +13,7 @@ network's own AUROC is kept beside them (`second_stage`).
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -96,8 +97,8 @@ def _evaluation(
 
 def _fold_entry(
     result: FoldResult, labels: np.ndarray, oof: np.ndarray, thresholds: np.ndarray, config: Config, decided: np.ndarray
-):
-    entry = {
+) -> dict:
+    entry: dict[str, Any] = {
         "fold": result.fold + 1,
         "best_epoch": result.best_epoch,
         # The held-out records' metric at the chosen epoch (under selection=validation, what chose it).
@@ -140,7 +141,7 @@ def selection_summary(
     chosen (the paper's choice) and their out-of-fold metric, thresholds fitted on those
     predictions in the same way; the gap between the two is the optimism of choosing on the
     records that are scored."""
-    summary = {
+    summary: dict[str, Any] = {
         "method": config.selection,
         "chosen": {"epochs": [r.best_epoch for r in results], **_challenge(labels, oof, thresholds, config)},
     }

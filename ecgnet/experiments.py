@@ -72,7 +72,7 @@ class Variant:
 
 def _pairs(text: str) -> list[str]:
     """`a=1,b=2,3` -> ["a=1", "b=2,3"]: a part without `=` continues the value before it (lists)."""
-    pairs = []
+    pairs: list[str] = []
     for part in text.split(","):
         if "=" in part or not pairs:
             pairs.append(part.strip())
@@ -369,12 +369,12 @@ def run_metrics(cv_report: dict) -> dict:
 
 def spread(values: list[float | None]) -> dict:
     """Mean and sample standard deviation (n - 1; None below two values) of the values given."""
-    values = [float(v) for v in values if v is not None and math.isfinite(v)]
+    finite = [float(v) for v in values if v is not None and math.isfinite(v)]
     return {
-        "n": len(values),
-        "mean": float(np.mean(values)) if values else None,
-        "std": float(np.std(values, ddof=1)) if len(values) > 1 else None,
-        "values": values,
+        "n": len(finite),
+        "mean": float(np.mean(finite)) if finite else None,
+        "std": float(np.std(finite, ddof=1)) if len(finite) > 1 else None,
+        "values": finite,
     }
 
 

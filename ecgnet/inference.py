@@ -136,7 +136,7 @@ def predict(
     for x, demographics, valid, owners in view_batches(records, config, batch_samples, inputs):
         x, demographics = x.to(device, non_blocking=True), demographics.to(device, non_blocking=True)
         if valid is not None:
-            valid = tuple(v.to(device) for v in valid)
+            valid = (valid[0].to(device), valid[1].to(device))
         for m, model in enumerate(models):
             probabilities = model.probabilities(x, demographics, valid).cpu().numpy()
             np.add.at(totals[m], owners, probabilities)

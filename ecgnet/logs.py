@@ -39,7 +39,13 @@ class _RankFilter(logging.Filter):
         return rank == 0 or self.all_ranks or record.levelno >= logging.WARNING
 
 
-class _StderrHandler(logging.StreamHandler):
+class _StreamHandler(logging.StreamHandler):
+    """The handler `configure` attaches (marked, so that configuring again finds it)."""
+
+    _ecgnet = True
+
+
+class _StderrHandler(_StreamHandler):
     """Writes to whatever `sys.stderr` is when a record is emitted, not when configured (test
     runners and callers swap it)."""
 
@@ -66,8 +72,7 @@ def configure(level=logging.INFO, all_ranks=None, stream=None):
     logger.setLevel(level)
     handler = _stream_handler(logger)
     if handler is None:
-        handler = logging.StreamHandler(stream) if stream else _StderrHandler()
-        handler._ecgnet = True  # type: ignore[attr-defined]
+        handler = _StreamHandler(stream) if stream else _StderrHandler()
         handler.setFormatter(_formatter())
         handler.addFilter(_RankFilter())
         logger.addHandler(handler)

@@ -24,7 +24,6 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,7 +82,7 @@ class TimeLeft:
 
     def __init__(self, config: Config, store: modelstore.ModelFolder, folds: list[int]):
         self.config, self.store, self.folds = config, store, folds
-        self.durations = []
+        self.durations: list[float] = []
 
     def after_epoch(self, fold: int, epochs_done: int, seconds: float) -> str:
         self.durations.append(seconds)
@@ -119,7 +118,7 @@ def selection_score(probabilities: np.ndarray, labels: np.ndarray, config: Confi
 
 
 def validate(
-    model: torch.nn.Module, data: TrainingData, indices: np.ndarray, config: Config, runtime: Runtime
+    model: SEResNet1d, data: TrainingData, indices: np.ndarray, config: Config, runtime: Runtime
 ) -> np.ndarray:
     """Probabilities of `indices` (all processes get all of them), each process predicting
     every world-th record."""
@@ -178,7 +177,7 @@ def masked_loss(
 def train_epoch(
     network: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
-    batches: Iterable,
+    batches: WindowBatches | torch.utils.data.DataLoader,
     runtime: Runtime,
     amp: MixedPrecision,
     name: str,
@@ -257,7 +256,7 @@ class _FoldRun:
                 else ""
             )
             log.info(f"fold {fold + 1}: resuming after epoch {self.state.epoch}{best}")
-        self.network = self.model  # wrapped to average gradients over the processes of a group
+        self.network: torch.nn.Module = self.model  # wrapped to average gradients over the processes of a group
         if runtime.in_group:
             # Batch norm over the global batch, as one process would (same tensors and state dict keys).
             self.model = global_batch_norm(self.model, device)
@@ -344,6 +343,7 @@ class _FoldRun:
         if self.runtime.is_main:
             state = self.state
             modelstore.save_tensors(self.store.weights(self.fold), state.best_model)
+            assert state.best_probabilities is not None  # every selection keeps an epoch
             result = FoldResult(
                 self.fold, state.best_epoch, state.best_score, state.history, self.val_idx, state.best_probabilities
             )

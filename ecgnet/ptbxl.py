@@ -117,7 +117,9 @@ def _entry(row, mapping: list[MappingRow], min_likelihood: float, problems: Prob
         problems.value(row.number, column, row[column], allowed)
         ok = False
 
-    ecg_id = int(row["ecg_id"]) if row["ecg_id"].isdigit() and len(row["ecg_id"]) < 10 else bad("ecg_id", "a number")
+    ecg_id = int(row["ecg_id"]) if row["ecg_id"].isdigit() and len(row["ecg_id"]) < 10 else None
+    if ecg_id is None:
+        bad("ecg_id", "a number")
     statements = parse_statements(row["scp_codes"])
     if statements is None:
         bad("scp_codes", "a dict of statements and likelihoods such as {'NORM': 100.0, 'SR': 0.0}")
@@ -133,7 +135,7 @@ def _entry(row, mapping: list[MappingRow], min_likelihood: float, problems: Prob
     sex = _SEXES.get(row["sex"].removesuffix(".0")) if row["sex"] else None
     if row["sex"] and sex is None:
         bad("sex", "0 (male), 1 (female) or empty")
-    if not ok:
+    if not ok or ecg_id is None or statements is None:
         return None
     return Entry(ecg_id, map_labels(statements, row["heart_axis"], mapping, min_likelihood), age, sex, int(fold))
 

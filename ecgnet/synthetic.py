@@ -291,7 +291,7 @@ def _beat_vector(t: np.ndarray, truth: WaveTruth, rng: np.random.Generator) -> n
         np.outer(_direction(a, f) * m, _lobe(t, split[k], split[k + 1], s))
         for k, (a, f, m) in enumerate(zip(angles, (0.3, -0.5, 0.6), sizes))
     ]
-    qrs = sum(lobes)
+    qrs = lobes[0] + lobes[1] + lobes[2]
     area = qrs[:2].sum(axis=1)
     turn = np.radians(truth.qrs_axis) - np.arctan2(area[1], area[0])
     rotation = np.array([[np.cos(turn), -np.sin(turn), 0], [np.sin(turn), np.cos(turn), 0], [0, 0, 1]])
@@ -311,12 +311,12 @@ def truth_signal(truth: WaveTruth, fs: float = 500, seconds: float = 10.0, rng=N
     n = int(round(seconds * fs))
     t = np.arange(n) / fs
     rr = 60.0 / truth.heart_rate
-    onsets = []
+    times = []
     time = -rr + rng.uniform(0, rr)
     while time < seconds + rr:
-        onsets.append(time)
+        times.append(time)
         time += rr * rng.uniform(1 - truth.rr_jitter, 1 + truth.rr_jitter)
-    onsets = np.array(onsets)
+    onsets = np.array(times)
     vector = np.zeros((3, n))
     span = np.arange(-int(0.6 * fs), int((truth.qt + 0.1) * fs))
     template = _beat_vector(span / fs, truth, rng)

@@ -118,6 +118,7 @@ def _second_stage(
     the records of the out-of-fold predictions `oof`."""
     if config.stacking == "none" and not config.decide_rules:
         return None, None
+    assert data.measurements is not None  # prepare_data measures the records for a second stage
     table = data.measurements.take(rows)
     finish = out_of_fold(config, table, data.demographics[rows], labels, data.folds[rows])
     if config.stacking == "none":

@@ -87,7 +87,7 @@ def make_models(work: str, data: str) -> dict[str, str]:
 
 def driver_processes(models: dict[str, str], data: str, precision: str, rounds: int, log) -> dict:
     """Wall seconds and peak MiB of whole driver processes in `precision`, the models alternating."""
-    runs = {name: [] for name in models}
+    runs: dict[str, list] = {name: [] for name in models}
     for round_ in range(rounds):
         for name, folder in models.items():
             with tempfile.TemporaryDirectory() as out:

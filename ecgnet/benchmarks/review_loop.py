@@ -25,6 +25,7 @@ import os
 import subprocess
 import sys
 import time
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +49,7 @@ def simulated_answers(kit, folder, seed):
     form = read_table(os.path.join(kit, REVIEWER_FOLDER, FORM_FILE), "answer form")
     asked = [c for c in form.header if (form.rows[0]["review_id"], c) in model]
     rng = np.random.default_rng(seed)
-    first = {}  # R1's answers, which R2 copies
+    first: dict[tuple[str, str], Any] = {}  # R1's answers, which R2 copies
     paths = []
     for reviewer, change, unsure, unreadable in (("R1", 0.0, 0.0, 0.0), ("R2", 0.10, 0.05, 0.03)):
         answered = []

@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -48,7 +49,7 @@ SAMPLE_BUDGET = ["--set", "epochs=15", "--set", "lr_milestones=8,12", "--set", "
 AUTHORS_DRIVER_SECONDS, AUTHORS_DRIVER_MIB = 66.7, 694  # their code, as issue #5 measured it
 
 
-def network_seconds(models: list[torch.nn.Module], batches: list[tuple]) -> float:
+def network_seconds(models: Sequence[torch.nn.Module], batches: list[tuple]) -> float:
     """Seconds `models` take on `batches` of views, after one warm-up batch."""
     with torch.inference_mode():
         for model in models:
@@ -285,7 +286,7 @@ def memory_scaling(model: str, data: str, work: str, whole: dict, log: Callable[
 
 def measure(args: argparse.Namespace, work: str, log: Callable[[str], None]) -> dict:
     """Every measurement in `work` (a temporary folder): the results dictionary."""
-    results = {"machine": machine()}
+    results: dict[str, Any] = {"machine": machine()}
     log(f"machine: {results['machine']}")
     data = os.path.abspath(args.sample_data)
     if not os.path.isdir(data):

@@ -64,7 +64,7 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     ptbxl = getattr(args, "labels", "header") == "ptbxl"
     if not ptbxl and getattr(args, "strat_folds", None):
         parser.error("--strat-folds needs --labels ptbxl")
-    if not ptbxl and getattr(args, "min_likelihood", 0.0):
+    if not ptbxl and getattr(args, "min_likelihood", None):
         parser.error("--min-likelihood needs --labels ptbxl")
     if not 0 <= getattr(args, "min_likelihood", 0.0) <= 100:
         parser.error("--min-likelihood must be from 0 to 100")

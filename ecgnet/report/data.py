@@ -321,6 +321,7 @@ def load_test(test, thresholds):
                 f"{test.outputs} hold {len(scored.names)}: give the folders it was scored from"
             )
     else:
+        assert scored is not None  # a test set without scores has labels and outputs (checked above)
         evaluation_like = scoring.Evaluation(
             scored.names,
             scored.labels,

@@ -33,7 +33,7 @@ def provenance_html(provenance: Provenance, esc: Callable[[str], str]) -> str:
     if trained:
         same = applied is not None and applied["sha256"] == trained.get("sha256")
         trained_text = _overrides_text(
-            {**trained, "file": esc(trained.get("file")), "sha256": esc(trained.get("sha256"))},
+            {**trained, "file": esc(str(trained.get("file"))), "sha256": esc(str(trained.get("sha256")))},
             "the records read in training",
         )
         text += (

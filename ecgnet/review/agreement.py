@@ -48,6 +48,7 @@ Exit status: 0 done, 2 an error (named), 3 incomplete answers without --allow-in
 
 import itertools
 import os
+from typing import Any
 
 import numpy as np
 
@@ -83,7 +84,7 @@ from .stats import (  # noqa: F401  (cohen_table, bootstrap_cohen, ...: re-expor
 
 def _pairs(values: list) -> tuple:
     """(x, y) arrays of the (first, second) pairs, empty arrays when none."""
-    return (np.array(p) for p in zip(*values)) if values else ([], [])
+    return tuple(np.array(p) for p in zip(*values)) if values else ([], [])
 
 
 def _vs_reference(questions, answer, reference, rng, resamples, name):
@@ -139,7 +140,7 @@ def _fleiss(questions: list, answers: list[Answers], rng: np.random.Generator, r
 
 def compare(questions, answers, key, seed=0, resamples=RESAMPLES):
     """Every statistic of one class over `questions` (non-repeat items of one class)."""
-    out = {"items": len(questions), "vs_labels": {}, "vs_model": {}, "between": {}}
+    out: dict[str, Any] = {"items": len(questions), "vs_labels": {}, "vs_model": {}, "between": {}}
     for a in answers:
         out["vs_labels"][a.reviewer] = _vs_reference(
             questions, a, lambda q: q.given, _rng(seed, f"{key}/labels/{a.reviewer}"), resamples, "the labels"

@@ -160,7 +160,7 @@ def summarize(names, labels, flags, audit):
             "positives": int(labels[:, k].sum()),
             "flagged": flagged,
             "spurious": spurious,
-            "missing": None if flagged is None else flagged - spurious,
+            "missing": None if flagged is None or spurious is None else flagged - spurious,
             "estimated_noise_rate": None if flagged is None else _rate(flagged, len(names)),
         }
     sources = {}
@@ -303,8 +303,8 @@ def run_audit(
 
     from ..modelstore import ModelFolder, load_model  # imports torch: not for --help
 
-    _, _, thresholds = load_model(model)  # checks model.json (thresholds) and the weight files
-    thresholds = np.array(thresholds)
+    _, _, listed = load_model(model)  # checks model.json (thresholds) and the weight files
+    thresholds = np.array(listed)
     oof_path = ModelFolder(model).path(OOF_FILE)
     oof = read_oof_probabilities(oof_path)
     labels, without_oof = given_labels(data, oof.names, oof_path, source, recursive)

@@ -74,7 +74,7 @@ def overrides_for(kit, answers, policy):
     """[(record, class code or '*', label)] of a policy, sorted by record then class order."""
     if policy not in POLICIES:
         raise ValueError(f"policy must be one of {', '.join(POLICIES)}, not {policy!r}")
-    first = {}  # (record, class) -> its first non-repeat item's consensus row
+    first: dict[tuple[str, str], dict] = {}  # (record, class) -> its first non-repeat item's consensus row
     for row in consensus(kit, answers):
         first.setdefault((row["record"], row["class"]), row)
     out = set()
@@ -103,7 +103,8 @@ def overrides_from_audit(path, weight, top=None):
     label_issues.csv at `path`, sorted by record then class order. OverridesError lists every
     row of the file that cannot become an override (by its row number in that file)."""
     problems = Problems(path, OverridesError)
-    out, seen = [], {}
+    out: list[tuple[str, str, str]] = []
+    seen: dict[tuple[str, str], int] = {}
     for row in read_issues(path)[:top]:
         code, record = label_space.canonical_code(row["class"]), row["record"]
         problem = name_problem(record) if record else "the record name is empty"

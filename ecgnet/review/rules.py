@@ -23,6 +23,7 @@ first named (labels, or model), columns the second (rule, or model).
 
 import json
 import os
+from typing import Any
 
 import numpy as np
 
@@ -103,7 +104,7 @@ def read_rule_labels(path: str) -> dict[tuple[str, str], int | None]:
     return {(record, code): verdict for record, code, verdict, _ in read_rule_rows(path)}
 
 
-def _pairs(names, first, second):
+def _pairs(names: list[str], first: dict, second: dict) -> tuple[np.ndarray | list, np.ndarray | list]:
     """(x, y) arrays over `names` where both are 0/1."""
     pairs = [(first[n], second[n]) for n in names if first.get(n) is not None and second.get(n) is not None]
     return (
@@ -133,7 +134,7 @@ def _by_source(names, given, rule) -> dict[str, dict]:
 def agreement(rules, labels, model=None, seed=0, resamples=RESAMPLES) -> dict:
     """rule_agreement.json's content: per criterion, counts and kappas (see the module)."""
     names = sorted(set(rules) & set(labels))
-    out = {"records": len(names), "classes": {}}
+    out: dict[str, Any] = {"records": len(names), "classes": {}}
     for c in CRITERIA:
         k = label_space.CLASS_INDEX[c.code]
         rule = {n: rules[n][c.code] for n in names}
@@ -196,7 +197,7 @@ def run_rules(data, out, model=None, measurements=None, jobs=1, seed=0) -> dict:
         rows = measure_folder(data, jobs)
         measurements = os.path.join(out, MEASUREMENTS_FILE)
         write_measurements(measurements, rows)
-        table = {r["record"]: r for r in rows}
+        table = {str(r["record"]): r for r in rows}
     missing = sorted(set(labels) - set(table))
     if missing:
         raise RulesError(f"{measurements}: {len(missing)} records of {data} are not in it (first: {missing[0]!r})")
