@@ -32,13 +32,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import jsonshape, modelstore
+from . import jsonshape, logs, modelstore
 from . import labels as label_space
 from .config import Config, load_config_file, parse_overrides
 from .errors import ComparisonError, ConfigError, InputFileError
 from .files import atomic_write, read_json
 from .jsonshape import Fields, Integer, ListOf, MapOf, Shape, Text
-from .loop import duration
 from .report.shapes import CV_REPORT
 from .thresholds import THRESHOLD_METHODS
 
@@ -73,7 +72,7 @@ class Variant:
 
 def _pairs(text: str) -> list[str]:
     """`a=1,b=2,3` -> ["a=1", "b=2,3"]: a part without `=` continues the value before it (lists)."""
-    pairs = []
+    pairs: list[str] = []
     for part in text.split(","):
         if "=" in part or not pairs:
             pairs.append(part.strip())
@@ -268,7 +267,7 @@ def run_comparison(
             _check_finished(folder, config, variant.label_overrides)
             log.info(f"{what}: finished already")
             continue
-        log.info(f"{what}; {duration(time.time() - started)} elapsed")
+        log.info(f"{what}; {logs.duration(time.time() - started)} elapsed")
         twin = trained_twin(out, variants, variant, seed)
         if twin is not None and not os.path.exists(folder):
             log.info(f"{what}: the networks are those of {twin} (only post-training fields differ); not trained again")
@@ -283,9 +282,9 @@ def run_comparison(
             workers=workers,
             jobs=jobs,
             label_overrides=variant.label_overrides,
-            write_report=False,
         )
-        log.info(f"{what}: done in {duration(time.time() - run_started)}; {duration(time.time() - started)} elapsed")
+        took, elapsed = logs.duration(time.time() - run_started), logs.duration(time.time() - started)
+        log.info(f"{what}: done in {took}; {elapsed} elapsed")
         summarise(out)
     return summarise(out)
 
@@ -370,12 +369,12 @@ def run_metrics(cv_report: dict) -> dict:
 
 def spread(values: list[float | None]) -> dict:
     """Mean and sample standard deviation (n - 1; None below two values) of the values given."""
-    values = [float(v) for v in values if v is not None and math.isfinite(v)]
+    finite = [float(v) for v in values if v is not None and math.isfinite(v)]
     return {
-        "n": len(values),
-        "mean": float(np.mean(values)) if values else None,
-        "std": float(np.std(values, ddof=1)) if len(values) > 1 else None,
-        "values": values,
+        "n": len(finite),
+        "mean": float(np.mean(finite)) if finite else None,
+        "std": float(np.std(finite, ddof=1)) if len(finite) > 1 else None,
+        "values": finite,
     }
 
 

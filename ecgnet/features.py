@@ -38,8 +38,7 @@ import torch
 
 from .config import Config
 from .files import atomic_write
-from .measure import VALUES, measure
-from .measure.record import MAX_SECONDS
+from .measure.record import MAX_SECONDS, VALUES, measure
 from .preprocess import DEMOGRAPHICS
 from .records import Record
 
@@ -148,6 +147,7 @@ def cached_measurements(cache: "SignalCache", rate: int, jobs: int = -1) -> Meas
             return MeasurementTable(values.reshape(len(saved["quality"]), len(VALUES)), saved["quality"])
     started = time.time()
     indices = list(range(len(cache)))
+    measured: list
     if jobs == 1 or len(indices) < 2:
         measured = _measure_cached(cache, rate, indices)
     else:

@@ -56,13 +56,15 @@ def pytest_terminal_summary(terminalreporter):
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory):
     """(model folder, training data folder) of a model of configs/tiny.json trained on the
-    committed Challenge records."""
+    committed Challenge records, with its report written as `ecgnet train` writes it."""
+    from ecgnet.report import write_training_report
     from ecgnet.training import train
 
     root = tmp_path_factory.mktemp("tiny")
     data = link_records(RECORDS, root / "train", sample_names())
     model = root / "model"
     train(data, str(model), config=TINY, jobs=1)
+    write_training_report(model, data)  # as `ecgnet train` does after training
     return str(model), data
 
 
