@@ -137,6 +137,7 @@ def test_profile_covers_the_whole_process_in_its_stages(bench_model, precision):
     for stage in ("imports", "model load", "signal reading", "resampling", "measurements"):
         assert stages[stage] > 0, stage
     assert stages["network: block convolutions"] > 0 and stages["network: stem stage"] > 0
-    text = profile.table(run)
-    assert all(f"| {name} |" in text for name in profile.STAGE_NAMES)
+    text = profile.table([run, run])
+    assert all(f"| {name} | " in text for name in profile.STAGE_NAMES)
+    assert text.splitlines()[0] == f"| stage | {precision} s | share | {precision} s | share |"
     json.dumps(run)  # what --json writes

@@ -164,16 +164,18 @@ def profile_process(model: str, data: str, precision: str) -> dict:
     return {"precision": precision, "records": count, "wall_s": wall, "peak_mib": mib, "stages": stages}
 
 
-def table(run: dict) -> str:
-    """A Markdown table of one profile: stage, seconds, share of the wall time."""
+def table(runs: Sequence[dict]) -> str:
+    """A Markdown table of profiles side by side: stage, then seconds and share of the wall time
+    for each."""
     lines = [
-        f"| {run['precision']}: stage | seconds | share |",
-        "|---|---|---|",
+        "| stage | " + " | ".join(f"{run['precision']} s | share" for run in runs) + " |",
+        "|---|" + "---|---|" * len(runs),
     ]
     for name in STAGE_NAMES:
-        seconds = run["stages"][name]
-        lines.append(f"| {name} | {seconds:.2f} | {100 * seconds / run['wall_s']:.1f}% |")
-    lines.append(f"| **whole process** ({run['records']} records) | {run['wall_s']:.2f} | 100% |")
+        cells = [f"{run['stages'][name]:.2f} | {100 * run['stages'][name] / run['wall_s']:.1f}%" for run in runs]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines.append("| **whole process** | " + " | ".join(f"**{run['wall_s']:.2f}** | 100%" for run in runs) + " |")
+    lines.append("| peak memory | " + " | ".join(f"{run['peak_mib']:.0f} MiB | " for run in runs) + " |")
     return "\n".join(lines)
 
 
@@ -209,7 +211,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for precision, entries in runs.items():
         best = min(entries, key=lambda r: r["wall_s"])
         results["profiles"][precision] = {**best, "wall_s_rounds": [r["wall_s"] for r in entries]}
-        print(f"\n{table(best)}\n\npeak {best['peak_mib']:.0f} MiB")
+    records = next(iter(results["profiles"].values()))["records"]
+    print(f"{records} records of {data}, threads: {results['threads']}\n")
+    print(table(list(results["profiles"].values())))
     if args.json:
         atomic_write(args.json, json.dumps(results, indent=2) + "\n")
     return 0
