@@ -21,9 +21,10 @@ import numpy as np
 from ecgnet import labels as label_space
 from ecgnet.config import load_config_file
 from ecgnet.headers import parse_header
-from ecgnet.inference import Ensemble
+from ecgnet.inference import Ensemble, bound_kernel_cache
 from ecgnet.matfiles import to_millivolts
 from ecgnet.records import make_record
+from ecgnet.report import write_training_report
 from ecgnet.training import train
 
 CONFIG_VARIABLE = "ECGNET_CONFIG"
@@ -31,13 +32,18 @@ CONFIG_VARIABLE = "ECGNET_CONFIG"
 
 def train_12ECG_classifier(input_directory: str, output_directory: str) -> None:
     """Train on the records of `input_directory` into `output_directory` (the defaults,
-    or the config file named by ECGNET_CONFIG); resumes an interrupted run."""
+    or the config file named by ECGNET_CONFIG); resumes an interrupted run. The finished
+    model's cross-validation report is written as `ecgnet train` writes it."""
     config_file = os.environ.get(CONFIG_VARIABLE)
-    train(input_directory, output_directory, config=load_config_file(config_file) if config_file else None)
+    config = load_config_file(config_file) if config_file else None
+    if train(input_directory, output_directory, config=config) is not None:
+        write_training_report(output_directory, input_directory)
 
 
 def load_12ECG_model(input_directory: str) -> Ensemble:
-    """Load a MODEL folder once; the result is passed to run_12ECG_classifier."""
+    """Load a MODEL folder once; the result is passed to run_12ECG_classifier. The process's
+    environment is set first, as the driver sets it (`inference.bound_kernel_cache`)."""
+    bound_kernel_cache()
     return Ensemble.from_folder(input_directory)
 
 

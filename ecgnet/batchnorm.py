@@ -13,9 +13,13 @@ share its tensors, so state dicts, checkpoints and the optimizer are unchanged: 
 state dict loads into a plain network. Evaluation uses the running statistics as usual.
 """
 
+from typing import TypeVar, cast
+
 import torch
 import torch.distributed as dist
 from torch import nn
+
+_M = TypeVar("_M", bound=nn.Module)
 
 
 class _GlobalBatchNormFunction(torch.autograd.Function):
@@ -95,6 +99,9 @@ class GlobalBatchNorm1d(nn.BatchNorm1d):
         self._check_input_dim(x)
         y, mean, var, count = _GlobalBatchNormFunction.apply(x, self.weight, self.bias, self.eps, self.process_group)
         if self.track_running_stats:
+            # Tracked statistics exist (nn.BatchNorm's constructor makes them with track_running_stats).
+            assert self.num_batches_tracked is not None and self.running_mean is not None
+            assert self.running_var is not None
             with torch.no_grad():
                 self.num_batches_tracked.add_(1)
                 factor = 1.0 / self.num_batches_tracked.item() if self.momentum is None else self.momentum
@@ -130,10 +137,10 @@ class GlobalBatchNorm1d(nn.BatchNorm1d):
         return module
 
 
-def global_batch_norm(module: nn.Module, device: torch.device) -> nn.Module:
+def global_batch_norm(module: _M, device: torch.device) -> _M:
     """`module` (changed in place where it is not itself a batch norm) with every batch norm
     using the global batch's statistics: torch's `SyncBatchNorm` on CUDA, `GlobalBatchNorm1d`
     elsewhere. Same state dict keys and the same parameter objects as before."""
     if device.type == "cuda":
-        return nn.SyncBatchNorm.convert_sync_batchnorm(module)
-    return GlobalBatchNorm1d.convert(module)
+        return cast(_M, nn.SyncBatchNorm.convert_sync_batchnorm(module))
+    return cast(_M, GlobalBatchNorm1d.convert(module))

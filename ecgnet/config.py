@@ -11,16 +11,19 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import ConfigError, InputFileError
 from .files import read_json
 from .limits import MAX_MILLIVOLTS, MAX_SAMPLE_RATE
-from .options import MAX_SEED
 
 # Upper limits far beyond any use, so that a typo cannot ask for endless work or memory.
 MAX_FOLDS, MAX_EPOCHS, MAX_BATCH, MAX_WORKERS = 1000, 100_000, 65_536, 1024
 MAX_CONFIG_BYTES = 1024 * 1024  # a config file is a few hundred bytes
 MIN_THRESHOLD_STEP = 1e-4  # the threshold search tries 1 / step values per class and round
+# Seeds go to numpy (any non-negative integer) and to torch.manual_seed(seed * 1000 + fold)
+# (below 2**64): 32 bits, the range every generator accepts, keep both well inside.
+MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -257,7 +260,7 @@ _RENAMED = {"checkpoint_threshold": "uniform_threshold"}
 # The published method's values of the fields whose defaults are not theirs: the defaults were
 # chosen by leave-one-source-out validation (README, "Generalisation to unseen sites";
 # docs/hybrid.md for the measurements).
-PAPER_SETTINGS = {
+PAPER_SETTINGS: dict[str, Any] = {
     "selection": "validation",
     "threshold_method": "per_class",
     "standardise": False,

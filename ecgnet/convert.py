@@ -11,15 +11,11 @@ do not fit int16 (24- and 32-bit formats can hold more) fails by name, as does o
 be read; the others are written, each file whole or not at all (`files.atomic_file`).
 """
 
-import argparse
 import os
-import sys
-from collections.abc import Sequence
 
 import numpy as np
 
-from . import dataoptions
-from .errors import EcgnetError, OutputError, RecordError, describe
+from .errors import OutputError, RecordError
 from .files import atomic_file, atomic_write
 from .folders import RecordFiles, iter_records, name_problem
 from .headers import Header, load_header
@@ -63,7 +59,7 @@ def header_text(name: str, header: Header, val: np.ndarray, entry: Entry | None)
     lines += [_signal_line(name, lead, row) for lead, row in zip(header.leads, val)]
     if entry is not None:
         age = "NaN" if entry.age is None else _number(entry.age)
-        sex = {"male": "Male", "female": "Female"}.get(entry.sex, "Unknown")
+        sex = {"male": "Male", "female": "Female"}.get(entry.sex or "", "Unknown")
         dx = entry.dx
     else:
         age, sex, dx = header.comments.get("age") or "NaN", header.comments.get("sex") or "Unknown", header.dx
@@ -79,6 +75,7 @@ def convert_record(files: RecordFiles, out: str, labels: PtbxlLabels | None = No
     problem = files.problem or name_problem(files.name) or (None if files.header else "header file is missing")
     if problem:
         raise RecordError(files.header_path, problem)
+    assert files.header is not None  # else the problem above
     header = load_header(files.header)
     entry = labels.record_entry(files.name, files.header) if labels is not None else None
     adc = _adc(header, files)
@@ -113,28 +110,3 @@ def convert_folder(
         except Exception as e:  # noqa: BLE001 - whatever one record's files cause, only that record fails
             failures.append((files.name, f"{files.header_path}: converting it failed ({type(e).__name__}: {e})"))
     return written, failures
-
-
-def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
-    """`ecgnet convert`: 0 when every record is written, 1 when some failed, 2 when none could be."""
-    from .cli import HelpFormatter
-
-    parser = argparse.ArgumentParser(
-        prog=prog, description=DESCRIPTION, epilog=__doc__.split("\n\n", 1)[1], formatter_class=HelpFormatter
-    )
-    parser.add_argument("source", metavar="SRC", help="folder of records")
-    parser.add_argument("out", metavar="OUT", help="folder to write NAME.hea and NAME.mat into (made if missing)")
-    dataoptions.add_labels(parser)
-    dataoptions.add_recursive(parser)
-    args = parser.parse_args(argv)
-    dataoptions.check(parser, args)
-    try:
-        labels = dataoptions.label_source(args, args.source)
-        written, failures = convert_folder(args.source, args.out, labels, args.recursive)
-    except (EcgnetError, OSError) as e:
-        print(f"error: {describe(e)}", file=sys.stderr)
-        return 2
-    for name, reason in failures:
-        print(f"failed: {name if name.isprintable() else ascii(name)}: {reason}", file=sys.stderr)
-    print(f"wrote {written} records to {args.out}; {len(failures)} failed")
-    return 1 if failures else 0

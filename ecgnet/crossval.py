@@ -12,6 +12,8 @@ network's own AUROC is kept beside them (`second_stage`).
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -19,12 +21,34 @@ from . import labels as label_space
 from . import metrics
 from .config import Config
 from .folders import name_prefix
-from .loop import FoldResult
 from .scoring import SOURCES
 from .thresholds import apply_thresholds, fit_thresholds
 from .transfer import threshold_transfer
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class FoldResult:
+    """What a finished fold leaves for the threshold search and the report."""
+
+    fold: int  # counted from 0
+    best_epoch: int
+    best_score: float  # the chosen epoch's selection score
+    history: list[dict]
+    validation: np.ndarray  # its held-out records (rows of the training data)
+    probabilities: np.ndarray  # their probabilities at the chosen epoch
+    # selection=inner: the inner split (rows), and the epoch best on the held-out records, its
+    # score and their probabilities then; None (and -1) otherwise
+    inner: np.ndarray | None = None
+    held_out_best_epoch: int = -1
+    held_out_best_score: float | None = None
+    held_out_best_probabilities: np.ndarray | None = None
+
+    @property
+    def held_out_score(self) -> float:
+        """The held-out records' challenge metric (p >= uniform threshold) at the chosen epoch."""
+        return self.history[self.best_epoch - 1]["val_challenge"]
 
 
 def fit_run_thresholds(oof: np.ndarray, labels: np.ndarray, names: list[str], config: Config) -> tuple[np.ndarray, int]:
@@ -73,8 +97,8 @@ def _evaluation(
 
 def _fold_entry(
     result: FoldResult, labels: np.ndarray, oof: np.ndarray, thresholds: np.ndarray, config: Config, decided: np.ndarray
-):
-    entry = {
+) -> dict:
+    entry: dict[str, Any] = {
         "fold": result.fold + 1,
         "best_epoch": result.best_epoch,
         # The held-out records' metric at the chosen epoch (under selection=validation, what chose it).
@@ -117,7 +141,7 @@ def selection_summary(
     chosen (the paper's choice) and their out-of-fold metric, thresholds fitted on those
     predictions in the same way; the gap between the two is the optimism of choosing on the
     records that are scored."""
-    summary = {
+    summary: dict[str, Any] = {
         "method": config.selection,
         "chosen": {"epochs": [r.best_epoch for r in results], **_challenge(labels, oof, thresholds, config)},
     }

@@ -12,7 +12,7 @@ with (kept in the MODEL folder, `modelstore`). `epoch_plan` draws an epoch's bat
 """
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -126,10 +126,11 @@ def prepare_data(
     dx, all_demographics, strat_folds = _given(cache, labels, config, runtime)
     encoded = [label_space.encode(codes, counts) for codes in dx]
     all_labels = np.array(encoded, dtype=np.float32).reshape(len(encoded), label_space.NUM_CLASSES)
-    loss_mask = keep = None
+    loss_mask: np.ndarray | None = None
+    keep: np.ndarray | None = None
     if overrides is not None:
         all_labels, loss_mask, keep = _overridden(list(cache.names), all_labels, overrides, runtime)
-    testing = strat_folds == TEST_FOLD if config.split == "ptbxl" else np.zeros(len(all_labels), dtype=bool)
+    testing = np.asarray(strat_folds == TEST_FOLD) if config.split == "ptbxl" else np.zeros(len(all_labels), bool)
     rows = [i for i in range(len(all_labels)) if all_labels[i].any() and (keep is None or keep[i]) and not testing[i]]
     dropped = 0 if keep is None else int((~keep).sum())
     unlabelled = sum(1 for i in range(len(all_labels)) if not all_labels[i].any() and (keep is None or keep[i]))
@@ -140,15 +141,16 @@ def prepare_data(
         + f" and {len(cache.failures)} unreadable; {counts.summary()}"
     )
     names = [cache.names[i] for i in rows]
-    labels = all_labels[rows]
+    row_labels = all_labels[rows]
     if loss_mask is not None:
         loss_mask = loss_mask[rows]
         if len(rows) and not loss_mask.any():
+            assert overrides is not None  # the mask is theirs
             log.warning(
                 f"label overrides {overrides.path}: every (record, class) cell of the {len(rows)} training records is "
                 "masked or weighted 0, so the loss is 0 and the network learns nothing"
             )
-    folds = _folds(names, labels, config, data_folder, None if strat_folds is None else strat_folds[rows])
+    folds = _folds(names, row_labels, config, data_folder, None if strat_folds is None else strat_folds[rows])
     saved = store.read_folds()
     if saved is not None and saved != (names, folds.tolist()):
         raise TrainingError(
@@ -158,7 +160,7 @@ def prepare_data(
     if saved is None and runtime.is_main:
         store.write_folds(names, folds)
     demographics = all_demographics[rows]
-    data = TrainingData(cache, np.array(rows), names, labels, demographics, folds, loss_mask)
+    data = TrainingData(cache, np.array(rows), names, row_labels, demographics, folds, loss_mask)
     if features.needed(config):
         data.measurements = features.cached_measurements(cache, config.sample_rate, jobs).take(rows)
         if config.features == "measurements":
@@ -276,13 +278,16 @@ class WindowBatches(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.plan)
 
+    def __iter__(self) -> Iterator[tuple]:
+        return (self[k] for k in range(len(self)))
+
     def __getitem__(self, k: int) -> tuple:
         batch = self.plan[k][self.rank :: self.world]
         indices = batch[:, 0]
         labels, demographics = self.data.labels[indices], self.data.inputs(indices)
         weights = None if self.data.loss_mask is None else self.data.loss_mask[indices]
         parts = self._parts(k, batch)
-        if self._mixup:
+        if self.augmentation is not None and self._mixup:
             mixing = self.augmentation.mixing(k, self.rank, len(batch))
             parts, labels, demographics, weights = augment.mix(parts, labels, demographics, weights, *mixing)
         x = np.zeros((len(batch), preprocess.NUM_LEADS, self.config.window), dtype=np.float32)
@@ -317,17 +322,21 @@ class WindowBatches(torch.utils.data.Dataset):
         """The summed loss weights of global batch k, after mixup: the same on every process
         (0/1 weights sum to the number of unmasked cells)."""
         whole = self.plan[k][:, 0]
-        if not self._mixup:
-            return float(self.data.loss_mask[whole].sum(dtype=np.float64))
+        loss_mask = self.data.loss_mask
+        assert loss_mask is not None  # called for a masked loss only
+        if self.augmentation is None or not self._mixup:
+            return float(loss_mask[whole].sum(dtype=np.float64))
         total = 0.0
         for rank in range(self.world):
-            weights = self.data.loss_mask[whole[rank :: self.world]]
+            weights = loss_mask[whole[rank :: self.world]]
             partners, _ = self.augmentation.mixing(k, rank, len(weights))
             total += float(augment.mixed_weights(weights, partners).sum(dtype=np.float64))
         return total
 
 
-def batch_loader(batches: WindowBatches, workers: int, device: torch.device) -> Iterable:
+def batch_loader(
+    batches: WindowBatches, workers: int, device: torch.device
+) -> WindowBatches | torch.utils.data.DataLoader:
     """`batches` read ahead by `workers` data-loader processes (none: in this process)."""
     if workers == 0:
         return batches

@@ -18,7 +18,7 @@ import numpy as np
 from . import wfdbformats
 from .errors import RecordError, quote
 from .files import open_regular
-from .headers import Header
+from .headers import Header, Lead, Storage
 from .limits import check_size
 
 
@@ -30,12 +30,18 @@ class _SignalFile:
     byte_offset: int
 
 
+def _storage(lead: Lead) -> Storage:
+    """A native record's lead's signal file entry (a header gives it for every lead or none)."""
+    assert lead.storage is not None, "only native WFDB records are read here"
+    return lead.storage
+
+
 def _signal_files(header: Header) -> list[_SignalFile]:
     """The files of a native record, each with its signals (consecutive signal lines of one
     file name), checked to share one format and byte offset and to use only what is read here."""
     files: list[_SignalFile] = []
     for row, lead in enumerate(header.leads):
-        storage = lead.storage
+        storage = _storage(lead)
         where = f"signal line {row + 1} ({quote(lead.name)})"
         fmt = wfdbformats.format_of(storage.format)
         if isinstance(fmt, str):
@@ -112,7 +118,7 @@ def _read(file: _SignalFile, path: str, header: Header, frames: int | None) -> n
         data = f.read(need)
     if len(data) != need:
         raise RecordError(path, f"signal file ended after {len(data)} of {need} bytes while it was read")
-    initial = [header.leads[row].storage.initial_value for row in file.leads]
+    initial = [_storage(header.leads[row]).initial_value for row in file.leads]
     return wfdbformats.decode(data, file.format, len(file.leads), count, initial)
 
 
@@ -122,7 +128,8 @@ def load_adc(header: Header, folder: str, root: str | None = None) -> np.ndarray
     invalid samples are set to their lead's baseline."""
     root = folder if root is None else root
     files = _signal_files(header)
-    adc, frames = None, None
+    adc: np.ndarray | None = None
+    frames: int | None = None
     for file in files:
         path = signal_path(file.name, folder, root, header.path)
         samples = _read(file, path, header, frames)
@@ -137,6 +144,6 @@ def load_adc(header: Header, folder: str, root: str | None = None) -> np.ndarray
                 baseline = min(max(round(header.leads[row].baseline), -(2**31)), 2**31 - 1)
                 values = np.where(values == file.format.invalid, baseline, values)
             adc[row] = values
-    if frames == 0:
+    if adc is None or frames == 0:
         raise RecordError(os.path.join(folder, files[0].name), "record has no samples")
     return adc

@@ -101,6 +101,7 @@ class SecondStage:
         with these measurements and demographics (records, >= 5)."""
         if not self.active:
             return probabilities, probabilities
+        assert table is not None, "a second stage needs the records' measurements"
         if self.stacker is not None:
             probabilities = self.stacker.apply(probabilities, features.encode(table.values))
         if not self.rule_codes:

@@ -35,16 +35,16 @@ class Runtime:
         """Every process's `obj`, in rank order (a list of one without a group)."""
         if not self.in_group:
             return [obj]
-        gathered = [None] * self.world
+        gathered: list = [None] * self.world
         dist.all_gather_object(gathered, obj)
         return gathered
 
-    def broadcast(self, obj: T) -> T:
-        """Rank 0's `obj` on every process."""
-        if not self.in_group:
-            return obj
+    def broadcast(self, obj: T | None) -> T:
+        """Rank 0's `obj` on every process (the others give None)."""
         box = [obj]
-        dist.broadcast_object_list(box, src=0)
+        if self.in_group:
+            dist.broadcast_object_list(box, src=0)
+        assert box[0] is not None, "rank 0 gives a value"
         return box[0]
 
     def single(self) -> "Runtime":

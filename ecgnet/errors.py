@@ -1,8 +1,10 @@
 """The project's errors: problems with the user's records, model folder, settings or folders.
 
 Each is an `EcgnetError` whose message says what is wrong and where, in plain words. The
-command-line entry points catch `EcgnetError` (and `OSError`, for paths the user gave) and
-print that message; anything else is a programming error and shows its traceback.
+command line (`ecgnet.cli.parsing.command`) catches `EcgnetError` (and `OSError`, for paths the
+user gave), prints that message and exits with the command's error status, or with the error's
+own `exit_status` where its class sets one; anything else is a programming error and shows its
+traceback.
 """
 
 
@@ -46,6 +48,10 @@ class InputFileError(EcgnetError):
 
 class ComparisonError(EcgnetError):
     """A comparison of variants (`ecgnet compare`) that cannot run or be summarised."""
+
+
+class ReportError(EcgnetError):
+    """Inputs a report (`ecgnet report`) cannot be made from; the message names the file and the problem."""
 
 
 def describe(error: BaseException) -> str:

@@ -32,13 +32,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import jsonshape, modelstore
+from . import jsonshape, logs, modelstore
 from . import labels as label_space
 from .config import Config, load_config_file, parse_overrides
 from .errors import ComparisonError, ConfigError, InputFileError
 from .files import atomic_write, read_json
 from .jsonshape import Fields, Integer, ListOf, MapOf, Shape, Text
-from .loop import duration
 from .report.shapes import CV_REPORT
 from .thresholds import THRESHOLD_METHODS
 
@@ -73,7 +72,7 @@ class Variant:
 
 def _pairs(text: str) -> list[str]:
     """`a=1,b=2,3` -> ["a=1", "b=2,3"]: a part without `=` continues the value before it (lists)."""
-    pairs = []
+    pairs: list[str] = []
     for part in text.split(","):
         if "=" in part or not pairs:
             pairs.append(part.strip())
@@ -268,7 +267,7 @@ def run_comparison(
             _check_finished(folder, config, variant.label_overrides)
             log.info(f"{what}: finished already")
             continue
-        log.info(f"{what}; {duration(time.time() - started)} elapsed")
+        log.info(f"{what}; {logs.duration(time.time() - started)} elapsed")
         twin = trained_twin(out, variants, variant, seed)
         if twin is not None and not os.path.exists(folder):
             log.info(f"{what}: the networks are those of {twin} (only post-training fields differ); not trained again")
@@ -283,9 +282,9 @@ def run_comparison(
             workers=workers,
             jobs=jobs,
             label_overrides=variant.label_overrides,
-            write_report=False,
         )
-        log.info(f"{what}: done in {duration(time.time() - run_started)}; {duration(time.time() - started)} elapsed")
+        took, elapsed = logs.duration(time.time() - run_started), logs.duration(time.time() - started)
+        log.info(f"{what}: done in {took}; {elapsed} elapsed")
         summarise(out)
     return summarise(out)
 
@@ -370,12 +369,12 @@ def run_metrics(cv_report: dict) -> dict:
 
 def spread(values: list[float | None]) -> dict:
     """Mean and sample standard deviation (n - 1; None below two values) of the values given."""
-    values = [float(v) for v in values if v is not None and math.isfinite(v)]
+    finite = [float(v) for v in values if v is not None and math.isfinite(v)]
     return {
-        "n": len(values),
-        "mean": float(np.mean(values)) if values else None,
-        "std": float(np.std(values, ddof=1)) if len(values) > 1 else None,
-        "values": values,
+        "n": len(finite),
+        "mean": float(np.mean(finite)) if finite else None,
+        "std": float(np.std(finite, ddof=1)) if len(finite) > 1 else None,
+        "values": finite,
     }
 
 
@@ -457,6 +456,17 @@ def summarise(out: str) -> dict:
     return summary
 
 
+def _text(value: object) -> str:
+    """`value` as inert Markdown text: the strings comparison.md shows come from the command line
+    and from run folders people pass around, so HTML, table pipes, backticks, link brackets and
+    line breaks are written escaped, never as markup."""
+    text = " ".join(str(value).split())
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    for special in "\\|`[]*":
+        text = text.replace(special, "\\" + special)
+    return text
+
+
 def _cell(entry: dict | None) -> str:
     if not entry or entry["mean"] is None:
         return ""
@@ -473,7 +483,7 @@ def _main_table(summary: dict) -> str:
     head += ["per-source mean", "worst source", "unseen thresholds: mean", "unseen thresholds: worst"]
     keys = ("challenge", "challenge_uniform", "auroc", "source_mean", "source_worst", "unseen_mean", "unseen_worst")
     rows = [
-        [v["name"], v["changes"].replace("|", "\\|") or "(base config)", f"{v['finished']}/{len(summary['seeds'])}"]
+        [_text(v["name"]), _text(v["changes"]) or "(base config)", f"{v['finished']}/{len(summary['seeds'])}"]
         + [_cell(v.get(key)) for key in keys]
         for v in summary["variants"]
     ]
@@ -481,13 +491,13 @@ def _main_table(summary: dict) -> str:
 
 
 def _selection_table(variants: list[dict]) -> str:
-    rows = [[v["name"], _cell(v["inner_choice"]), _cell(v["held_out_choice"])] for v in variants]
+    rows = [[_text(v["name"]), _cell(v["inner_choice"]), _cell(v["held_out_choice"])] for v in variants]
     return _table(["variant", "chosen on inner split", "chosen on held-out fold"], rows)
 
 
 def _source_table(variants: list[dict], sources: list[str]) -> str:
-    rows = [[v["name"]] + [_cell(v.get("sources", {}).get(key)) for key in sources] for v in variants]
-    return _table(["variant", *sources], rows)
+    rows = [[_text(v["name"])] + [_cell(v.get("sources", {}).get(key)) for key in sources] for v in variants]
+    return _table(["variant", *map(_text, sources)], rows)
 
 
 def _paired_table(variants: list[dict]) -> str:
@@ -497,7 +507,7 @@ def _paired_table(variants: list[dict]) -> str:
         entries = [v["paired"].get(key) for key in PAIRED]
         seeds = max((e["n"] for e in entries if e), default=0)
         rows.append(
-            [v["name"], str(seeds)]
+            [_text(v["name"]), str(seeds)]
             + [f"{_signed(e)} ({e['higher']}/{e['n']})" if e and e["mean"] is not None else "" for e in entries]
         )
     return _table(head, rows)
@@ -512,12 +522,12 @@ def _class_table(variants: list[dict]) -> str:
         [f"{abbreviation} ({code})"] + [_cell(v["class_auroc"][code]) for v in variants]
         for code, abbreviation in zip(label_space.CLASSES, label_space.ABBREVIATIONS)
     ]
-    return _table(["class", *(v["name"] for v in variants)], rows)
+    return _table(["class", *(_text(v["name"]) for v in variants)], rows)
 
 
 def _transfer_table(variants: list[dict]) -> str:
     rows = [
-        [v["name"], method] + [_cell(entry[stat]) for stat in ("pooled", "mean", "worst")]
+        [_text(v["name"]), _text(method)] + [_cell(entry[stat]) for stat in ("pooled", "mean", "worst")]
         for v in variants
         for method, entry in v["transfer"].items()
     ]
@@ -529,7 +539,7 @@ def markdown(summary: dict) -> str:
     variants = summary["variants"]
     parts = [
         f"# ecgnet compare: {len(variants)} variants x {len(summary['seeds'])} seeds\n",
-        f"Data: `{summary['data']}`; seeds {', '.join(map(str, summary['seeds']))}. Each cell is the mean ± the "
+        f"Data: {_text(summary['data'])}; seeds {', '.join(map(str, summary['seeds']))}. Each cell is the mean ± the "
         "sample standard deviation over the finished seeds of the out-of-fold challenge metric (fitted: with the "
         "run's fitted thresholds; p >= uniform: with the uniform threshold) or AUROC. Per-source mean and worst: "
         "each source's metric with the run's thresholds, fitted on all out-of-fold predictions; unseen thresholds: "

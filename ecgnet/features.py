@@ -148,6 +148,7 @@ def cached_measurements(cache: "SignalCache", rate: int, jobs: int = -1) -> Meas
             return MeasurementTable(values.reshape(len(saved["quality"]), len(VALUES)), saved["quality"])
     started = time.time()
     indices = list(range(len(cache)))
+    measured: list
     if jobs == 1 or len(indices) < 2:
         measured = _measure_cached(cache, rate, indices)
     else:

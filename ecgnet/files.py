@@ -15,7 +15,7 @@ import os
 import secrets
 import stat
 from collections.abc import Iterator
-from typing import IO
+from typing import IO, Any
 
 from .errors import InputFileError, RecordError, first_line
 
@@ -115,7 +115,7 @@ def read_text(path: str | os.PathLike, what: str, max_bytes: int) -> str:
         ) from None
 
 
-def read_json(path: str | os.PathLike, what: str, max_bytes: int) -> object:
+def read_json(path: str | os.PathLike, what: str, max_bytes: int) -> Any:
     """The JSON value in `path` (read as `read_text`); InputFileError naming the file, line and
     column of a syntax error. NaN and Infinity, which are not JSON, are refused."""
     import json

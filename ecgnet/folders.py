@@ -25,6 +25,7 @@ RECORD_EXTENSIONS = (".hea", ".mat")
 def name_prefix(record_name: str) -> str:
     """The letters a record name starts with, which name its source (A, Q, I, S, HR, E, JS...)."""
     match = re.match(r"[A-Za-z]*", record_name)
+    assert match is not None  # the pattern matches every string, if only with ""
     return match.group(0)
 
 
@@ -87,7 +88,8 @@ def _scan(folder: str) -> tuple[dict[str, dict[str, list[str]]], list[str]]:
             found = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in entries]
     except OSError as e:
         raise RecordError(folder, f"cannot list folder: {e.strerror or e}") from None
-    files, subfolders = {}, []
+    files: dict[str, dict[str, list[str]]] = {}
+    subfolders: list[str] = []
     for entry, is_folder in sorted(found):
         if entry.startswith("."):
             continue

@@ -17,7 +17,7 @@ from .folders import name_prefix
 
 
 def iterative_stratification(
-    labels: np.ndarray, num_folds: int, rng: np.random.Generator, shares: np.ndarray | None = None
+    labels: np.ndarray, num_folds: int, rng: np.random.Generator, shares: Sequence[float] | np.ndarray | None = None
 ) -> np.ndarray:
     """Fold number (0..num_folds-1) for each row of a (records, classes) 0/1 matrix; `shares`:
     each fold's fraction of the records and of every label (default: equal)."""

@@ -226,7 +226,7 @@ def parse_header(text: str, path: str | os.PathLike = "<header>") -> Header:
         raise RecordError(
             path, f"is a multi-segment record ({quote(content[0][1].split()[0])}), which is not supported"
         )
-    comments = {}
+    comments: dict[str, str] = {}
     for line in lines:
         match = _COMMENT.match(line.strip())
         if match:

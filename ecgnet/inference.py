@@ -14,6 +14,7 @@ decisions (`decisions.SecondStage`), which come between the fold models and thei
 
 import logging
 import os
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
@@ -49,7 +50,10 @@ KERNEL_CACHE_CAPACITY = 0
 
 def bound_kernel_cache() -> None:
     """Bound oneDNN's kernel cache to KERNEL_CACHE_CAPACITY, unless ONEDNN_PRIMITIVE_CACHE_CAPACITY
-    is set. oneDNN reads it once, at the process's first kernel: call this before any."""
+    is set: the one environment setting the driver makes for its process. oneDNN reads it once,
+    at the process's first kernel, so the driver's entry points call this before loading a model
+    (`ecgnet drive` and driver.py, team_code's loaders; the benchmarks that time the driver in
+    their own process do too). Nothing else in the package changes the environment."""
     os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(KERNEL_CACHE_CAPACITY))
 
 
@@ -132,7 +136,7 @@ def predict(
     for x, demographics, valid, owners in view_batches(records, config, batch_samples, inputs):
         x, demographics = x.to(device, non_blocking=True), demographics.to(device, non_blocking=True)
         if valid is not None:
-            valid = tuple(v.to(device) for v in valid)
+            valid = (valid[0].to(device), valid[1].to(device))
         for m, model in enumerate(models):
             probabilities = model.probabilities(x, demographics, valid).cpu().numpy()
             np.add.at(totals[m], owners, probabilities)
@@ -199,7 +203,6 @@ class Ensemble:
     ):
         """`states`: an iterable of fold state dicts (int8 ones with `precision` "int8"),
         consumed one at a time; `stacker`: the stacked stage (config stacking)."""
-        bound_kernel_cache()
         self.config = config
         if config.stacking != "none" and stacker is None:
             raise ConfigError(f"the config's stacking={config.stacking} needs its fitted stage, and none was given")
@@ -211,6 +214,7 @@ class Ensemble:
             int8.int8_network(config, state) if precision == "int8" else float_network(config, state, self.device)
             for state in states
         ]
+        self.warned_lead_sets: set[tuple[str, ...]] = set()  # reduced lead sets warned about
 
     @classmethod
     def from_folder(
@@ -232,8 +236,16 @@ class Ensemble:
         if not records:
             empty = np.zeros((0, label_space.NUM_CLASSES))
             return empty.astype(bool), empty.astype(np.float32)
+        self._warn_reduced_leads(records)
         table = features.measure_records(records, self.config.sample_rate) if features.needed(self.config) else None
         inputs = features.network_inputs(records, self.config, table)
         probabilities = predict(self.models, records, self.config, self.device, batch_samples, inputs)
         probabilities, decisions = self.second_stage.apply(probabilities, table, inputs)
         return combine(probabilities, self.thresholds, decisions)
+
+    def _warn_reduced_leads(self, records: Sequence[Record]) -> None:
+        """Say once per lead set what the 12-lead network is given for records lacking leads."""
+        for missing in dict.fromkeys(r.missing for r in records if r.missing):
+            if missing not in self.warned_lead_sets:
+                self.warned_lead_sets.add(missing)
+                warnings.warn(preprocess.reduced_leads_message(missing), preprocess.ReducedLeadsWarning, stacklevel=3)

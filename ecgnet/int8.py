@@ -58,13 +58,14 @@ its label cells and names the worst.
 
 import functools
 import platform
+from typing import cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .config import Config
-from .model import SEResNet1d, SqueezeExcite, fuse_for_inference, no_masks
+from .model import SEResNet1d, SqueezeExcite, blocks, fuse_for_inference, no_masks
 
 ACTIVATION_MAX = 127  # 7-bit activations: see the module's docstring
 WEIGHT_MIN, WEIGHT_MAX = -128, 127
@@ -148,7 +149,8 @@ class PerViewConv1d(nn.Conv1d):
     blocking change with the batch's size and width (module docstring)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        (kernel,), (stride,), (padding,) = self.kernel_size, self.stride, self.padding
+        (kernel,), (stride,), (padding,) = self.kernel_size, self.stride, cast(tuple[int], self.padding)
+        assert self.bias is not None  # made with one
         weight = self.weight.reshape(self.out_channels, -1)
         views = []
         for view in x:
@@ -243,19 +245,26 @@ def state_shapes(config: Config) -> dict[str, tuple[tuple[int, ...], torch.dtype
 def int8_network(config: Config, state: dict[str, torch.Tensor]) -> Int8Network:
     """The int8 network of a stored state (checked by `modelstore.load_int8_weights`), in
     eval mode, on the CPU. The state's tensors are used, not copied."""
-    model = _fused_skeleton(config, Int8Network)
+    model = cast(Int8Network, _fused_skeleton(config, Int8Network))
     with torch.device("meta"):
         stem = model.stem
-        model.stem = PerViewConv1d(stem.in_channels, stem.out_channels, stem.kernel_size, stem.stride, stem.padding)
-        for block in model.blocks:
+        model.stem = PerViewConv1d(
+            stem.in_channels,
+            stem.out_channels,
+            cast(tuple[int], stem.kernel_size),
+            cast(tuple[int], stem.stride),
+            cast(tuple[int], stem.padding),
+        )
+        for block in blocks(model):
             block.se = PerViewSqueezeExcite(block.se.fc1.in_features, config.se_reduction)
     convolutions = quantised_convolutions(model)
     for name, conv in convolutions.items():
-        block, part = name.rsplit(".", 1)
-        tensors = [state[f"{name}.{suffix}"] for suffix in QUANTISED_SUFFIXES]
+        owner, part = name.rsplit(".", 1)
+        weight, weight_scale, bias, input_scale = (state[f"{name}.{suffix}"] for suffix in QUANTISED_SUFFIXES)
         # conv1's output goes, through the block's mask and ReLU only, into conv2: as codes
-        output_scale = float(state[f"{block}.conv2.input_scale"]) if part == "conv1" else None
-        setattr(model.get_submodule(block), part, Int8Conv1d(*tensors, conv.stride[0], output_scale))
+        output_scale = float(state[f"{owner}.conv2.input_scale"]) if part == "conv1" else None
+        int8_conv = Int8Conv1d(weight, weight_scale, bias, float(input_scale), conv.stride[0], output_scale)
+        setattr(model.get_submodule(owner), part, int8_conv)
     floats = {k: v for k, v in state.items() if k.rsplit(".", 1)[0] not in convolutions}
     model.load_state_dict(floats, strict=True, assign=True)
     return model

@@ -72,8 +72,8 @@ def _load_mapping(name):
         return {row["SNOMED CT Code"].strip(): row for row in csv.DictReader(f)}
 
 
-CLASSES, WEIGHTS = collapse_equivalent(*read_weight_table(_data_text("weights.csv")))
-CLASSES = tuple(CLASSES)
+_CLASS_LIST, WEIGHTS = collapse_equivalent(*read_weight_table(_data_text("weights.csv")))
+CLASSES = tuple(_CLASS_LIST)
 NUM_CLASSES = len(CLASSES)
 CLASS_INDEX = {c: i for i, c in enumerate(CLASSES)}
 NORMAL_INDEX = CLASS_INDEX[NORMAL_CLASS]

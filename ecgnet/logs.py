@@ -8,7 +8,8 @@ it too and a user's own logging set-up is left alone where it already handles `e
     12:03:41 [rank 1] fold 2/5 epoch 3/70 loss 0.0907 ...   under torchrun (WORLD_SIZE > 1)
 
 Under torchrun only rank 0 logs below WARNING, unless `all_ranks` (each process trains its own
-folds with --parallel-folds, so each has its own progress to report).
+folds with --parallel-folds, so each has its own progress to report). The setting belongs to the
+handlers `configure` and `to_file` attach (each has its own filter), not to this module.
 """
 
 import contextlib
@@ -28,9 +29,9 @@ def _rank():
 class _RankFilter(logging.Filter):
     """Adds `rank` (the prefix) to every record; drops other ranks' info unless `all_ranks`."""
 
-    def __init__(self):
+    def __init__(self, all_ranks: bool = False):
         super().__init__()
-        self.all_ranks = False
+        self.all_ranks = all_ranks
 
     def filter(self, record):
         rank, world = _rank()
@@ -38,10 +39,13 @@ class _RankFilter(logging.Filter):
         return rank == 0 or self.all_ranks or record.levelno >= logging.WARNING
 
 
-_filter = _RankFilter()
+class _StreamHandler(logging.StreamHandler):
+    """The handler `configure` attaches (marked, so that configuring again finds it)."""
+
+    _ecgnet = True
 
 
-class _StderrHandler(logging.StreamHandler):
+class _StderrHandler(_StreamHandler):
     """Writes to whatever `sys.stderr` is when a record is emitted, not when configured (test
     runners and callers swap it)."""
 
@@ -66,15 +70,24 @@ def configure(level=logging.INFO, all_ranks=None, stream=None):
     changes only `level` and `all_ranks` (when given)."""
     logger = logging.getLogger(ROOT)
     logger.setLevel(level)
-    if all_ranks is not None:
-        _filter.all_ranks = all_ranks
-    if not any(getattr(h, "_ecgnet", False) for h in logger.handlers):
-        handler = logging.StreamHandler(stream) if stream else _StderrHandler()
-        handler._ecgnet = True
+    handler = _stream_handler(logger)
+    if handler is None:
+        handler = _StreamHandler(stream) if stream else _StderrHandler()
         handler.setFormatter(_formatter())
-        handler.addFilter(_filter)
+        handler.addFilter(_RankFilter())
         logger.addHandler(handler)
+    if all_ranks is not None:
+        _rank_filter(handler).all_ranks = all_ranks
     return logger
+
+
+def _stream_handler(logger: logging.Logger) -> logging.Handler | None:
+    """The handler `configure` attached to `logger`, if any."""
+    return next((h for h in logger.handlers if getattr(h, "_ecgnet", False)), None)
+
+
+def _rank_filter(handler: logging.Handler) -> _RankFilter:
+    return next(f for f in handler.filters if isinstance(f, _RankFilter))
 
 
 class _FileHandler(logging.FileHandler):
@@ -99,13 +112,22 @@ class _FileHandler(logging.FileHandler):
             self._report(e)
 
 
+def duration(seconds: float) -> str:
+    """`seconds` as the log writes a time: 4m05s, or 2h03m from an hour on."""
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
 @contextlib.contextmanager
 def to_file(path):
     """Also append `ecgnet` log records to `path` (MODEL/train.log) while the block runs."""
     handler = _FileHandler(path, encoding="utf-8")
     handler.setFormatter(_formatter())
-    handler.addFilter(_filter)
     logger = logging.getLogger(ROOT)
+    stream = _stream_handler(logger)  # the file logs the ranks the stream does
+    handler.addFilter(_RankFilter(stream is not None and _rank_filter(stream).all_ranks))
     logger.addHandler(handler)
     try:
         yield handler

@@ -8,13 +8,15 @@ epoch best on the inner split, and also remembers the epoch the held-out records
 chosen, so that both choices' out-of-fold scores can be reported. selection=last keeps the
 last epoch and validates only it.
 
-A fold's progress is a `FoldState`, which round-trips through the fold's checkpoint (with
-the network's and the optimizer's state): a run started again goes on after the last epoch
-done. Every random choice comes from (seed, fold, epoch), so a resumed fold makes the same
-choices as an uninterrupted one. A finished fold leaves its weights and a `FoldResult`.
+A fold's progress is a `foldstate.FoldState`, which round-trips through the fold's checkpoint
+(with the network's and the optimizer's state): a run started again goes on after the last
+epoch done. Every random choice comes from (seed, fold, epoch), so a resumed fold makes the
+same choices as an uninterrupted one. A finished fold leaves its weights and a
+`crossval.FoldResult`. What the folds of one call share travels as one `FoldContext`.
 
-The module is longer than most because a fold's whole loop, with its state, precision, loss
-and checks, is meant to read top to bottom in one place (as nanoGPT's train.py does).
+Besides the loop: mixed precision (`MixedPrecision`), the time left (`TimeLeft`), the
+learning-rate schedule, the loss over a process's share of a batch (`masked_loss`) and the
+finite checks.
 """
 
 import contextlib
@@ -22,160 +24,28 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from . import features, losses, metrics, modelstore
+from . import features, logs, losses, metrics, modelstore
 from . import labels as label_space
 from .augment import Augmentation
 from .batchnorm import global_batch_norm
 from .config import Config
+from .crossval import FoldResult
 from .dataset import TrainingData, WindowBatches, batch_loader, epoch_plan
 from .distributed import Runtime
 from .errors import TrainingError
 from .folds import inner_split
+from .foldstate import FoldState, write_result
 from .inference import default_batch_samples, predict
 from .model import SEResNet1d
 from .thresholds import apply_thresholds
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class FoldState:
-    """A fold after `epoch` epochs: what its checkpoint holds besides the network and optimizer."""
-
-    epoch: int = 0  # epochs done
-    best_score: float = -math.inf  # the chosen epoch's selection score (`selection_score`)
-    best_epoch: int = -1  # the chosen epoch, counted from 1; -1 before the first
-    history: list[dict] = field(default_factory=list)  # one entry per epoch done
-    best_model: dict[str, torch.Tensor] | None = None  # the chosen epoch's weights, on the CPU
-    best_probabilities: np.ndarray | None = None  # its probabilities of the held-out records
-    # selection=inner: the epoch the held-out records would have chosen, and their probabilities
-    held_out_best_score: float = -math.inf
-    held_out_best_epoch: int = -1
-    held_out_best_probabilities: np.ndarray | None = None
-
-    def add_epoch(
-        self,
-        model: torch.nn.Module,
-        entry: dict,
-        score: float | None,
-        probabilities: np.ndarray | None,
-        track_held_out: bool = False,
-    ) -> None:
-        """Count the epoch just trained. `score`: its selection score, or None where it is no
-        candidate (selection=last before the last epoch); its weights and held-out
-        `probabilities` are kept if the score is the best so far. `track_held_out`: also keep
-        the held-out probabilities of the epoch best by the held-out score (entry["val_challenge"])."""
-        self.epoch += 1
-        if score is not None and score > self.best_score:
-            self.best_score, self.best_epoch = score, self.epoch
-            self.best_model = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-            self.best_probabilities = probabilities
-        if track_held_out and entry["val_challenge"] > self.held_out_best_score:
-            self.held_out_best_score, self.held_out_best_epoch = entry["val_challenge"], self.epoch
-            self.held_out_best_probabilities = probabilities
-        self.history.append(entry)
-
-    def to_checkpoint(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict:
-        """The checkpoint: tensors and primitives only, as `modelstore.load_tensors` reads them."""
-        return {
-            "epoch": self.epoch,
-            "best_score": self.best_score,
-            "best_epoch": self.best_epoch,
-            "history": self.history,
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "best_model": self.best_model,
-            "best_probabilities": _tensor(self.best_probabilities),
-            "held_out_best_score": self.held_out_best_score,
-            "held_out_best_epoch": self.held_out_best_epoch,
-            "held_out_best_probabilities": _tensor(self.held_out_best_probabilities),
-        }
-
-    @classmethod
-    def from_checkpoint(cls, saved: dict, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> "FoldState":
-        """The state of a checkpoint; `model` and `optimizer` take its weights and moments.
-        (Checkpoints written before selection=inner lack the held_out_best keys.)"""
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        return cls(
-            saved["epoch"],
-            saved["best_score"],
-            saved["best_epoch"],
-            saved["history"],
-            saved["best_model"],
-            _array(saved["best_probabilities"]),
-            saved.get("held_out_best_score", -math.inf),
-            saved.get("held_out_best_epoch", -1),
-            _array(saved.get("held_out_best_probabilities")),
-        )
-
-
-def _tensor(array: np.ndarray | None) -> torch.Tensor | None:
-    return None if array is None else torch.from_numpy(array)
-
-
-def _array(tensor: torch.Tensor | None) -> np.ndarray | None:
-    return None if tensor is None else tensor.numpy()
-
-
-@dataclass
-class FoldResult:
-    """What a finished fold leaves for the threshold search and the report."""
-
-    fold: int  # counted from 0
-    best_epoch: int
-    best_score: float  # the chosen epoch's selection score
-    history: list[dict]
-    validation: np.ndarray  # its held-out records (rows of the training data)
-    probabilities: np.ndarray  # their probabilities at the chosen epoch
-    # selection=inner: the inner split (rows), and the epoch best on the held-out records, its
-    # score and their probabilities then; None (and -1) otherwise
-    inner: np.ndarray | None = None
-    held_out_best_epoch: int = -1
-    held_out_best_score: float | None = None
-    held_out_best_probabilities: np.ndarray | None = None
-
-    @property
-    def held_out_score(self) -> float:
-        """The held-out records' challenge metric (p >= uniform threshold) at the chosen epoch."""
-        return self.history[self.best_epoch - 1]["val_challenge"]
-
-    def to_tensors(self) -> dict:
-        return {
-            "fold": self.fold,
-            "best_epoch": self.best_epoch,
-            "best_score": self.best_score,
-            "history": self.history,
-            "validation": torch.from_numpy(self.validation),
-            "probabilities": torch.from_numpy(self.probabilities),
-            "inner": _tensor(self.inner),
-            "held_out_best_epoch": self.held_out_best_epoch,
-            "held_out_best_score": self.held_out_best_score,
-            "held_out_best_probabilities": _tensor(self.held_out_best_probabilities),
-        }
-
-    @classmethod
-    def from_tensors(cls, saved: dict) -> "FoldResult":
-        """(Results written before selection=inner lack its keys.)"""
-        return cls(
-            saved["fold"],
-            saved["best_epoch"],
-            saved["best_score"],
-            saved["history"],
-            saved["validation"].numpy(),
-            saved["probabilities"].numpy(),
-            _array(saved.get("inner")),
-            saved.get("held_out_best_epoch", -1),
-            saved.get("held_out_best_score"),
-            _array(saved.get("held_out_best_probabilities")),
-        )
 
 
 @dataclass
@@ -212,20 +82,27 @@ class TimeLeft:
 
     def __init__(self, config: Config, store: modelstore.ModelFolder, folds: list[int]):
         self.config, self.store, self.folds = config, store, folds
-        self.durations = []
+        self.durations: list[float] = []
 
     def after_epoch(self, fold: int, epochs_done: int, seconds: float) -> str:
         self.durations.append(seconds)
         per_epoch = float(np.mean(self.durations[-5:]))
         folds_after = sum(1 for k in self.folds if k > fold and not os.path.exists(self.store.fold_result(k)))
-        return duration(per_epoch * ((self.config.epochs - epochs_done) + folds_after * self.config.epochs))
+        return logs.duration(per_epoch * ((self.config.epochs - epochs_done) + folds_after * self.config.epochs))
 
 
-def duration(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 60}m{seconds % 60:02d}s"
+@dataclass(frozen=True)
+class FoldContext:
+    """What every fold a process trains in one call shares: the records, the model folder, the
+    run's settings, the processes that train each fold together, the data-loader processes and
+    the time budget's estimate."""
+
+    data: TrainingData
+    store: modelstore.ModelFolder
+    config: Config
+    runtime: Runtime
+    workers: int
+    time_left: TimeLeft
 
 
 def learning_rate(config: Config, epoch: int) -> float:
@@ -241,7 +118,7 @@ def selection_score(probabilities: np.ndarray, labels: np.ndarray, config: Confi
 
 
 def validate(
-    model: torch.nn.Module, data: TrainingData, indices: np.ndarray, config: Config, runtime: Runtime
+    model: SEResNet1d, data: TrainingData, indices: np.ndarray, config: Config, runtime: Runtime
 ) -> np.ndarray:
     """Probabilities of `indices` (all processes get all of them), each process predicting
     every world-th record."""
@@ -300,7 +177,7 @@ def masked_loss(
 def train_epoch(
     network: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
-    batches: Iterable,
+    batches: WindowBatches | torch.utils.data.DataLoader,
     runtime: Runtime,
     amp: MixedPrecision,
     name: str,
@@ -355,23 +232,10 @@ def check_finite(
 class _FoldRun:
     """One fold's training: its network, optimizer and state, new or from its checkpoint."""
 
-    def __init__(
-        self,
-        fold: int,
-        data: TrainingData,
-        store: modelstore.ModelFolder,
-        config: Config,
-        runtime: Runtime,
-        workers: int,
-    ):
-        self.fold, self.data, self.store, self.config, self.runtime, self.workers = (
-            fold,
-            data,
-            store,
-            config,
-            runtime,
-            workers,
-        )
+    def __init__(self, fold: int, context: FoldContext):
+        self.fold, self.context = fold, context
+        data, store, config, runtime = context.data, context.store, context.config, context.runtime
+        self.data, self.store, self.config, self.runtime = data, store, config, runtime
         device = runtime.device
         self.train_idx, self.val_idx = np.flatnonzero(data.folds != fold), np.flatnonzero(data.folds == fold)
         self.inner_idx = self._inner_records() if config.selection == "inner" else None
@@ -392,7 +256,7 @@ class _FoldRun:
                 else ""
             )
             log.info(f"fold {fold + 1}: resuming after epoch {self.state.epoch}{best}")
-        self.network = self.model  # wrapped to average gradients over the processes of a group
+        self.network: torch.nn.Module = self.model  # wrapped to average gradients over the processes of a group
         if runtime.in_group:
             # Batch norm over the global batch, as one process would (same tensors and state dict keys).
             self.model = global_batch_norm(self.model, device)
@@ -442,7 +306,7 @@ class _FoldRun:
         augmentation = Augmentation(config, self.fold, epoch)
         batches = batch_loader(
             WindowBatches(self.data, plan, config, runtime.rank, runtime.world, augmentation),
-            self.workers,
+            self.context.workers,
             runtime.device,
         )
         name = f"fold {self.fold + 1} epoch {epoch + 1}"
@@ -479,6 +343,7 @@ class _FoldRun:
         if self.runtime.is_main:
             state = self.state
             modelstore.save_tensors(self.store.weights(self.fold), state.best_model)
+            assert state.best_probabilities is not None  # every selection keeps an epoch
             result = FoldResult(
                 self.fold, state.best_epoch, state.best_score, state.history, self.val_idx, state.best_probabilities
             )
@@ -487,7 +352,7 @@ class _FoldRun:
                 result.held_out_best_epoch = state.held_out_best_epoch
                 result.held_out_best_score = state.held_out_best_score
                 result.held_out_best_probabilities = state.held_out_best_probabilities
-            modelstore.save_tensors(self.store.fold_result(self.fold), result.to_tensors())
+            write_result(self.store.fold_result(self.fold), result)
             os.remove(self.store.checkpoint(self.fold))
         self.runtime.barrier()
 
@@ -518,18 +383,11 @@ def _choice(state: FoldState, config: Config) -> str:
     return f"best validation challenge metric {state.best_score:.4f} at epoch {state.best_epoch}"
 
 
-def train_fold(
-    fold: int,
-    data: TrainingData,
-    store: modelstore.ModelFolder,
-    config: Config,
-    runtime: Runtime,
-    workers: int,
-    time_left: TimeLeft,
-) -> FoldState:
+def train_fold(fold: int, context: FoldContext) -> FoldState:
     """Train one fold and keep the epoch `config.selection` chooses; writes foldK.pt and its
     `FoldResult`."""
-    run = _FoldRun(fold, data, store, config, runtime, workers)
+    run = _FoldRun(fold, context)
+    data, config, runtime = context.data, context.config, context.runtime
     state = run.state
     inner = f"{len(run.inner_idx)} inner validation, " if run.inner_idx is not None else ""
     log.info(
@@ -542,7 +400,7 @@ def train_fold(
         log.info(
             f"fold {fold + 1}/{data.num_folds} epoch {epoch + 1}/{config.epochs} loss {loss:.4f} "
             f"{_epoch_scores(entry, state)} "
-            f"{entry['seconds']:.1f}s, {time_left.after_epoch(fold, epoch + 1, entry['seconds'])} left"
+            f"{entry['seconds']:.1f}s, {context.time_left.after_epoch(fold, epoch + 1, entry['seconds'])} left"
         )
     run.finish()
     log.info(f"fold {fold + 1}: {_choice(state, config)}")

@@ -113,6 +113,7 @@ def _find_val(f: IO[bytes], version: int) -> _MatVariable | None:
 def _inflate(f: IO[bytes], variable: _MatVariable, path: str) -> io.BytesIO:
     """A compressed v5 variable as an uncompressed v5 file in memory, inflating no more than
     its declared shape can hold."""
+    assert variable.compressed is not None, "only a compressed variable is inflated"
     start, size = variable.compressed
     limit = _MATRIX_HEADER_BYTES + variable.itemsize * math.prod(variable.shape)
     f.seek(0)

@@ -15,6 +15,7 @@ that never computes gradients may do so, since autograd needs the maps it would 
 
 import functools
 from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 import torch
@@ -57,8 +58,14 @@ def _fused(conv: nn.Conv1d, bn: nn.BatchNorm1d) -> nn.Conv1d:
     compiler (70 MiB, 3 s)."""
     if conv.weight.is_meta:
         return nn.Conv1d(
-            conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, device="meta"
+            conv.in_channels,
+            conv.out_channels,
+            cast(tuple[int], conv.kernel_size),
+            cast(tuple[int], conv.stride),
+            cast(tuple[int], conv.padding),
+            device="meta",
         )
+    assert bn.running_var is not None and bn.running_mean is not None  # the network's batch norms track them
     with torch.no_grad():
         rsqrt = torch.rsqrt(bn.running_var + bn.eps)
         bias = torch.zeros_like(bn.running_mean) if conv.bias is None else conv.bias
@@ -105,12 +112,12 @@ class BasicBlock(nn.Module):
         super().__init__()
         self.stride = stride  # of its first convolution: the block's output has 1/stride of its input's positions
         self.conv1 = nn.Conv1d(in_channels, channels, kernel, stride, kernel // 2, bias=False)
-        self.bn1 = nn.BatchNorm1d(channels)
+        self.bn1: nn.Module = nn.BatchNorm1d(channels)  # nn.Identity once fused
         self.dropout = nn.Dropout(dropout)
         self.conv2 = nn.Conv1d(channels, channels, kernel, 1, kernel // 2, bias=False)
-        self.bn2 = nn.BatchNorm1d(channels)
+        self.bn2: nn.Module = nn.BatchNorm1d(channels)
         self.se = SqueezeExcite(channels, reduction)
-        self.shortcut = None
+        self.shortcut: nn.Module | None = None  # a Sequential (convolution, batch norm), one convolution once fused
         if stride != 1 or in_channels != channels:
             self.shortcut = nn.Sequential(
                 nn.Conv1d(in_channels, channels, 1, stride, bias=False), nn.BatchNorm1d(channels)
@@ -123,13 +130,17 @@ class BasicBlock(nn.Module):
         return F.relu(out.add_(identity), inplace=True)
 
     def fuse_batch_norm(self) -> None:
-        self.conv1, self.bn1 = _fused(self.conv1, self.bn1), nn.Identity()
-        self.conv2, self.bn2 = _fused(self.conv2, self.bn2), nn.Identity()
+        self.conv1, self.bn1 = _fused(self.conv1, cast(nn.BatchNorm1d, self.bn1)), nn.Identity()
+        self.conv2, self.bn2 = _fused(self.conv2, cast(nn.BatchNorm1d, self.bn2)), nn.Identity()
         if self.shortcut is not None:
-            self.shortcut = _fused(*self.shortcut)
+            conv, bn = cast(nn.Sequential, self.shortcut)
+            self.shortcut = _fused(cast(nn.Conv1d, conv), cast(nn.BatchNorm1d, bn))
 
 
 class SEResNet1d(nn.Module):
+    feature_center: torch.Tensor  # buffers, with features=measurements
+    feature_spread: torch.Tensor
+
     def __init__(self, config: Config, initialise: bool = True):
         super().__init__()
         self.mask_padding = config.mask_padding
@@ -137,7 +148,7 @@ class SEResNet1d(nn.Module):
         width = config.width
         self.lead_gate = LeadGate(len(LEADS)) if config.lead_gate else None
         self.stem = nn.Conv1d(len(LEADS), width, config.stem_kernel, 2, config.stem_kernel // 2, bias=False)
-        self.stem_bn = nn.BatchNorm1d(width)
+        self.stem_bn: nn.Module = nn.BatchNorm1d(width)  # nn.Identity once fused
         self.blocks = nn.ModuleList()
         channels = width
         for stage, count in enumerate(config.blocks):
@@ -228,7 +239,7 @@ class SEResNet1d(nn.Module):
     def body(self, x: torch.Tensor, mask: Masks) -> tuple[torch.Tensor, int]:
         """The residual blocks on the stem stage's output: (feature map, its total stride)."""
         stride = 4
-        for block in self.blocks:
+        for block in blocks(self):
             stride *= block.stride
             x = block(x, mask(stride, (x.shape[-1] + block.stride - 1) // block.stride, x.dtype), self.inplace)
         return x, stride
@@ -244,14 +255,19 @@ class SEResNet1d(nn.Module):
         return self.classifier(torch.cat(head, dim=1))
 
 
+def blocks(model: SEResNet1d) -> list[BasicBlock]:
+    """The residual blocks of `model`, in order."""
+    return cast(list[BasicBlock], list(model.blocks))
+
+
 def fuse_for_inference(model: SEResNet1d) -> SEResNet1d:
     """For inference only: fold every batch norm into the convolution before it (the same
     outputs with one pass less over each feature map) and compute in place (see the module's
     docstring). Leaves the model in eval mode; it can no longer be trained."""
     model.eval()
     model.inplace = True
-    model.stem, model.stem_bn = _fused(model.stem, model.stem_bn), nn.Identity()
-    for block in model.blocks:
+    model.stem, model.stem_bn = _fused(model.stem, cast(nn.BatchNorm1d, model.stem_bn)), nn.Identity()
+    for block in blocks(model):
         block.fuse_batch_norm()
     return model
 

@@ -37,6 +37,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import IO, Any, cast
 
 import numpy as np
 import torch
@@ -68,7 +69,7 @@ class _Writes:
     """A file's `write`, keeping the OSError it raised: torch's writer turns that (a full disk)
     into a RuntimeError of its own ('[enforce fail at inline_container.cc]') naming nothing."""
 
-    def __init__(self, file: io.BufferedIOBase):
+    def __init__(self, file: IO[bytes]):
         self.file = file
         self.error: OSError | None = None
 
@@ -89,14 +90,14 @@ def save_tensors(path: str, obj: object) -> None:
     with atomic_file(path, binary=True) as f:
         writes = _Writes(f)
         try:
-            torch.save(obj, writes)
+            torch.save(obj, cast(IO[bytes], writes))  # it needs only `write`
         except RuntimeError:
             if writes.error is None:
                 raise
             raise writes.error from None
 
 
-def load_tensors(path: str) -> object:
+def load_tensors(path: str) -> Any:
     """Load a file written by `save_tensors` without executing pickled code."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
@@ -198,7 +199,7 @@ class ModelFolder:
     def cache(self) -> str:
         return self.work_path("cache")
 
-    def _read_work(self, name: str, shape: jsonshape.Shape) -> object:
+    def _read_work(self, name: str, shape: jsonshape.Shape) -> Any:
         """The JSON value of MODEL/work/`name` (None where absent), of `shape`; ModelFolderError
         names a damaged file."""
         path = self.work_path(name)
@@ -282,7 +283,7 @@ class ModelFolder:
 def save_model(
     folder: str,
     config: Config,
-    thresholds: Sequence[float],
+    thresholds: Sequence[float] | np.ndarray,
     num_folds: int,
     training_summary: dict,
     stacker: Stacker | None = None,
@@ -513,7 +514,10 @@ def read_oof_probabilities(path: str) -> OutOfFold:
             f"codes in ecgnet's order, found {','.join(table.header)[:80]!r}"
         )
     problems = Problems(path, ModelFolderError)
-    names, folds, values, seen = [], [], [], {}
+    names: list[str] = []
+    folds: list[int | None] = []
+    values: list[list[float | None]] = []
+    seen: dict[str, int] = {}
     for row in table.rows:
         name, fold = row["record"], _whole_number(row["fold"])
         if not name:

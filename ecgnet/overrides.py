@@ -73,7 +73,12 @@ def check_overrides(path, rows):
     with it before writing, so that a refused file never replaces a good one."""
     path = str(path)
     problems = Problems(path, OverridesError)
-    labels, masked, dropped, weights, seen, by_record = {}, set(), set(), {}, {}, {}
+    labels: dict[tuple[str, int], int] = {}
+    masked: set[tuple[str, int]] = set()
+    dropped: set[str] = set()
+    weights: dict[tuple[str, int], float] = {}
+    seen: dict[tuple[str, str], int] = {}
+    by_record: dict[str, dict[str, int]] = {}
     for number, record, code, label in rows:
         problem = _row_problem(record, code, label)
         if problem:
@@ -143,7 +148,7 @@ def apply_overrides(names, labels, overrides):
     labels = np.array(labels, copy=True)
     if labels.ndim != 2 or labels.shape != (len(names), label_space.NUM_CLASSES):
         raise ValueError(f"labels must be ({len(names)}, {label_space.NUM_CLASSES}), not {labels.shape}")
-    rows = {}
+    rows: dict[str, list[int]] = {}
     for i, name in enumerate(names):
         rows.setdefault(name, []).append(i)
     loss_mask = np.ones(labels.shape, dtype=np.float32)

@@ -3,7 +3,6 @@ training windows and inference views, and the conditioning of every span the net
 
 import functools
 import math
-import warnings
 from collections.abc import Sequence
 from fractions import Fraction
 
@@ -35,9 +34,6 @@ class ReducedLeadsWarning(UserWarning):
     """Records lack some of the 12 leads the network was trained on."""
 
 
-_warned_lead_sets = set()
-
-
 def order_leads(
     signal: np.ndarray, lead_names: Sequence[str], path: str = "<record>"
 ) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -66,30 +62,37 @@ def complete_limb_leads(signal: np.ndarray, missing: tuple[str, ...]) -> tuple[n
     two independent limb leads, so all six are recovered as the recording device derives them
     (on the sample records to about 1 uV). Returns (signal, leads still missing: the precordial
     ones, which stay zero)."""
-    limb = range(len(_LIMB_FROM_I_II))
-    present = [i for i in limb if LEADS[i] not in missing]
-    absent = [i for i in limb if LEADS[i] in missing]
-    if not absent or len(present) < 2 or np.linalg.matrix_rank(_LIMB_FROM_I_II[present]) < 2:
+    absent = _derivable_limb_leads(missing)
+    if not absent:
         return signal, missing
+    present = [i for i in range(len(_LIMB_FROM_I_II)) if LEADS[i] not in missing]
     i_and_ii = np.linalg.pinv(_LIMB_FROM_I_II[present]) @ signal[present]
     signal[absent] = _LIMB_FROM_I_II[absent] @ i_and_ii
     return signal, tuple(lead for lead in missing if LEADS.index(lead) not in absent)
 
 
-def _warn_reduced_leads(missing, still_missing):
-    """Say once per lead set (per process) what the 12-lead network is given instead."""
-    if missing in _warned_lead_sets:
-        return
-    _warned_lead_sets.add(missing)
+def _derivable_limb_leads(missing: tuple[str, ...]) -> list[int]:
+    """Rows of the missing limb leads that `complete_limb_leads` derives: all of them where two
+    independent limb leads are present, else none."""
+    limb = range(len(_LIMB_FROM_I_II))
+    present = [i for i in limb if LEADS[i] not in missing]
+    absent = [i for i in limb if LEADS[i] in missing]
+    if not absent or len(present) < 2 or np.linalg.matrix_rank(_LIMB_FROM_I_II[present]) < 2:
+        return []
+    return absent
+
+
+def reduced_leads_message(missing: tuple[str, ...]) -> str:
+    """What the 12-lead network is given for records lacking the leads `missing` (a
+    `ReducedLeadsWarning`'s text)."""
+    derived = [LEADS[i] for i in _derivable_limb_leads(missing)]
+    still_missing = [lead for lead in missing if lead not in derived]
     present = [lead for lead in LEADS if lead not in missing]
-    derived = [lead for lead in missing if lead not in still_missing]
     done = [f"{', '.join(derived)} derived from the limb leads present"] if derived else []
     done += [f"{', '.join(still_missing)} set to zero"] if still_missing else []
-    warnings.warn(
+    return (
         f"records with leads {', '.join(present)}: the network was trained on 12 leads; "
-        f"{'; '.join(done)}; outputs may be less reliable than with 12 leads",
-        ReducedLeadsWarning,
-        stacklevel=3,
+        f"{'; '.join(done)}; outputs may be less reliable than with 12 leads"
     )
 
 
@@ -115,11 +118,10 @@ def prepare_signal(
 ) -> tuple[np.ndarray, tuple[str, ...]]:
     """Millivolt signal in header lead order -> (12, n) float32 at `to_rate`, and the leads the
     record lacks. Missing limb leads are derived from the others (`complete_limb_leads`), missing
-    precordial leads are zero; a warning says so once per lead set."""
+    precordial leads are zero (the classifier warns once per lead set: `reduced_leads_message`)."""
     ordered, missing = order_leads(signal, lead_names, path)
     if missing:
-        ordered, still_missing = complete_limb_leads(ordered, missing)
-        _warn_reduced_leads(missing, still_missing)
+        ordered, _ = complete_limb_leads(ordered, missing)
     return resample(ordered, from_rate, to_rate), missing
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from .csvfiles import Problems, read_table
 from .errors import InputFileError, RecordError
-from .headers import parse_age
+from .headers import load_header, parse_age
 from .preprocess import demographics
 
 DATABASE = "ptbxl_database.csv"
@@ -117,7 +117,9 @@ def _entry(row, mapping: list[MappingRow], min_likelihood: float, problems: Prob
         problems.value(row.number, column, row[column], allowed)
         ok = False
 
-    ecg_id = int(row["ecg_id"]) if row["ecg_id"].isdigit() and len(row["ecg_id"]) < 10 else bad("ecg_id", "a number")
+    ecg_id = int(row["ecg_id"]) if row["ecg_id"].isdigit() and len(row["ecg_id"]) < 10 else None
+    if ecg_id is None:
+        bad("ecg_id", "a number")
     statements = parse_statements(row["scp_codes"])
     if statements is None:
         bad("scp_codes", "a dict of statements and likelihoods such as {'NORM': 100.0, 'SR': 0.0}")
@@ -133,7 +135,7 @@ def _entry(row, mapping: list[MappingRow], min_likelihood: float, problems: Prob
     sex = _SEXES.get(row["sex"].removesuffix(".0")) if row["sex"] else None
     if row["sex"] and sex is None:
         bad("sex", "0 (male), 1 (female) or empty")
-    if not ok:
+    if not ok or ecg_id is None or statements is None:
         return None
     return Entry(ecg_id, map_labels(statements, row["heart_axis"], mapping, min_likelihood), age, sex, int(fold))
 
@@ -184,3 +186,10 @@ class PtbxlLabels:
 
     def describe(self) -> str:
         return f"PTB-XL labels from {self.path} (minimum likelihood {self.min_likelihood:g})"
+
+
+def given_dx(name: str, header_path: str, labels: PtbxlLabels | None) -> tuple[str, ...]:
+    """A record's labels (SNOMED CT codes): its header's #Dx, or (`labels`) its PTB-XL statements mapped."""
+    if labels is None:
+        return load_header(header_path).dx
+    return labels.record_entry(name, header_path).dx

@@ -24,6 +24,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,6 +37,7 @@ from .decisions import SecondStage
 from .errors import EcgnetError, RecordError
 from .folders import RecordFiles, list_records
 from .inference import float_network, predict
+from .model import SEResNet1d
 from .records import Record, read_record
 from .thresholds import apply_thresholds
 
@@ -80,7 +82,7 @@ def spread(items: Sequence, count: int | None) -> list:
     return [items[i] for i in np.linspace(0, len(items) - 1, count).round().astype(int)]
 
 
-def calibrate(model: torch.nn.Module, records: Sequence[Record], config: Config) -> dict[str, float]:
+def calibrate(model: SEResNet1d, records: Sequence[Record], config: Config) -> dict[str, float]:
     """{name: input scale} of every quantised convolution of a fused float `model`, from its
     inputs on `records`."""
     observers, hooks = {}, []
@@ -102,7 +104,7 @@ def calibrate(model: torch.nn.Module, records: Sequence[Record], config: Config)
     return scales
 
 
-def int8_state(model: torch.nn.Module, input_scales: dict[str, float]) -> dict[str, torch.Tensor]:
+def int8_state(model: SEResNet1d, input_scales: dict[str, float]) -> dict[str, torch.Tensor]:
     """The stored int8 state (`int8.state_shapes`) of a fused float `model` with the input
     scales from `calibrate`."""
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -115,6 +117,7 @@ def int8_state(model: torch.nn.Module, input_scales: dict[str, float]) -> dict[s
         codes = torch.round(weight / scale[:, None, None]).clamp_(int8.WEIGHT_MIN, int8.WEIGHT_MAX)
         state[f"{name}.weight"] = codes.to(torch.int8)
         state[f"{name}.weight_scale"] = scale
+        assert conv.bias is not None  # a fused convolution has one
         state[f"{name}.bias"] = conv.bias.detach().float().clone()
         state[f"{name}.input_scale"] = torch.tensor(input_scales[name], dtype=torch.float32)
     return state
@@ -127,7 +130,7 @@ def fidelity(
     thresholds: np.ndarray,
     names: Sequence[str],
     decided: tuple[np.ndarray, np.ndarray] | None = None,
-) -> dict[str, float | int | str]:
+) -> dict[str, Any]:
     """int8 against float32 probabilities (records, classes) of the same models on the records
     `names`; `decided`: what the thresholds label in each precision (default: the probabilities)."""
     fp32_decided, int8_decided = decided or (fp32, quantised)
@@ -186,7 +189,8 @@ def _quantise_fold(
     scales = calibrate(model, [read_record(f, config.sample_rate) for f in calibration], config)
     state = int8_state(model, scales)
     quantised = int8.int8_network(config, state)
-    outputs, truth = {"fp32": [], "int8": [], "fp32_decided": [], "int8_decided": []}, []
+    outputs: dict[str, list[np.ndarray]] = {"fp32": [], "int8": [], "fp32_decided": [], "int8_decided": []}
+    truth: list[np.ndarray] = []
     for records in _chunks(gate, config):
         table = features.measure_records(records, config.sample_rate) if features.needed(config) else None
         inputs = features.network_inputs(records, config, table)

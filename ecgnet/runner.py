@@ -144,7 +144,10 @@ def run_folder(
     def chosen(name: str) -> bool:
         if shard is not None and not shard.holds(name):
             return False
-        entry = labels.entry(name) if strat_folds else None
+        if not strat_folds:
+            return True
+        assert labels is not None  # strat_folds come with PTB-XL's labels
+        entry = labels.entry(name)
         return entry is None or entry.strat_fold in strat_folds  # a record missing from the labels fails by name
 
     total = sum(1 for files in iter_records(data_folder, recursive, require=True) if chosen(files.name))
@@ -191,7 +194,7 @@ def _classify_isolating_failures(ensemble: Ensemble, records: Sequence[Record]) 
         log.warning(
             f"driver: a chunk of {len(records)} records failed ({type(e).__name__}: {e}); classifying them one by one"
         )
-    results = []
+    results: list[tuple[np.ndarray, np.ndarray, str | None]] = []
     for record in records:
         try:
             labels, probabilities = ensemble.classify([record])

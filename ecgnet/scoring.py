@@ -14,6 +14,7 @@ import json
 import math
 import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -232,7 +233,7 @@ def scores_csv(result: dict) -> str:
 
 def class_scores_csv(result: dict) -> str:
     """The official CLASS_SCORES_CSV text: rows Classes, AUROC, AUPRC, F-measure."""
-    rows = [("Classes", label_space.CLASSES)]
+    rows: list[tuple[str, Sequence[str]]] = [("Classes", label_space.CLASSES)]
     rows += [(name, [f"{x:.3f}" for x in result["classes"][name]]) for name in ("AUROC", "AUPRC", "F-measure")]
     return "\n".join(f"{title}," + ",".join(values) for title, values in rows)
 

@@ -14,13 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.io
 
-from . import options
 from .csvfiles import Problems, read_table, write_table
-from .errors import EcgnetError, describe
 from .files import atomic_file, atomic_write
-from .folders import name_problem
 from .labels import CLASSES, encode
-from .limits import MAX_SAMPLE_RATE
 from .preprocess import LEADS
 
 SINUS_RHYTHM, SINUS_BRADYCARDIA, SINUS_TACHYCARDIA, ATRIAL_FIBRILLATION = (
@@ -222,78 +218,7 @@ def read_true_labels(path):
     return {row["record"]: np.array([int(row[c]) for c in CLASSES]) for row in table.rows}
 
 
-MAX_COUNT = 1_000_000
 MIN_RATE = 100  # Hz: the generator's waves need a few samples each
-
-
-def _prefix(text):
-    """`--prefix`: the start of a file name in FOLDER that can go into a CSV file."""
-    import argparse
-
-    problem = name_problem(text)
-    if problem or "/" in text or "\\" in text or text.startswith("."):
-        raise argparse.ArgumentTypeError(
-            problem or f"{text!r} would name files outside FOLDER or hidden ones (no /, \\ or leading .)"
-        )
-    return text
-
-
-def main(argv=None, prog=None):
-    """`ecgnet synth` / `python -m ecgnet.synthetic`: write COUNT records into FOLDER; returns 0,
-    or 1 when they cannot be written (named in one line)."""
-    import argparse
-    import sys
-
-    from .cli import HelpFormatter
-
-    parser = argparse.ArgumentParser(
-        prog=prog, formatter_class=HelpFormatter, description="Write synthetic challenge records (NAME.hea + NAME.mat)."
-    )
-    parser.add_argument("folder", help="folder to write the records into (made if missing)")
-    parser.add_argument("count", type=options.integer(0, MAX_COUNT), help="number of records")
-    parser.add_argument(
-        "--seed", type=options.seed, default=0, help="random seed: the same seed gives the same records"
-    )
-    parser.add_argument("--prefix", type=_prefix, default="SYN", help="record names are PREFIX followed by a number")
-    parser.add_argument("--start", type=options.integer(0, 10**9), default=1, help="number of the first record")
-    parser.add_argument(
-        "--rate", type=options.integer(MIN_RATE, int(MAX_SAMPLE_RATE)), default=500, help="sampling rate (Hz)"
-    )
-    parser.add_argument(
-        "--label-noise",
-        type=options.fraction,
-        default=0.0,
-        metavar="RATE",
-        help="fraction of the (record, class) labels over the 8 generated classes flipped in the "
-        f"headers; the clean labels go to FOLDER/{TRUE_LABELS_FILE}",
-    )
-    args = parser.parse_args(argv)
-    try:
-        names = make_dataset(
-            args.folder,
-            args.count,
-            args.seed,
-            args.rate,
-            prefix=args.prefix,
-            start=args.start,
-            label_noise=args.label_noise,
-        )
-    except (EcgnetError, OSError) as e:
-        print(f"error: {describe(e)}", file=sys.stderr)
-        return 1
-    noise = (
-        f" with {args.label_noise:g} of their labels flipped (clean labels in {TRUE_LABELS_FILE})"
-        if args.label_noise > 0
-        else ""
-    )
-    print(f"wrote {len(names)} synthetic records to {args.folder}{noise}")
-    return 0
-
-
-if __name__ == "__main__":
-    import sys
-
-    sys.exit(main())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -366,7 +291,7 @@ def _beat_vector(t: np.ndarray, truth: WaveTruth, rng: np.random.Generator) -> n
         np.outer(_direction(a, f) * m, _lobe(t, split[k], split[k + 1], s))
         for k, (a, f, m) in enumerate(zip(angles, (0.3, -0.5, 0.6), sizes))
     ]
-    qrs = sum(lobes)
+    qrs = lobes[0] + lobes[1] + lobes[2]
     area = qrs[:2].sum(axis=1)
     turn = np.radians(truth.qrs_axis) - np.arctan2(area[1], area[0])
     rotation = np.array([[np.cos(turn), -np.sin(turn), 0], [np.sin(turn), np.cos(turn), 0], [0, 0, 1]])
@@ -386,12 +311,12 @@ def truth_signal(truth: WaveTruth, fs: float = 500, seconds: float = 10.0, rng=N
     n = int(round(seconds * fs))
     t = np.arange(n) / fs
     rr = 60.0 / truth.heart_rate
-    onsets = []
+    times = []
     time = -rr + rng.uniform(0, rr)
     while time < seconds + rr:
-        onsets.append(time)
+        times.append(time)
         time += rr * rng.uniform(1 - truth.rr_jitter, 1 + truth.rr_jitter)
-    onsets = np.array(onsets)
+    onsets = np.array(times)
     vector = np.zeros((3, n))
     span = np.arange(-int(0.6 * fs), int((truth.qt + 0.1) * fs))
     template = _beat_vector(span / fs, truth, rng)

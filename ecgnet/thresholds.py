@@ -59,6 +59,27 @@ def _class_scores(probabilities, labels, outputs, weights, c, grid):
     return base + cumulative[switched]
 
 
+def threshold_sweep(probabilities, labels, thresholds, step=0.01):
+    """Challenge metric with each class's threshold moved over the search grid, the other
+    classes at `thresholds`: (grid, metric[class, grid]). At convergence this is what the
+    coordinate search saw in its last round."""
+    weights = np.nan_to_num(label_space.WEIGHTS)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    labels = np.asarray(labels, dtype=bool)
+    thresholds = np.asarray(thresholds, dtype=np.float64)
+    grid = threshold_grid(step)
+    inactive = np.zeros_like(labels)
+    inactive[:, label_space.NORMAL_INDEX] = True
+    correct = metrics.challenge_score(labels, labels, weights)
+    baseline = metrics.challenge_score(labels, inactive, weights)
+    outputs = apply_thresholds(probabilities, thresholds)
+    sweep = np.zeros((label_space.NUM_CLASSES, len(grid)))
+    for c in range(label_space.NUM_CLASSES):
+        scores = _class_scores(probabilities, labels, outputs, weights, c, grid)
+        sweep[c] = (scores - baseline) / (correct - baseline) if correct != baseline else 0.0
+    return grid, sweep
+
+
 def _coordinate_search(
     probabilities: np.ndarray,
     class_objective: Callable[[np.ndarray, int, np.ndarray], np.ndarray],

@@ -16,8 +16,9 @@ choice, the threshold search and cv_report.json use the overridden labels; a mas
 its given label there (the challenge metric scores whole records, so a cell cannot be left
 out of it). The file's SHA-256 and what it changed go into model.json and train.log.
 
-The finished model gets its cross-validation report in MODEL/report (`ecgnet.report`, which
-needs matplotlib: without it, or with `write_report=False`, it is skipped and the log says so).
+The cross-validation report (MODEL/report) is not written here: `ecgnet train` writes it
+after training returns (`ecgnet.report.write_training_report`), so that training needs nothing
+of the optional report package.
 
 Under torchrun the processes split every batch (DistributedDataParallel averages their
 gradients) and every validation set; with `parallel_folds` each process trains whole folds
@@ -36,12 +37,13 @@ import numpy as np
 
 from . import distributed, features, logs, modelstore
 from .config import Config
-from .crossval import Finish, cv_report, fit_run_thresholds
+from .crossval import Finish, FoldResult, cv_report, fit_run_thresholds
 from .dataset import TrainingData, prepare_data
 from .decisions import out_of_fold
 from .distributed import Runtime
-from .errors import TrainingError, describe
-from .loop import FoldResult, TimeLeft, duration, train_fold
+from .errors import TrainingError
+from .foldstate import read_result
+from .loop import FoldContext, TimeLeft, train_fold
 from .overrides import Overrides, read_overrides
 from .overrides import summary as overrides_summary
 from .ptbxl import PtbxlLabels
@@ -116,6 +118,7 @@ def _second_stage(
     the records of the out-of-fold predictions `oof`."""
     if config.stacking == "none" and not config.decide_rules:
         return None, None
+    assert data.measurements is not None  # prepare_data measures the records for a second stage
     table = data.measurements.take(rows)
     finish = out_of_fold(config, table, data.demographics[rows], labels, data.folds[rows])
     if config.stacking == "none":
@@ -166,7 +169,7 @@ def finalize(
     """Thresholds on the out-of-fold predictions, the report, and model.json (`overrides`: the
     label overrides' record, with their counts, `labels` the label source's, for its "training"
     entry)."""
-    results = [FoldResult.from_tensors(modelstore.load_tensors(store.fold_result(k))) for k in range(data.num_folds)]
+    results = [read_result(store.fold_result(k)) for k in range(data.num_folds)]
     rows, results = _validated(data, results)
     names = [data.names[i] for i in rows]
     oof = np.zeros_like(data.labels[rows])
@@ -231,30 +234,6 @@ def _save_run(store: modelstore.ModelFolder, config: Config, overrides: dict, la
     store.write_run_config(config)
 
 
-def write_cv_html(store: modelstore.ModelFolder, data_folder: str, overrides: Overrides | None) -> None:
-    """MODEL/report/report.html, the cross-validation report on the training labels: DATA's,
-    with the label overrides applied as training applied them (the report says so). Skipped
-    with one line in the log without matplotlib; a failure is logged, never raised: the model
-    is complete by then."""
-    out = store.path("report")
-    try:
-        from .report import write_report
-
-        path = write_report(
-            store.folder, out, labels=data_folder, label_overrides=overrides.path if overrides is not None else None
-        )
-    except ImportError as e:
-        log.info(
-            f"report skipped: {e.name or 'a module it needs'} is not installed ({e}); install the review "
-            "extra (pip install 'ecgnet[review]') to have it, or run `ecgnet report MODEL OUT --labels DATA`"
-        )
-        return
-    except Exception as e:  # noqa: BLE001  (the model is written; a report failure must not undo that)
-        log.warning(f"report not written: {describe(e)}; `ecgnet report MODEL OUT --labels DATA` writes it")
-        return
-    log.info(f"report: {path}")
-
-
 def _train_folds(
     data: TrainingData,
     store: modelstore.ModelFolder,
@@ -269,12 +248,12 @@ def _train_folds(
     todo = [k for k in range(data.num_folds) if folds is None or k in folds]
     mine = [k for k in todo if k % runtime.world == runtime.rank] if parallel_folds else todo
     fold_runtime = runtime.single() if parallel_folds else runtime
-    time_left = TimeLeft(config, store, mine)
+    context = FoldContext(data, store, config, fold_runtime, workers, TimeLeft(config, store, mine))
     for fold in mine:
         if os.path.exists(store.fold_result(fold)):
             log.info(f"fold {fold + 1}: already trained")
             continue
-        train_fold(fold, data, store, config, fold_runtime, workers, time_left)
+        train_fold(fold, context)
     runtime.barrier()
 
 
@@ -289,7 +268,6 @@ def train(
     workers: int | None = None,
     jobs: int = -1,
     label_overrides: str | os.PathLike | None = None,
-    write_report: bool = True,
     labels: PtbxlLabels | None = None,
     recursive: bool | None = None,
 ) -> dict | None:
@@ -300,8 +278,7 @@ def train(
     only these fold numbers (0-based) in this call; cache_folder: keep the signal cache there
     (default MODEL/work/cache, deleted when the model is complete); workers: data-loader
     processes (default `config.workers`); jobs: record-decoding processes (-1: all cores);
-    label_overrides: an overrides file (`ecgnet.overrides`) applied to the labels; write_report:
-    write MODEL/report/report.html at the end (when matplotlib is installed); labels: PTB-XL's
+    label_overrides: an overrides file (`ecgnet.overrides`) applied to the labels; labels: PTB-XL's
     labels, age and sex instead of the headers' (`ptbxl`); recursive: search the data folder's
     subfolders (`folders.iter_records`; None: when it holds no records of its own)."""
     logs.configure(all_ranks=parallel_folds)
@@ -349,11 +326,7 @@ def train(
                     )
                     if cache_folder is None:
                         shutil.rmtree(store.cache, ignore_errors=True)
-                    if write_report:
-                        write_cv_html(store, data_folder, overrides)
-                    else:
-                        log.info("report skipped (--no-report)")
-                    log.info(f"model complete in {store.folder} ({duration(time.time() - started)})")
+                    log.info(f"model complete in {store.folder} ({logs.duration(time.time() - started)})")
             runtime.barrier()
             return report
     finally:

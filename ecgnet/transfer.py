@@ -14,6 +14,7 @@ the scored source, as at an undisclosed hospital.
 """
 
 import logging
+from typing import Any
 
 import numpy as np
 
@@ -44,7 +45,7 @@ def threshold_transfer(
     if len(keys) < 2:
         return None
     binary = {method: np.zeros_like(labels) for method in methods}
-    per_source = {method: {} for method in methods}
+    per_source: dict[str, dict[str, float]] = {method: {} for method in methods}
     for key in keys:
         held = sources == key
         log.info(f"threshold transfer: fitting {len(methods)} methods without source {key}")
@@ -52,10 +53,10 @@ def threshold_transfer(
         for method, thresholds in fitted.items():
             binary[method][held] = apply_thresholds(probabilities[held], thresholds)
             per_source[method][key] = metrics.challenge_metric(labels[held], binary[method][held])
-    result = {"sources": {key: int(np.sum(sources == key)) for key in keys}, "methods": {}}
+    result: dict[str, Any] = {"sources": {key: int(np.sum(sources == key)) for key in keys}, "methods": {}}
     for method in methods:
         scores = per_source[method]
-        worst = min(scores, key=scores.get)
+        worst = min(scores, key=scores.__getitem__)
         result["methods"][method] = {
             "sources": scores,
             "mean": float(np.mean(list(scores.values()))),

@@ -35,12 +35,14 @@ def tiny_model(tmp_path_factory):
     """(model folder, training data folder) of a tiny model trained on 30 sample records."""
     if not helpers.SAMPLE.is_dir():
         pytest.skip(f"sample records not found at {helpers.SAMPLE}")
+    from ecgnet.report import write_training_report
     from ecgnet.training import train
 
     root = tmp_path_factory.mktemp("tiny")
     data = link_records(helpers.SAMPLE, root / "train", sample_names())
     model = root / "model"
     train(data, str(model), config=TINY, jobs=1)
+    write_training_report(model, data)  # as `ecgnet train` does after training
     return str(model), data
 
 

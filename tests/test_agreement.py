@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 pytest.importorskip("statsmodels")
-from ecgnet.review import agreement, relabel  # noqa: E402
+from ecgnet.cli import review as commands  # noqa: E402
+from ecgnet.review import agreement  # noqa: E402
 
 LAD, IAVB = "39732003", "270492004"
 # review_id, record, group, repeat_of, given LAD, model LAD (IAVB is asked too: given 0, model 0)
@@ -128,7 +129,7 @@ def test_report_of_a_kit(tmp_path, capsys):
     paths = write_kit(tmp_path / "kit")
     out = tmp_path / "report.json"
     assert (
-        agreement.main(
+        commands.agreement(
             [
                 str(tmp_path / "kit"),
                 *paths,
@@ -175,7 +176,9 @@ def test_report_of_a_kit(tmp_path, capsys):
     assert consensus[0].startswith("review_id,record,group,class") and len(consensus) == 1 + 12
     # the same seed gives the same report
     assert (
-        agreement.main([str(tmp_path / "kit"), *paths, "--json", str(tmp_path / "again.json"), "--resamples", "500"])
+        commands.agreement(
+            [str(tmp_path / "kit"), *paths, "--json", str(tmp_path / "again.json"), "--resamples", "500"]
+        )
         == 0
     )
     assert json.loads((tmp_path / "again.json").read_text()) == report
@@ -202,7 +205,7 @@ def test_bad_answer_files_name_file_row_column_and_what_is_allowed(tmp_path, cap
     write_kit(tmp_path / "kit", answers={})
     path = tmp_path / "carol.csv"
     path.write_text(FORM_HEADER + "\n" + rows.format(id=identity_of(tmp_path / "kit")))
-    assert agreement.main([str(tmp_path / "kit"), str(path), "--allow-incomplete"]) == 2
+    assert commands.agreement([str(tmp_path / "kit"), str(path), "--allow-incomplete"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {path}: ") and where in err
 
@@ -220,7 +223,7 @@ def test_bad_answer_headers(tmp_path, capsys, header, where):
     write_kit(tmp_path / "kit", answers={})
     path = tmp_path / "carol.csv"
     path.write_text(header + "\n")
-    assert agreement.main([str(tmp_path / "kit"), str(path)]) == 2
+    assert commands.agreement([str(tmp_path / "kit"), str(path)]) == 2
     assert where in capsys.readouterr().err
 
 
@@ -232,7 +235,7 @@ def test_every_problem_of_an_answers_file_is_reported_at_once(tmp_path, capsys):
         FORM_HEADER
         + f"\n{identity},S1,yes,0,excellent,left,9,\n{identity},S2,1,0,G,-45,4,\n{identity},S3,1,maybe,U,,,\n"
     )
-    assert agreement.main([str(tmp_path / "kit"), str(path), "--allow-incomplete"]) == 2
+    assert commands.agreement([str(tmp_path / "kit"), str(path), "--allow-incomplete"]) == 2
     err = capsys.readouterr().err
     assert f"error: {path}: 5 problems" in err
     for where in (
@@ -251,16 +254,16 @@ def test_answers_of_another_kit_are_refused_naming_both_kits(tmp_path, capsys):
     write_kit(tmp_path / "two", answers={}, random_id="22222222")
     one, two = identity_of(tmp_path / "one"), identity_of(tmp_path / "two")
     assert one != two
-    assert agreement.main([str(tmp_path / "two"), *paths]) == 2
+    assert commands.agreement([str(tmp_path / "two"), *paths]) == 2
     err = capsys.readouterr().err
     assert f"these answers are of kit '{one}', but {tmp_path / 'two'} is kit {two}" in err
     out = tmp_path / "overrides.csv"
-    assert relabel.main([str(tmp_path / "two"), *paths, "--policy", "consensus", "--out", str(out)]) == 2
+    assert commands.relabel([str(tmp_path / "two"), *paths, "--policy", "consensus", "--out", str(out)]) == 2
     assert f"kit '{one}'" in capsys.readouterr().err and not out.exists()
     # one row pasted from the other kit's form
     pasted = tmp_path / "frank.csv"
     pasted.write_text(FORM_HEADER + f"\n{two},S1,1,0,,,,\n{one},S2,1,0,,,,\n")
-    assert agreement.main([str(tmp_path / "two"), str(pasted), "--allow-incomplete"]) == 2
+    assert commands.agreement([str(tmp_path / "two"), str(pasted), "--allow-incomplete"]) == 2
     assert f"row 3, column kit_id: '{one}' is not this kit's identity {two}" in capsys.readouterr().err
 
 
@@ -268,7 +271,7 @@ def test_a_key_changed_after_the_kit_was_made_is_refused(tmp_path, capsys):
     paths = write_kit(tmp_path / "kit")
     key = tmp_path / "kit" / "key.csv"
     key.write_text(key.read_text().replace("r1,suspect", "r9,suspect"))
-    assert agreement.main([str(tmp_path / "kit"), *paths]) == 2
+    assert commands.agreement([str(tmp_path / "kit"), *paths]) == 2
     assert "key.csv was changed after the kit was made" in capsys.readouterr().err
 
 
@@ -280,15 +283,15 @@ def test_missing_and_unanswered_items_stop_unless_allowed(tmp_path, capsys):
     # S2 and C1 deleted; S4's row left as the blank form has it
     kept = [line for line in lines if ",S2," not in line and ",C1," not in line and ",S4," not in line]
     alice.write_text("\n".join(kept + [f"{identity},S4,,,,,,"]) + "\n")
-    assert agreement.main([str(tmp_path / "kit"), *paths, "--json", str(tmp_path / "r.json")]) == 3
+    assert commands.agreement([str(tmp_path / "kit"), *paths, "--json", str(tmp_path / "r.json")]) == 3
     err = capsys.readouterr().err
     assert f"{alice}: 2 review IDs have no row (S2, C1); 1 rows hold no answer (S4)" in err
     assert "--allow-incomplete" in err and not (tmp_path / "r.json").exists()
     out = tmp_path / "overrides.csv"
-    assert relabel.main([str(tmp_path / "kit"), *paths, "--policy", "consensus", "--out", str(out)]) == 3
+    assert commands.relabel([str(tmp_path / "kit"), *paths, "--policy", "consensus", "--out", str(out)]) == 3
     assert not out.exists()
     capsys.readouterr()
-    assert agreement.main([str(tmp_path / "kit"), *paths, "--allow-incomplete", "--resamples", "200"]) == 0
+    assert commands.agreement([str(tmp_path / "kit"), *paths, "--allow-incomplete", "--resamples", "200"]) == 0
     text = capsys.readouterr().out
     assert "alice: answered 4 of 7 items; missing 2, unanswered 1" in text
     assert "missing: S2, C1" in text and "unanswered: S4" in text
@@ -303,7 +306,8 @@ def test_undefined_kappa_is_printed_as_undefined_everywhere(tmp_path, capsys):
     paths = write_kit(tmp_path / "kit", answers, items)
     folder = tmp_path / "tables"
     assert (
-        agreement.main([str(tmp_path / "kit"), *paths, "--json", str(tmp_path / "r.json"), "--csv", str(folder)]) == 0
+        commands.agreement([str(tmp_path / "kit"), *paths, "--json", str(tmp_path / "r.json"), "--csv", str(folder)])
+        == 0
     )
     text = capsys.readouterr().out
     assert "0.000..0.000" not in text and "kappa  0.000" not in text
@@ -326,7 +330,7 @@ def test_uninterpretable_items_are_left_out_of_kappa_and_counted(tmp_path, capsy
     paths = write_kit(tmp_path / "kit")
     alice = tmp_path / "kit" / "alice.csv"
     alice.write_text(alice.read_text().replace(",S1,0,0,G,", ",S1,0,0,U,"))  # S1 unreadable for alice
-    assert agreement.main([str(tmp_path / "kit"), *paths, "--json", str(tmp_path / "r.json")]) == 0
+    assert commands.agreement([str(tmp_path / "kit"), *paths, "--json", str(tmp_path / "r.json")]) == 0
     report = json.loads((tmp_path / "r.json").read_text())
     suspect = report["classes"][LAD]["groups"]["suspect"]
     assert suspect["vs_labels"]["alice"]["n"] == 2 and suspect["vs_labels"]["alice"]["uninterpretable"] == 1
@@ -351,7 +355,7 @@ def test_axis_agreement(tmp_path, capsys):
             line.replace(",G,-40,", f",G,{axes[reviewer][line.split(',')[1]]},") for line in lines[1:]
         ]
         open(path, "w").write("\n".join(lines) + "\n")
-    assert agreement.main([str(tmp_path / "kit"), *paths, "--json", str(tmp_path / "r.json")]) == 0
+    assert commands.agreement([str(tmp_path / "kit"), *paths, "--json", str(tmp_path / "r.json")]) == 0
     report = json.loads((tmp_path / "r.json").read_text())["axis"]["groups"]["all"]
     items = ["S1", "S2", "S3", "S4", "C1", "C2"]
     a = np.array([axes["alice"][r] for r in items], dtype=float)
@@ -387,10 +391,10 @@ def test_icc_textbook():
 
 def test_swapped_arguments_and_oversized_files_are_named(tmp_path, capsys):
     paths = write_kit(tmp_path / "kit")
-    assert agreement.main([paths[0], str(tmp_path / "kit")]) == 2
+    assert commands.agreement([paths[0], str(tmp_path / "kit")]) == 2
     err = capsys.readouterr().err
     assert f"{paths[0]} is a file, not a review kit folder" in err and "Not a directory" not in err
-    assert agreement.main([str(tmp_path / "kit"), str(tmp_path / "kit")]) == 2
+    assert commands.agreement([str(tmp_path / "kit"), str(tmp_path / "kit")]) == 2
     assert "is a folder" in capsys.readouterr().err
     huge = tmp_path / "huge.csv"
     with open(huge, "wb") as f:
@@ -398,7 +402,7 @@ def test_swapped_arguments_and_oversized_files_are_named(tmp_path, capsys):
     import tracemalloc
 
     tracemalloc.start()
-    assert agreement.main([str(tmp_path / "kit"), str(huge)]) == 2
+    assert commands.agreement([str(tmp_path / "kit"), str(huge)]) == 2
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert "30,408,704 bytes, more than the 4,194,304 allowed" in capsys.readouterr().err
@@ -436,17 +440,17 @@ def test_bad_kit_is_named(tmp_path, capsys):
     for source, target in zip(paths, plain):
         lines = open(source).read().splitlines()
         target.write_text("\n".join(line.split(",", 1)[1] for line in lines) + "\n")
-    assert agreement.main([str(tmp_path / "kit"), *map(str, plain)]) == 2
+    assert commands.agreement([str(tmp_path / "kit"), *map(str, plain)]) == 2
     assert f"{key}: row 2, column given_label: 'yes' is not allowed (0 or 1)" in capsys.readouterr().err
     (tmp_path / "kit" / "manifest.json").unlink()
-    assert agreement.main([str(tmp_path / "kit"), *paths]) == 2
+    assert commands.agreement([str(tmp_path / "kit"), *paths]) == 2
     assert "manifest.json is missing" in capsys.readouterr().err
 
 
 def test_ties_go_to_an_adjudication_form_whose_answers_break_them(tmp_path, capsys):
     paths = write_kit(tmp_path / "kit")
     folder = tmp_path / "tables"
-    assert agreement.main([str(tmp_path / "kit"), *paths, "--csv", str(folder), "--resamples", "200"]) == 0
+    assert commands.agreement([str(tmp_path / "kit"), *paths, "--csv", str(folder), "--resamples", "200"]) == 0
     assert "tie (a 1 against a 0) on some class: 1 (S2)" in capsys.readouterr().out
     form = (folder / "adjudication_form.csv").read_text().splitlines()
     identity = identity_of(tmp_path / "kit")
@@ -455,6 +459,6 @@ def test_ties_go_to_an_adjudication_form_whose_answers_break_them(tmp_path, caps
     carol.write_text(form[0] + "\n" + form[1].replace(",S2,,,", ",S2,1,0,") + "\n")
     out = tmp_path / "o.csv"
     args = [str(tmp_path / "kit"), *paths, str(carol), "--policy", "mask", "--out", str(out)]
-    assert relabel.main(args) == 3  # carol answered one item only
-    assert relabel.main([*args, "--allow-incomplete"]) == 0
+    assert commands.relabel(args) == 3  # carol answered one item only
+    assert commands.relabel([*args, "--allow-incomplete"]) == 0
     assert "r2," not in out.read_text()  # the tie on r2 (S2) is broken: nothing left to mask

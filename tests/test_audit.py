@@ -16,6 +16,7 @@ from ecgnet.headers import load_header
 from ecgnet.modelstore import save_model
 
 pytest.importorskip("cleanlab")
+from ecgnet.cli import review as commands  # noqa: E402
 from ecgnet.review import audit  # noqa: E402
 
 K = label_space.NUM_CLASSES
@@ -75,7 +76,7 @@ def case(tmp_path_factory):
 
 def test_ranking_finds_planted_flips(case, tmp_path, capsys):
     out = tmp_path / "out"
-    assert audit.main([case["model"], case["data"], str(out)]) == 0
+    assert commands.audit([case["model"], case["data"], str(out)]) == 0
     assert "flagged pairs" in capsys.readouterr().out
     with open(out / "label_issues.csv", newline="") as f:
         reader = csv.DictReader(f)
@@ -132,7 +133,7 @@ def test_paper_selection(case, tmp_path, capsys):
     runs = []
     for seed, out in ((1, "a"), (1, "b"), (2, "c")):
         assert (
-            audit.main(
+            commands.audit(
                 [
                     case["model"],
                     case["data"],
@@ -157,7 +158,9 @@ def test_paper_selection(case, tmp_path, capsys):
     assert summary["false_positives"] == int((~given & predicted).sum())
     assert summary["sampled_false_negatives"] == sum(r["issue"] == "spurious" for r in runs[0])
     # n larger than the misclassified records: all of them, with a warning; the summary holds no ranking
-    audit.main([case["model"], case["data"], str(tmp_path / "all"), "--paper", "--class", "39732003", "--n", "1000"])
+    commands.audit(
+        [case["model"], case["data"], str(tmp_path / "all"), "--paper", "--class", "39732003", "--n", "1000"]
+    )
     assert {r["record"] for r in audit.read_issues(str(tmp_path / "all" / "label_issues.csv"))} == misclassified
     whole = json.loads((tmp_path / "all" / "summary.json").read_text())
     assert whole["warnings"] == [
@@ -191,7 +194,7 @@ def _damage(case, tmp_path, edit):
 )
 def test_bad_oof_file_is_named(case, tmp_path, capsys, edit, where):
     model, path = _damage(case, tmp_path, edit)
-    assert audit.main([model, case["data"], str(tmp_path / "out")]) == 2
+    assert commands.audit([model, case["data"], str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and path in err and where in err
 
@@ -199,15 +202,15 @@ def test_bad_oof_file_is_named(case, tmp_path, capsys, edit, where):
 def test_missing_oof_file(case, tmp_path, capsys):
     model, path = _damage(case, tmp_path, lambda t: t)
     os.remove(path)
-    assert audit.main([model, case["data"], str(tmp_path / "out")]) == 2
+    assert commands.audit([model, case["data"], str(tmp_path / "out")]) == 2
     assert "oof_probabilities.csv is missing" in capsys.readouterr().err
 
 
 def test_paper_needs_a_class(case, tmp_path):
     with pytest.raises(SystemExit):
-        audit.main([case["model"], case["data"], str(tmp_path), "--paper"])
+        commands.audit([case["model"], case["data"], str(tmp_path), "--paper"])
     with pytest.raises(SystemExit):
-        audit.main([case["model"], case["data"], str(tmp_path), "--paper", "--class", "12345"])
+        commands.audit([case["model"], case["data"], str(tmp_path), "--paper", "--class", "12345"])
 
 
 def test_synthetic_label_noise(tmp_path):

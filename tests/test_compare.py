@@ -92,6 +92,33 @@ def test_a_variant_may_not_change_its_definition(compared, capsys):
     assert "the base config (--config, --set, --label-overrides) differs" in capsys.readouterr().err
 
 
+MARKUP = "<script>alert(1)</script> | `x` [link](http://x)\n# heading"
+
+
+def test_markup_in_any_string_of_the_comparison_is_written_inert(compared):
+    """The strings comparison.md shows (the data path, a variant's changes, source and threshold
+    method names from run folders) never become HTML, table cells, links or headings."""
+    out, _ = compared
+    summary = json.load(open(f"{out}/comparison.json"))
+    summary["data"] = MARKUP
+    for variant in summary["variants"]:
+        variant["changes"] = MARKUP
+        variant["sources"][MARKUP] = variant["sources"].pop("A")
+        variant["transfer"][MARKUP] = variant["transfer"].pop("global")
+    text = experiments.markdown(summary)
+    assert "<script" not in text and "](" not in text.replace("\\](", "")
+    assert "&lt;script&gt;" in text and "\\|" in text
+    assert not any(line.startswith("# heading") for line in text.splitlines())
+    expected, tables = None, 0
+    for line in text.splitlines():  # every row of a table has its header's number of cells
+        cells = len(line.replace("\\|", "").split("|")) if line.startswith("|") else None
+        if cells is not None and expected is None:
+            expected, tables = cells, tables + 1
+        assert cells == expected or cells is None, line
+        expected = cells
+    assert tables >= 4
+
+
 def test_summarise_of_a_folder_without_a_comparison(tmp_path, capsys):
     assert cli.compare(["--summarise", str(tmp_path)]) == 1
     assert "holds no comparison" in capsys.readouterr().err

@@ -111,7 +111,7 @@ def test_the_driver_applies_the_conditioning_the_model_was_trained_with(tmp_path
     names = synthetic.make_dataset(data, 12, seed=5, seconds=(3.0, 3.9))
     model = tmp_path / "model"
     config = TINY.replace(epochs=1, lr_milestones=(), bandpass=(1.0, 40.0), standardise=True)
-    training.train(str(data), str(model), config=config, jobs=1, write_report=False)
+    training.train(str(data), str(model), config=config, jobs=1)
     assert json.loads((model / "model.json").read_text())["config"]["bandpass"] == [1.0, 40.0]
     assert cli.drive([str(model), str(data), str(tmp_path / "conditioned")]) == 0
     conditioned = read_probabilities(tmp_path / "conditioned", names)

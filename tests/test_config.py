@@ -26,7 +26,7 @@ def test_a_saved_config_lacking_newer_fields_is_read_with_the_published_values()
 def test_config_file_and_set_apply_over_paper(tmp_path):
     from argparse import Namespace
 
-    from ecgnet.cli import _requested_config
+    from ecgnet.cli.models import _requested_config
 
     path = tmp_path / "c.json"
     path.write_text('{"epochs": 7}')

@@ -22,6 +22,9 @@ import scipy.io
 import torch
 
 from ecgnet import labels, preprocess
+from ecgnet.inference import Ensemble
+from ecgnet.model import SEResNet1d
+from ecgnet.records import Record
 
 from helpers import ROOT, SAMPLE, SHARED, TINY, needs_sample, sample_names
 
@@ -352,19 +355,30 @@ def test_nothing_is_derived_from_all_or_fewer_than_two_limb_leads(leads):
     assert still_missing == missing
 
 
-def test_one_warning_per_lead_set(monkeypatch):
-    monkeypatch.setattr(preprocess, "_warned_lead_sets", set())
-    signal = einthoven_signal()
+def test_one_warning_per_lead_set_and_model():
+    signal = einthoven_signal(1000)
+    records = []
+    for k, leads in enumerate((("I", "II"), ("II", "I"), preprocess.LEADS, ("I", "II", "III", "V2"), ("I", "II"))):
+        prepared, missing = preprocess.prepare_signal(signal[: len(leads)], leads, 500, TINY.sample_rate)
+        records.append(Record(f"R{k}", prepared, preprocess.demographics(50, "male"), (), missing))
+    network = SEResNet1d(TINY).state_dict()
+    environment = dict(os.environ)
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        for leads in (("I", "II"), ("II", "I"), preprocess.LEADS, ("I", "II", "III", "V2"), ("I", "II")):
-            preprocess.prepare_signal(signal[: len(leads)], leads, 500, 257)
+        warnings.simplefilter("always")  # only the classifier's own once-per-lead-set rule applies
+        ensemble = Ensemble(TINY, [network], [0.5] * labels.NUM_CLASSES, "cpu")
+        for record in records:
+            ensemble.classify([record])
+        ensemble.classify(records)
+        Ensemble(TINY, [network], [0.5] * labels.NUM_CLASSES, "cpu").classify(records[:1])  # another model
     messages = [str(w.message) for w in caught if issubclass(w.category, preprocess.ReducedLeadsWarning)]
-    assert len(messages) == 2
-    assert messages[1].startswith(
+    assert len(messages) == 3
+    assert messages[1] == (
         "records with leads I, II, III, V2: the network was trained on 12 leads; "
-        "aVR, aVL, aVF derived from the limb leads present; V1, V3, V4, V5, V6 set to zero"
+        "aVR, aVL, aVF derived from the limb leads present; V1, V3, V4, V5, V6 set to zero; "
+        "outputs may be less reliable than with 12 leads"
     )
+    assert messages[2] == messages[0]
+    assert dict(os.environ) == environment  # a model changes nothing of its process's environment
 
 
 PTBXL = SHARED / "data" / "ptbxl_sample"

@@ -31,10 +31,10 @@ pytest.importorskip("statsmodels")
 from test_agreement import LAD, write_kit  # noqa: E402
 from test_audit import _write_headers, _write_model  # noqa: E402
 
+from ecgnet.cli import review as commands  # noqa: E402
 from ecgnet.report import TestSet as Scores  # noqa: E402  (not named Test*: pytest would collect it)
 from ecgnet.report import build, data, plots  # noqa: E402
-from ecgnet.review import agreement, audit, relabel  # noqa: E402
-from ecgnet.review import kit as review_kit  # noqa: E402
+from ecgnet.review import audit  # noqa: E402
 
 # A record name that a spreadsheet would run (the usual payload without its space and slash,
 # which a header's record line and a file name cannot hold).
@@ -228,7 +228,7 @@ def _audit_run(tmp_path, case, scored):
     out = tmp_path / "out"
     names = ("label_issues.csv", "summary.json")
     return (
-        lambda: audit.main([case[0], case[1], str(out)]),
+        lambda: commands.audit([case[0], case[1], str(out)]),
         [out / n for n in names] + [out / (n + ".tmp") for n in names],
     )
 
@@ -245,14 +245,14 @@ def _relabel_run(tmp_path, case, scored):
     issues = issues_file(tmp_path / "issues.csv", [("A0001", LAD)])
     out = tmp_path / "o" / "overrides.csv"
     argv = ["--from-audit", issues, "--weight", "0.5", "--out", str(out)]
-    return lambda: relabel.main(argv), [out, tmp_path / "o" / "overrides.csv.tmp"]
+    return lambda: commands.relabel(argv), [out, tmp_path / "o" / "overrides.csv.tmp"]
 
 
 def _agreement_run(tmp_path, case, scored):
     paths = write_kit(tmp_path / "kit")
     c, j = tmp_path / "o" / "consensus.csv", tmp_path / "o" / "a.json"
     argv = [str(tmp_path / "kit"), *paths, "--consensus", str(c), "--json", str(j), "--resamples", "100"]
-    return lambda: agreement.main(argv), [c, j, tmp_path / "o" / "consensus.csv.tmp"]
+    return lambda: commands.agreement(argv), [c, j, tmp_path / "o" / "consensus.csv.tmp"]
 
 
 def _evaluate_run(tmp_path, case, scored):
@@ -265,7 +265,7 @@ def _evaluate_run(tmp_path, case, scored):
 def _synth_run(tmp_path, case, scored):
     o = tmp_path / "o"
     argv = [str(o), "2", "--label-noise", "0.2"]
-    return lambda: synthetic.main(argv), [o / "SYN00001.hea", o / "SYN00001.mat", o / "true_labels.csv.tmp"]
+    return lambda: cli.records.synth(argv), [o / "SYN00001.hea", o / "SYN00001.mat", o / "true_labels.csv.tmp"]
 
 
 @pytest.mark.parametrize("command", [_audit_run, _report_run, _relabel_run, _agreement_run, _evaluate_run, _synth_run])
@@ -293,7 +293,7 @@ def test_a_refused_relabel_keeps_the_good_file_and_names_the_input_rows(tmp_path
     good = tmp_path / "good.csv"
     good.write_text(f"record,class,label\nA0001,{LAD},weight:0.5\n")
     issues = issues_file(tmp_path / "dup.csv", [("A0002", LAD), ("A0003", LAD), ("A0002", LAD), ("", LAD)])
-    assert relabel.main(["--from-audit", issues, "--weight", "0.3", "--out", str(good)]) == 2
+    assert commands.relabel(["--from-audit", issues, "--weight", "0.3", "--out", str(good)]) == 2
     err = capsys.readouterr().err
     assert f"{issues}: 2 problems" in err and "row 4, column class: record A0002 and class" in err
     assert "are also on row 2" in err and "row 5, column record: the record name is empty" in err
@@ -311,14 +311,14 @@ def test_a_formula_record_name_is_written_as_text_and_read_back_as_itself(audit_
     the review kit: the name is never a formula cell and always comes back exactly."""
     model, data_folder, names = audit_case
     out = tmp_path / "audit"
-    assert audit.main([model, data_folder, str(out)]) == 0
+    assert commands.audit([model, data_folder, str(out)]) == 0
     cells = [line.split(",")[0] for line in (out / "label_issues.csv").read_text().splitlines()]
     assert "'" + FORMULA in cells and not any(c.startswith(("=", "+", "-", "@")) for c in cells)
     assert FORMULA in {row["record"] for row in audit.read_issues(str(out / "label_issues.csv"))}
 
     overrides_path = tmp_path / "overrides.csv"
     issues = str(out / "label_issues.csv")
-    assert relabel.main(["--from-audit", issues, "--weight", "0.5", "--out", str(overrides_path)]) == 0
+    assert commands.relabel(["--from-audit", issues, "--weight", "0.5", "--out", str(overrides_path)]) == 0
     assert f"'{FORMULA}," in overrides_path.read_text()
     read = overrides.read_overrides(overrides_path)
     assert FORMULA in read.records
@@ -327,7 +327,7 @@ def test_a_formula_record_name_is_written_as_text_and_read_back_as_itself(audit_
 
     kit = tmp_path / "kit"
     argv = [data_folder, str(kit), "--from", issues, "--controls", "0", "--repeats", "0"]
-    assert review_kit.main(argv) == 0, capsys.readouterr().err
+    assert commands.review_kit(argv) == 0, capsys.readouterr().err
     assert FORMULA in (kit / "key.csv").read_text()  # the kit found the record by its name
 
 
@@ -366,7 +366,7 @@ def full_disk(tmp_path):
 
 
 def _full_audit(folder, case, scored, tmp_path):
-    return lambda: audit.main([case[0], case[1], str(folder)]), ["label_issues.csv", "summary.json"]
+    return lambda: commands.audit([case[0], case[1], str(folder)]), ["label_issues.csv", "summary.json"]
 
 
 def _full_report(folder, case, scored, tmp_path):
@@ -375,13 +375,15 @@ def _full_report(folder, case, scored, tmp_path):
 
 def _full_relabel(folder, case, scored, tmp_path):
     issues = issues_file(tmp_path / "issues.csv", [("A0001", LAD)])
-    return lambda: relabel.main(["--from-audit", issues, "--weight", "0.5", "--out", str(folder / "o.csv")]), ["o.csv"]
+    return lambda: commands.relabel(["--from-audit", issues, "--weight", "0.5", "--out", str(folder / "o.csv")]), [
+        "o.csv"
+    ]
 
 
 def _full_agreement(folder, case, scored, tmp_path):
     paths = write_kit(tmp_path / "kit")
     argv = [str(tmp_path / "kit"), *paths, "--json", str(folder / "a.json"), "--consensus", str(folder / "c.csv")]
-    return lambda: agreement.main([*argv, "--resamples", "100"]), ["a.json", "c.csv"]
+    return lambda: commands.agreement([*argv, "--resamples", "100"]), ["a.json", "c.csv"]
 
 
 def _full_evaluate(folder, case, scored, tmp_path):
@@ -391,7 +393,7 @@ def _full_evaluate(folder, case, scored, tmp_path):
 
 
 def _full_synth(folder, case, scored, tmp_path):
-    return lambda: synthetic.main([str(folder), "3"]), ["SYN00001.hea"]
+    return lambda: cli.records.synth([str(folder), "3"]), ["SYN00001.hea"]
 
 
 @pytest.mark.parametrize(
@@ -684,7 +686,7 @@ def test_overrides_that_mask_every_cell_are_warned_about(tmp_path, caplog):
 def test_label_issues_files_in_every_encoding_and_shape(tmp_path, capsys, content, outcome):
     issues = issues_file(tmp_path / "issues.csv", [("A0001", LAD), ("A0002", LAD)])
     (tmp_path / "issues.csv").write_bytes(content(open(issues).read()))
-    status = relabel.main(["--from-audit", issues, "--weight", "0.5", "--out", str(tmp_path / "o.csv")])
+    status = commands.relabel(["--from-audit", issues, "--weight", "0.5", "--out", str(tmp_path / "o.csv")])
     captured = capsys.readouterr()
     if outcome == "wrote":
         assert status == 0 and "wrote 2 overrides" in captured.out
@@ -695,7 +697,7 @@ def test_label_issues_files_in_every_encoding_and_shape(tmp_path, capsys, conten
 def test_review_kit_names_the_audit_rows_of_records_that_are_not_in_data(audit_case, tmp_path, capsys):
     _, data_folder, _ = audit_case
     issues = issues_file(tmp_path / "issues.csv", [("A0001", LAD), ("GONE1", LAD), ("GONE2", LAD)])
-    assert review_kit.main([data_folder, str(tmp_path / "kit"), "--from", issues]) == 1
+    assert commands.review_kit([data_folder, str(tmp_path / "kit"), "--from", issues]) == 1
     line = one_error_line(capsys.readouterr().err)
     assert "2 of its rows name records that are not in DATA (row 3 'GONE1', row 4 'GONE2')" in line
     assert not os.path.exists(tmp_path / "kit")
@@ -708,7 +710,7 @@ def test_review_kit_names_rows_of_unscored_classes_and_bad_ranks(audit_case, tmp
     cells = lines[1].split(",")
     cells[ISSUE_COLUMNS.index("rank")] = "first"
     (tmp_path / "issues.csv").write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n")
-    assert review_kit.main([data_folder, str(tmp_path / "kit"), "--from", issues]) == 1
+    assert commands.review_kit([data_folder, str(tmp_path / "kit"), "--from", issues]) == 1
     err = capsys.readouterr().err
     assert f"{issues}: 2 problems" in err and "row 2, column rank: 'first'" in err and "row 3, column class" in err
 
@@ -718,7 +720,7 @@ def test_an_answers_file_that_is_a_pipe_or_device_is_refused_at_once(tmp_path, c
     fifo = tmp_path / "kit" / "carol.csv"
     os.mkfifo(fifo)
     for answers in (str(fifo), "/dev/zero"):
-        assert returns_within(20, agreement.main, [str(tmp_path / "kit"), *paths, answers]) == 2
+        assert returns_within(20, commands.agreement, [str(tmp_path / "kit"), *paths, answers]) == 2
         assert "not a regular file" in one_error_line(capsys.readouterr().err)
 
 

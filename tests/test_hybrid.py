@@ -19,8 +19,8 @@ from ecgnet.errors import ConfigError, ModelFolderError
 from ecgnet.folders import list_records
 from ecgnet.inference import Ensemble
 from ecgnet.measure import VALUES, measure
-from ecgnet.measure.command import measure_record
 from ecgnet.measure.criteria import BY_CODE
+from ecgnet.measure.folder import measure_record
 from ecgnet.metrics import class_auc
 from ecgnet.model import SEResNet1d
 from ecgnet.preprocess import DEMOGRAPHICS
@@ -385,7 +385,7 @@ def hybrid_model(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("hybrid")
     data = link_records(SAMPLE, root / "train", sample_names())
-    train(data, str(root / "model"), config=HYBRID, jobs=1, write_report=False)
+    train(data, str(root / "model"), config=HYBRID, jobs=1)
     return str(root / "model"), data
 
 

@@ -21,6 +21,7 @@ from ecgnet import overrides
 from ecgnet.errors import EcgnetError
 
 pytest.importorskip("statsmodels")
+from ecgnet.cli import review as commands  # noqa: E402
 from ecgnet.review import audit, kit_inputs, relabel  # noqa: E402
 from ecgnet.review.formats import ISSUE_COLUMNS  # noqa: E402
 
@@ -154,7 +155,7 @@ def test_any_damage_to_an_audit_file_is_a_named_error_or_usable_rows(tmp_path_fa
             reader()
         except EcgnetError as e:
             assert str(e).startswith(str(path))
-    status = relabel.main(["--from-audit", str(path), "--weight", "0.5", "--out", str(good)])
+    status = commands.relabel(["--from-audit", str(path), "--weight", "0.5", "--out", str(good)])
     assert status in (0, 2)
     if status == 2:
         assert good.read_text() == f"record,class,label\nZ9,{LAD},1\n"

@@ -14,8 +14,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from ecgnet import cli, modelstore, synthetic, training
 from ecgnet import labels as label_space
-from ecgnet import modelstore, synthetic, training
 from ecgnet.dataset import WindowBatches, prepare_data
 from ecgnet.distributed import Runtime
 from ecgnet.errors import TrainingError
@@ -23,7 +23,7 @@ from ecgnet.headers import load_header
 from ecgnet.loop import masked_loss
 from ecgnet.overrides import read_overrides
 
-from helpers import ROOT, TINY
+from helpers import ROOT, TINY, cli_settings
 
 K = label_space.NUM_CLASSES
 SR, AF, IAVB = "426783006", "164889003", "270492004"
@@ -133,8 +133,7 @@ def test_model_json_records_the_overrides_and_resuming_with_others_is_refused(re
     other = _overrides(tmp_path / "other.csv", [(names[0], SR, "0")])
     model = str(tmp_path / "model")
     assert (
-        training.train(folder, model, config=QUICK, folds=[0], jobs=1, label_overrides=first, write_report=False)
-        is None
+        training.train(folder, model, config=QUICK, folds=[0], jobs=1, label_overrides=first) is None
     )  # fold 2 still to train
     sha = modelstore.sha256(first)
     with pytest.raises(
@@ -142,11 +141,11 @@ def test_model_json_records_the_overrides_and_resuming_with_others_is_refused(re
         match=rf"started with {first} \(sha256 {sha[:12]}\), but this call gives "
         rf"{other} \(sha256 {modelstore.sha256(other)[:12]}\)",
     ):
-        training.train(folder, model, jobs=1, label_overrides=other, write_report=False)
+        training.train(folder, model, jobs=1, label_overrides=other)
     with pytest.raises(TrainingError, match=r"started with .*first.csv .* but this call gives no label overrides"):
-        training.train(folder, model, jobs=1, write_report=False)
+        training.train(folder, model, jobs=1)
     same = shutil.copy(first, tmp_path / "same_content.csv")  # the same overrides under another name resume
-    assert training.train(folder, model, jobs=1, label_overrides=same, write_report=False) is not None
+    assert training.train(folder, model, jobs=1, label_overrides=same) is not None
     recorded = json.loads((tmp_path / "model" / "model.json").read_text())["training"]["label_overrides"]
     assert recorded == {
         "file": str(same),
@@ -160,27 +159,27 @@ def test_model_json_records_the_overrides_and_resuming_with_others_is_refused(re
     log = (tmp_path / "model" / "train.log").read_text()
     assert f"label overrides: {first} sha256 {sha}" in log and "ignored: GONE" in log
     assert "1 masked, 1 down-weighted, 0 records dropped" in log
-    assert "report skipped (--no-report)" in log and not (tmp_path / "model" / "report").exists()
+    assert "report skipped" not in log and not (tmp_path / "model" / "report").exists()  # training writes none
     # The model is finished: the same overrides have nothing to do, others are refused, naming both.
-    assert training.train(folder, model, jobs=1, label_overrides=first, write_report=False) is None
+    assert training.train(folder, model, jobs=1, label_overrides=first) is None
     with pytest.raises(
         TrainingError,
         match=rf"holds a finished model trained with {same} \(sha256 {sha[:12]}\): 1 labels set, 1 masked, "
         rf"1 down-weighted, 0 records dropped, but this call gives {other} \(sha256 "
         rf"{modelstore.sha256(other)[:12]}\); train into a new MODEL folder",
     ):
-        training.train(folder, model, jobs=1, label_overrides=other, write_report=False)
+        training.train(folder, model, jobs=1, label_overrides=other)
     with pytest.raises(TrainingError, match=r"but this call gives no label overrides"):
-        training.train(folder, model, jobs=1, write_report=False)
+        training.train(folder, model, jobs=1)
 
 
 def test_a_run_without_overrides_refuses_to_resume_with_them(records, tmp_path):
     folder, names = records
     model = str(tmp_path / "model")
-    training.train(folder, model, config=QUICK, folds=[0], jobs=1, write_report=False)
+    training.train(folder, model, config=QUICK, folds=[0], jobs=1)
     path = _overrides(tmp_path / "o.csv", [(names[0], SR, "1")])
     with pytest.raises(TrainingError, match=r"started with no label overrides, but this call gives .*o.csv"):
-        training.train(folder, model, jobs=1, label_overrides=path, write_report=False)
+        training.train(folder, model, jobs=1, label_overrides=path)
 
 
 def test_the_challenge_path_imports_no_review_extra(tmp_path):
@@ -200,7 +199,7 @@ print(sorted({{m.split('.')[0] for m in sys.modules}} & {{'matplotlib', 'cleanla
 
 
 def test_synth_label_noise_flag(tmp_path, capsys):
-    assert synthetic.main([str(tmp_path / "d"), "10", "--seed", "3", "--label-noise", "0.1"]) == 0
+    assert cli.records.synth([str(tmp_path / "d"), "10", "--seed", "3", "--label-noise", "0.1"]) == 0
     assert "with 0.1 of their labels flipped" in capsys.readouterr().out
     truth = (tmp_path / "d" / synthetic.TRUE_LABELS_FILE).read_text().splitlines()
     assert len(truth) == 11 and truth[0] == "record," + ",".join(label_space.CLASSES)
@@ -211,7 +210,7 @@ def test_synth_label_noise_flag(tmp_path, capsys):
         flipped += int(np.sum(given != np.array(values, dtype=float)))
     assert flipped == round(0.1 * 10 * len(synthetic.SYNTHETIC_CLASSES))
     with pytest.raises(SystemExit):
-        synthetic.main([str(tmp_path / "e"), "10", "--label-noise", "1.5"])
+        cli.records.synth([str(tmp_path / "e"), "10", "--label-noise", "1.5"])
 
 
 def test_report_of_a_model_trained_with_overrides_that_add_labels_says_which_labels_it_scores(tmp_path, capsys):
@@ -219,7 +218,7 @@ def test_report_of_a_model_trained_with_overrides_that_add_labels_says_which_lab
     `ecgnet report --labels DATA` scores DATA's labels as given (leaving that record out, and
     saying so) instead of refusing the folder; with --label-overrides it scores the trained labels."""
     pytest.importorskip("matplotlib")
-    from ecgnet.report import main as report_main
+    from ecgnet.cli.reports import report as report_main
 
     folder = tmp_path / "data"
     names = synthetic.make_dataset(folder, 16, seed=7)
@@ -228,9 +227,10 @@ def test_report_of_a_model_trained_with_overrides_that_add_labels_says_which_lab
     header.write_text("\n".join("#Dx: 164861001" if line.startswith("#Dx") else line for line in lines) + "\n")
     overrides = _overrides(tmp_path / "o.csv", [(names[0], AF, "1"), (names[1], SR, "mask")])
     model = tmp_path / "model"
-    training.train(str(folder), str(model), config=QUICK, jobs=1, label_overrides=overrides)
+    trained = cli.train([str(folder), str(model), *cli_settings(QUICK), "--label-overrides", str(overrides)])
+    assert trained == 0
     sha = modelstore.sha256(overrides)
-    own = (model / "report" / "report.html").read_text()  # the report training writes
+    own = (model / "report" / "report.html").read_text()  # the report `ecgnet train` writes
     assert (
         f"<code>{overrides}</code> (SHA-256 <code>{sha[:12]}</code>; among the out-of-fold records: 1 labels set, "
         "1 cells masked" in own

@@ -22,7 +22,6 @@ def _run(monkeypatch, rank, world, all_ranks=False):
         log.warning("trouble")
     finally:
         logger.handlers = saved
-        logs.configure(all_ranks=False)
     return stream.getvalue().splitlines()
 
 

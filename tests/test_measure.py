@@ -10,11 +10,11 @@ import sys
 import numpy as np
 import pytest
 
+from ecgnet.cli import records
 from ecgnet.measure import COLUMNS, measure
 from ecgnet.measure.axes import LIMB_LEADS, PROJECTION, frontal_axis
-from ecgnet.measure.command import main as measure_main
-from ecgnet.measure.command import measure_record
 from ecgnet.measure.filters import bandpass
+from ecgnet.measure.folder import measure_record
 from ecgnet.measure.table import MeasurementsError, read_measurements, write_measurements
 from ecgnet.preprocess import LEADS
 from ecgnet.synthetic import WaveTruth, random_truth, truth_signal, write_record
@@ -198,7 +198,7 @@ def test_measure_command_writes_every_record_and_goes_on_after_a_bad_one(tmp_pat
         write_record(str(data), f"R{k}", truth_signal(WaveTruth(heart_rate=55 + 20 * k), rate, 10.0, rng)[0], rate)
     (data / "BROKEN.hea").write_text("not a header\n")
     write_record(str(data), "SHORT", truth_signal(WaveTruth(), 500, 0.8, rng)[0], 500)
-    assert measure_main([str(data), str(tmp_path / "out"), "--jobs", "2"]) == 0
+    assert records.measure([str(data), str(tmp_path / "out"), "--jobs", "2"]) == 0
     with open(tmp_path / "out" / "measurements.csv", newline="") as f:
         rows = list(csv.reader(f))
     assert tuple(rows[0]) == COLUMNS
@@ -233,7 +233,7 @@ def test_measurements_file_is_refused_with_file_row_and_column(tmp_path):
 
 
 def test_measure_command_refuses_a_missing_folder(tmp_path, capsys):
-    assert measure_main([str(tmp_path / "nowhere"), str(tmp_path / "out")]) == 1
+    assert records.measure([str(tmp_path / "nowhere"), str(tmp_path / "out")]) == 1
     assert "folder does not exist" in capsys.readouterr().err
 
 

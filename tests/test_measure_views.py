@@ -7,9 +7,9 @@ import numpy as np
 import pypdf
 import pytest
 
-from ecgnet.measure.command import main as measure_main
+from ecgnet.cli import records
+from ecgnet.cli import review as review_commands
 from ecgnet.measure.table import machine_line, read_measurements
-from ecgnet.review import kit
 from ecgnet.synthetic import WaveTruth, truth_signal, write_record
 
 pytest.importorskip("matplotlib")
@@ -25,13 +25,13 @@ def data(tmp_path_factory):
         signal = truth_signal(WaveTruth(heart_rate=rate, qrs_axis=axis), 500, 10.0, rng)[0]
         write_record(str(folder), name, signal, 500, age=60, sex="Female", dx=dx)
     (folder.parent / "records.txt").write_text("V1001\nV1002\n")
-    assert measure_main([str(folder), str(folder.parent / "m")]) == 0
+    assert records.measure([str(folder), str(folder.parent / "m")]) == 0
     return folder
 
 
 def kit_text(data, out, *extra):
     argv = [str(data), str(out), "--records", str(data.parent / "records.txt"), "--classes", "LAD,SB"]
-    assert kit.main([*argv, "--controls", "0", "--repeats", "0", *extra]) == 0
+    assert review_commands.review_kit([*argv, "--controls", "0", "--repeats", "0", *extra]) == 0
     return "\n".join(page.extract_text() for page in pypdf.PdfReader(out / "reviewers" / "packet.pdf").pages)
 
 

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from ecgnet import labels, metrics, modelstore, training
+from ecgnet import labels, metrics, modelstore
 from ecgnet.config import Config
 
 from helpers import ROOT, SAMPLE, TINY, cli_settings, link_records, needs_sample, sample_names
@@ -80,7 +80,7 @@ def test_training_without_matplotlib_skips_the_report_in_one_line(copy_model, mo
     store = modelstore.ModelFolder(copy_model)
     shutil.rmtree(store.path("report"), ignore_errors=True)
     with caplog.at_level("INFO"):
-        training.write_cv_html(store, str(SAMPLE), None)
+        assert ecgnet.report.write_training_report(copy_model, str(SAMPLE)) is None
     lines = [r.getMessage() for r in caplog.records if "report" in r.getMessage()]
     assert len(lines) == 1 and lines[0].startswith("report skipped: matplotlib is not installed"), lines
     assert not os.path.exists(store.path("report"))

@@ -355,7 +355,7 @@ def test_split_ptbxl_trains_one_model_on_folds_1_to_8_validated_on_fold_9(tmp_pa
     model = tmp_path / "model"
     config = TINY.replace(split="ptbxl", batch_size=4)
     source = ptbxl.PtbxlLabels.beside(data)
-    report = train(str(data), str(model), config=config, jobs=1, labels=source, write_report=False)
+    report = train(str(data), str(model), config=config, jobs=1, labels=source)
     manifest = json.loads((model / "model.json").read_text())
     assert len(manifest["weights"]) == 1 and manifest["training"]["labels"]["labels"] == "ptbxl"
     folds = json.loads((model / "work" / "folds.json").read_text())
@@ -367,7 +367,7 @@ def test_split_ptbxl_trains_one_model_on_folds_1_to_8_validated_on_fold_9(tmp_pa
     # Resuming with other labels is refused.
     os.remove(model / "model.json")
     with pytest.raises(TrainingError, match="started with labels"):
-        train(str(data), str(model), jobs=1, labels=ptbxl.PtbxlLabels.beside(data, 50), write_report=False)
+        train(str(data), str(model), jobs=1, labels=ptbxl.PtbxlLabels.beside(data, 50))
 
 
 def test_split_ptbxl_needs_ptbxl_labels(tmp_path):
@@ -375,7 +375,7 @@ def test_split_ptbxl_needs_ptbxl_labels(tmp_path):
 
     data = copy_records(tmp_path / "ptbxl")
     with pytest.raises(TrainingError, match="split=ptbxl .* --labels ptbxl"):
-        train(str(data), str(tmp_path / "model"), config=TINY.replace(split="ptbxl"), jobs=1, write_report=False)
+        train(str(data), str(tmp_path / "model"), config=TINY.replace(split="ptbxl"), jobs=1)
 
 
 def test_without_labels_native_ptbxl_records_have_none_to_train_on(tmp_path):
@@ -385,4 +385,4 @@ def test_without_labels_native_ptbxl_records_have_none_to_train_on(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with pytest.raises(TrainingError, match="0 usable records"):
-            train(str(data), str(tmp_path / "model"), config=TINY, jobs=1, write_report=False)
+            train(str(data), str(tmp_path / "model"), config=TINY, jobs=1)

@@ -9,6 +9,7 @@ from ecgnet.overrides import summary
 pytest.importorskip("statsmodels")
 from test_agreement import IAVB, LAD, identity_of, write_kit  # noqa: E402
 
+from ecgnet.cli import review as commands  # noqa: E402
 from ecgnet.review import audit, relabel  # noqa: E402
 from ecgnet.review.formats import ISSUE_COLUMNS  # noqa: E402
 
@@ -31,7 +32,7 @@ K = label_space.NUM_CLASSES
 def test_policies(tmp_path, capsys, policy, expected):
     paths = write_kit(tmp_path / "kit")
     out = tmp_path / "overrides.csv"
-    assert relabel.main([str(tmp_path / "kit"), *paths, "--policy", policy, "--out", str(out)]) == 0
+    assert commands.relabel([str(tmp_path / "kit"), *paths, "--policy", policy, "--out", str(out)]) == 0
     lines = out.read_text().splitlines()
     assert lines[0] == "record,class,label" and [line.split(",") for line in lines[1:]] == expected
     assert f"wrote {len(expected)} overrides" in capsys.readouterr().out
@@ -108,7 +109,7 @@ def test_bad_answers_stop_relabel(tmp_path, capsys):
     paths = write_kit(tmp_path / "kit")
     with open(paths[0], "a") as f:
         f.write(f"{identity_of(tmp_path / 'kit')},X1,1,0,,,,\n")
-    assert relabel.main([str(tmp_path / "kit"), *paths, "--policy", "mask", "--out", str(tmp_path / "o.csv")]) == 2
+    assert commands.relabel([str(tmp_path / "kit"), *paths, "--policy", "mask", "--out", str(tmp_path / "o.csv")]) == 2
     assert "review ID 'X1' is not in" in capsys.readouterr().err
     assert not (tmp_path / "o.csv").exists()
 
@@ -129,7 +130,7 @@ def test_audit_pairs_become_weighted_overrides(tmp_path, capsys):
     issues = _issues(tmp_path, [("r2", LAD), ("r1", IAVB), ("r1", LAD), ("r3", LAD)])
     out = tmp_path / "overrides.csv"
     argv = ["--from-audit", issues, "--weight", "0.3", "--out", str(out)]
-    assert relabel.main([*argv, "--top", "3"]) == 0
+    assert commands.relabel([*argv, "--top", "3"]) == 0
     assert out.read_text().splitlines() == [
         "record,class,label",
         f"r1,{IAVB},weight:0.3",  # the first three rows, by record then class order
@@ -138,7 +139,7 @@ def test_audit_pairs_become_weighted_overrides(tmp_path, capsys):
     ]
     assert "wrote 3 overrides (weight 0.3 from" in capsys.readouterr().out
     assert relabel.read_overrides(out).weights[("r2", label_space.CLASS_INDEX[LAD])] == pytest.approx(0.3)
-    assert relabel.main(argv) == 0 and len(out.read_text().splitlines()) == 5  # all rows without --top
+    assert commands.relabel(argv) == 0 and len(out.read_text().splitlines()) == 5  # all rows without --top
 
 
 @pytest.mark.parametrize(
@@ -153,22 +154,24 @@ def test_audit_pairs_become_weighted_overrides(tmp_path, capsys):
 def test_from_audit_options_are_checked(tmp_path, capsys, extra, problem):
     issues = _issues(tmp_path, [("r1", LAD)])
     with pytest.raises(SystemExit):
-        relabel.main(["--from-audit", issues, "--out", str(tmp_path / "o.csv"), *extra])
+        commands.relabel(["--from-audit", issues, "--out", str(tmp_path / "o.csv"), *extra])
     assert problem in capsys.readouterr().err
 
 
 def test_a_kit_needs_its_answers_and_policy(tmp_path, capsys):
     with pytest.raises(SystemExit):
-        relabel.main([str(tmp_path), "--out", str(tmp_path / "o.csv")])
+        commands.relabel([str(tmp_path), "--out", str(tmp_path / "o.csv")])
     assert "give KIT_DIR, ANSWERS.csv and --policy" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        relabel.main([str(tmp_path), "a.csv", "--policy", "mask", "--weight", "0.3", "--out", str(tmp_path / "o.csv")])
+        commands.relabel(
+            [str(tmp_path), "a.csv", "--policy", "mask", "--weight", "0.3", "--out", str(tmp_path / "o.csv")]
+        )
     assert "--weight and --top go with --from-audit" in capsys.readouterr().err
 
 
 def test_an_unscored_class_in_the_audit_file_is_named(tmp_path, capsys):
     issues = _issues(tmp_path, [("r1", LAD), ("r2", "12345")])
-    assert relabel.main(["--from-audit", issues, "--weight", "0", "--out", str(tmp_path / "o.csv")]) == 2
+    assert commands.relabel(["--from-audit", issues, "--weight", "0", "--out", str(tmp_path / "o.csv")]) == 2
     assert f"{issues}: row 3, column class: '12345' is not one of the 24 scored classes" in capsys.readouterr().err
 
 
@@ -178,9 +181,9 @@ def test_an_item_every_reviewer_found_uninterpretable_is_masked_not_relabelled(t
         text = open(path).read().replace(",S1,0,0,G,", ",S1,0,0,U,")
         open(path, "w").write(text)
     out = tmp_path / "o.csv"
-    assert relabel.main([str(tmp_path / "kit"), *paths, "--policy", "consensus", "--out", str(out)]) == 0
+    assert commands.relabel([str(tmp_path / "kit"), *paths, "--policy", "consensus", "--out", str(out)]) == 0
     assert "r1," not in out.read_text()  # the 0s of an unreadable tracing do not overturn its label
-    assert relabel.main([str(tmp_path / "kit"), *paths, "--policy", "mask", "--out", str(out)]) == 0
+    assert commands.relabel([str(tmp_path / "kit"), *paths, "--policy", "mask", "--out", str(out)]) == 0
     assert [line for line in out.read_text().splitlines() if line.startswith("r1,")] == [
         f"r1,{IAVB},mask",
         f"r1,{LAD},mask",

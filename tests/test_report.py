@@ -21,10 +21,12 @@ import pytest
 
 from ecgnet import crossval, metrics, report, scoring
 from ecgnet import labels as label_space
+from ecgnet.cli.reports import report as main
 from ecgnet.config import Config
 from ecgnet.report import data as report_data
-from ecgnet.report import generalisation, main, write_report
-from ecgnet.thresholds import apply_thresholds, search_thresholds
+from ecgnet.report import generalisation, write_report
+from ecgnet.report.training_labels import read_training_labels
+from ecgnet.thresholds import apply_thresholds, search_thresholds, threshold_sweep
 from ecgnet.transfer import threshold_transfer
 
 from helpers import ROOT
@@ -254,7 +256,7 @@ def test_numbers_behind_the_views(made_up):
     data = report_data.load_model_data(model, labels)
     oof = data.oof
     # The sweep, at the chosen thresholds, is the metric of the chosen outputs.
-    grid, sweep = report_data.threshold_sweep(data.probabilities, oof.labels, data.thresholds)
+    grid, sweep = threshold_sweep(data.probabilities, oof.labels, data.thresholds)
     chosen = metrics.challenge_metric(oof.labels, apply_thresholds(data.probabilities, data.thresholds))
     for k in range(N):
         at = int(np.argmin(np.abs(grid - data.thresholds[k])))
@@ -360,7 +362,7 @@ def test_generalisation_section_of_an_older_report_says_what_it_lacks(made_up):
 def test_generalisation_section_shows_sources_selection_and_transfer(made_up):
     model, labels, _ = made_up
     data = report_data.load_model_data(model)
-    y = report_data.read_training_labels(labels, data.names)
+    y = read_training_labels(labels, data.names)
     config = Config(split="source", selection="inner", threshold_method="global")
     cv = data.cv_report
     cv.update(split="source", threshold_method="global")
@@ -397,7 +399,7 @@ def test_generalisation_section_shows_sources_selection_and_transfer(made_up):
 def test_driver_side_never_imports_matplotlib():
     code = (
         "import sys, ecgnet.report, ecgnet.scoring, ecgnet.metrics, ecgnet.inference, ecgnet.runner\n"
-        "from ecgnet.report import main\n"
+        "import ecgnet.cli.reports\n"
         "assert 'matplotlib' not in sys.modules, 'matplotlib imported'\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)

@@ -17,6 +17,7 @@ pytest.importorskip("matplotlib")
 pypdf = pytest.importorskip("pypdf")
 
 from ecgnet import labels as label_space  # noqa: E402
+from ecgnet.cli import review as commands  # noqa: E402
 from ecgnet.matfiles import load_signal  # noqa: E402
 from ecgnet.preprocess import LEADS  # noqa: E402
 from ecgnet.review import formats, kit, sheet  # noqa: E402
@@ -189,7 +190,7 @@ def inputs(tmp_path_factory):
 
 def build(inputs, out, *extra):
     argv = [inputs["data"], str(out), *extra]
-    assert kit.main(argv) == 0
+    assert commands.review_kit(argv) == 0
     return str(out)
 
 
@@ -371,15 +372,19 @@ def test_refusals(inputs, tmp_path, capsys):
     out = tmp_path / "used"
     out.mkdir()
     (out / "key.csv").write_text("old")
-    assert kit.main([inputs["data"], str(out), "--from", inputs["audit"]]) == 1
+    assert commands.review_kit([inputs["data"], str(out), "--from", inputs["audit"]]) == 1
     assert "new or empty" in capsys.readouterr().err
-    assert kit.main([inputs["data"], str(tmp_path / "new"), "--from", inputs["audit"], "--classes", "XYZ"]) == 1
+    assert (
+        commands.review_kit([inputs["data"], str(tmp_path / "new"), "--from", inputs["audit"], "--classes", "XYZ"]) == 1
+    )
     names = tmp_path / "names.txt"
     names.write_text("A0101\nNOPE1\n")
-    assert kit.main([inputs["data"], str(tmp_path / "new2"), "--records", str(names), "--classes", "LAD"]) == 1
+    assert (
+        commands.review_kit([inputs["data"], str(tmp_path / "new2"), "--records", str(names), "--classes", "LAD"]) == 1
+    )
     assert "not in DATA" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        kit.main([inputs["data"], str(tmp_path / "new3"), "--records", str(names)])  # needs --classes
+        commands.review_kit([inputs["data"], str(tmp_path / "new3"), "--records", str(names)])  # needs --classes
 
 
 @needs_sample
@@ -387,7 +392,7 @@ def test_sample_records_render(tmp_path):
     """A CPSC record of 15 s, a Georgia record stating 4880/mV and a PTB-XL record stating 200/mV."""
     names = tmp_path / "names.txt"
     names.write_text("A0001\nE00009\nHR00599\n")
-    out = kit.main(
+    out = commands.review_kit(
         [
             str(SAMPLE),
             str(tmp_path / "kit"),
@@ -440,13 +445,12 @@ def test_sheets_differ_only_in_tracing_review_id_and_demographics(inputs, tmp_pa
     assert form != open(os.path.join(other, "reviewers", "answer_form.csv")).read()
     filled = tmp_path / "alice.csv"
     filled.write_text(form.replace(",,,,,,", ",0,0,G,10,3,"))
-    from ecgnet.review import agreement
 
     capsys.readouterr()
-    assert agreement.main([other, str(filled), "--resamples", "100"]) == 2
+    assert commands.agreement([other, str(filled), "--resamples", "100"]) == 2
     err = capsys.readouterr().err
     assert identities[0] in err and identities[1] in err
-    assert agreement.main([out, str(filled), "--resamples", "100"]) == 0
+    assert commands.agreement([out, str(filled), "--resamples", "100"]) == 0
 
 
 def test_more_windows_of_a_longer_record_are_pages_of_the_same_item(inputs, tmp_path):

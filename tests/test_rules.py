@@ -10,10 +10,10 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 
 from ecgnet import labels as label_space
+from ecgnet.cli import review as commands
 from ecgnet.measure import criteria
 from ecgnet.measure.table import MEASUREMENTS_FILE, read_measurements
-from ecgnet.review import relabel, rules
-from ecgnet.review.audit import main as audit_main
+from ecgnet.review import rules
 from ecgnet.review.audit import read_issues
 from ecgnet.synthetic import WaveTruth, truth_signal, write_record
 
@@ -102,7 +102,7 @@ def test_rules_command_on_known_truth_records(tmp_path, capsys):
     for name, (truth, dx) in cases.items():
         write_record(str(data), name, truth_signal(truth, 500, 10.0, rng)[0], 500, age=50, sex="Male", dx=dx)
     out = tmp_path / "rules"
-    assert rules.main([str(data), str(out)]) == 0
+    assert commands.rules([str(data), str(out)]) == 0
     assert set(read_measurements(out / MEASUREMENTS_FILE)) == set(cases)
     table = rules.read_rule_labels(str(out / rules.RULE_LABELS_FILE))
     assert table[("S1", "426177001")] == 1 and table[("S2", "426783006")] == 1 and table[("S3", "427084000")] == 1
@@ -113,17 +113,17 @@ def test_rules_command_on_known_truth_records(tmp_path, capsys):
     assert "labels vs rule" in capsys.readouterr().out
     overrides = tmp_path / "overrides.csv"
     argv = ["--from-rules", str(out / rules.RULE_LABELS_FILE), "--out", str(overrides)]
-    assert relabel.main([*argv, "--weight", "0.2"]) == 0
+    assert commands.relabel([*argv, "--weight", "0.2"]) == 0
     assert ["S3", LAD, "weight:0.2"] in list(csv.reader(overrides.open()))
-    assert relabel.main([*argv, "--override", "--classes", "LAD"]) == 0
+    assert commands.relabel([*argv, "--override", "--classes", "LAD"]) == 0
     assert list(csv.reader(overrides.open()))[1:] == [["S3", LAD, "0"]]
 
 
 def test_relabel_from_rules_refuses_mixed_ways(tmp_path, capsys):
     with pytest.raises(SystemExit):
-        relabel.main(["--from-rules", "x.csv", "--out", str(tmp_path / "o.csv")])  # neither weight nor override
+        commands.relabel(["--from-rules", "x.csv", "--out", str(tmp_path / "o.csv")])  # neither weight nor override
     with pytest.raises(SystemExit):
-        relabel.main(["--from-rules", "x.csv", "--weight", "0.5", "--override", "--out", str(tmp_path / "o.csv")])
+        commands.relabel(["--from-rules", "x.csv", "--weight", "0.5", "--override", "--out", str(tmp_path / "o.csv")])
     assert "--from-rules needs --weight W or --override" in capsys.readouterr().err
 
 
@@ -138,13 +138,13 @@ def test_rule_labels_file_is_checked(tmp_path):
 def test_audit_reads_the_rules_and_the_papers_sample_gets_kappas(tiny_model, tmp_path):
     model, data = tiny_model
     out = tmp_path / "rules"
-    assert rules.main([data, str(out), "--model", model]) == 0
+    assert commands.rules([data, str(out), "--model", model]) == 0
     result = json.loads((out / rules.AGREEMENT_FILE).read_text())
     entry = result["classes"]["426783006"]
     assert entry["model_records"] == result["records"] and entry["model_vs_rule"]["n"] > 0
     audit = tmp_path / "audit"
     argv = [model, data, str(audit), "--paper", "--class", "426783006", "--n", "10", "--rules"]
-    assert audit_main([*argv, str(out / rules.RULE_LABELS_FILE)]) == 0
+    assert commands.audit([*argv, str(out / rules.RULE_LABELS_FILE)]) == 0
     issues = read_issues(str(audit / "label_issues.csv"))
     verdicts = rules.read_rule_labels(str(out / rules.RULE_LABELS_FILE))
     for issue in issues:

@@ -10,8 +10,8 @@ import torch
 
 from ecgnet import loop, modelstore
 from ecgnet.folds import inner_split
-from ecgnet.loop import FoldResult
-from ecgnet.report.data import read_training_labels
+from ecgnet.foldstate import read_result
+from ecgnet.report.training_labels import read_training_labels
 from ecgnet.training import train
 
 from helpers import SAMPLE, TINY, link_records, needs_sample, sample_names
@@ -30,7 +30,7 @@ def data(tmp_path_factory):
 
 def fold_results(model, count):
     store = modelstore.ModelFolder(model)
-    return [FoldResult.from_tensors(modelstore.load_tensors(store.fold_result(k))) for k in range(count)]
+    return [read_result(store.fold_result(k)) for k in range(count)]
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def inner_model(data, tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(loop, "epoch_plan", spy)
-        report = train(folder, str(model), config=INNER, cache_folder=cache, jobs=1, write_report=False)
+        report = train(folder, str(model), config=INNER, cache_folder=cache, jobs=1)
     return str(model), report, trained_on
 
 
@@ -118,10 +118,10 @@ def test_resumed_inner_run_equals_the_uninterrupted_one(inner_model, data, tmp_p
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(loop._FoldRun, "train", train_one_epoch)
         with pytest.raises(Stop):
-            train(folder, str(model), config=INNER, cache_folder=cache, jobs=1, write_report=False)
+            train(folder, str(model), config=INNER, cache_folder=cache, jobs=1)
     assert (model / "work" / "fold1_checkpoint.pt").exists()
     with caplog.at_level("INFO", logger="ecgnet"):
-        report = train(folder, str(model), config=INNER, cache_folder=cache, jobs=1, write_report=False)
+        report = train(folder, str(model), config=INNER, cache_folder=cache, jobs=1)
     assert "fold 1: resuming after epoch 1" in caplog.text
     straight, straight_report, _ = inner_model
     for k in (1, 2):
@@ -138,7 +138,7 @@ def test_resumed_inner_run_equals_the_uninterrupted_one(inner_model, data, tmp_p
 def test_last_epoch_under_source_split_with_one_global_threshold(data, tmp_path):
     folder, cache = data
     config = TINY.replace(selection="last", split="source", threshold_method="global")
-    report = train(folder, str(tmp_path / "model"), config=config, cache_folder=cache, jobs=1, write_report=False)
+    report = train(folder, str(tmp_path / "model"), config=config, cache_folder=cache, jobs=1)
     assert len(report["folds"]) == 4  # one per source
     for fold in report["folds"]:
         history = fold["history"]

@@ -139,6 +139,8 @@ def compare(gpu_folder: str, cpu_folder: str) -> dict:
 def driver_rate(output: str) -> float:
     """Records/s from the driver's closing line (model loading and imports excluded)."""
     match = re.search(r"wrote (\d+) output files for \d+ recordings in ([\d.]+) s", output)
+    if match is None:
+        raise ValueError(f"the driver's closing line is missing from its output: {output[-300:]!r}")
     return int(match.group(1)) / float(match.group(2))
 
 

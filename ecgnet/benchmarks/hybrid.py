@@ -36,7 +36,7 @@ from ecgnet.benchmarks.tools import add_int8_weights, machine, replicate, run_me
 from ecgnet.config import Config
 from ecgnet.files import atomic_write
 from ecgnet.folders import list_records
-from ecgnet.inference import Ensemble, predict
+from ecgnet.inference import Ensemble, bound_kernel_cache, predict
 from ecgnet.model import SEResNet1d
 from ecgnet.records import read_record
 from ecgnet.stacking import Stacker
@@ -80,7 +80,7 @@ def make_models(work: str, data: str) -> dict[str, str]:
 
 def driver_processes(models: dict[str, str], data: str, precision: str, rounds: int, log) -> dict:
     """Wall seconds and peak MiB of whole driver processes in `precision`, the models alternating."""
-    runs = {name: [] for name in models}
+    runs: dict[str, list] = {name: [] for name in models}
     for round_ in range(rounds):
         for name, folder in models.items():
             with tempfile.TemporaryDirectory() as out:
@@ -113,6 +113,7 @@ def driver_processes(models: dict[str, str], data: str, precision: str, rounds: 
 
 def in_process(models: dict[str, str], data: str, log) -> dict:
     """Seconds per record of each step of the hybrid model's path, in this process."""
+    bound_kernel_cache()  # as the driver
     ensemble = Ensemble.from_folder(models["stacked"], "cpu", "fp32")
     config = ensemble.config
     started = time.perf_counter()

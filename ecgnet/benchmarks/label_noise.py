@@ -93,9 +93,7 @@ def retrain_with_overrides(train_folder, model_folder, overrides_path, config):
     """Train again with the overrides (`train_model.py --label-overrides`); returns the model folder."""
     from ecgnet import training
 
-    training.train(
-        train_folder, model_folder, config=config, label_overrides=overrides_path, jobs=1, write_report=False
-    )
+    training.train(train_folder, model_folder, config=config, label_overrides=overrides_path, jobs=1)
     return model_folder
 
 
@@ -120,7 +118,7 @@ def run(work, noise=0.1, train=400, test=150, config_path=None, seed=1):
     synthetic.make_dataset(paths["train"], train, seed=seed, label_noise=noise)
     synthetic.make_dataset(paths["test"], test, seed=seed + 1, start=train + 1)
     lap("records")
-    train_model(paths["train"], paths["model"], config=config, jobs=1, write_report=False)
+    train_model(paths["train"], paths["model"], config=config, jobs=1)
     lap("training")
     summary = run_audit(paths["model"], paths["train"], paths["audit"])
     lap("audit")

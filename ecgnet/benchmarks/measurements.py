@@ -30,6 +30,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -37,7 +38,7 @@ from ecgnet import labels as label_space
 from ecgnet.folders import list_records, name_prefix
 from ecgnet.headers import load_header
 from ecgnet.measure import measure
-from ecgnet.measure.command import measure_record
+from ecgnet.measure.folder import measure_record
 from ecgnet.preprocess import LEADS, order_leads, resample
 from ecgnet.synthetic import random_truth, truth_signal
 
@@ -115,7 +116,7 @@ def known_truth(count: int, seed: int = 0) -> dict:
     out, seconds = {}, {}
     readers = {"ours, 500 Hz": None, "ours, 257 Hz": 257} | {f"neurokit2 {m} (lead II)": m for m in NK_METHODS}
     for name, how in readers.items():
-        errors = {q: [] for q in QUANTITIES}
+        errors: dict[str, list[float]] = {q: [] for q in QUANTITIES}
         started = time.perf_counter()
         for truth, signal, onsets in cases:
             if how is None:
@@ -125,7 +126,7 @@ def known_truth(count: int, seed: int = 0) -> dict:
             else:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    row = _neurokit_row(signal[LEADS.index("II")].astype(float), 500, how)
+                    row = _neurokit_row(signal[LEADS.index("II")].astype(float), 500, str(how))
             for q, (column, true, kind) in QUANTITIES.items():
                 if column in row or how in (None, 257):
                     errors[q].append(_error(row.get(column), true(truth, onsets), kind))
@@ -175,7 +176,7 @@ def real_records(data: str) -> dict:
     out = {}
     for code, (text, column, test) in LABEL_CHECKS.items():
         names = sorted(n for n, codes in labels.items() if code in codes)
-        entry = {"criterion": text, "labelled": len(names)}
+        entry: dict[str, Any] = {"criterion": text, "labelled": len(names)}
         for who, rows in (("ours", ours), ("neurokit2_dwt", theirs)):
             values = {n: rows[n].get(column) for n in names}
             measured = {n: v for n, v in values.items() if v is not None}
@@ -202,11 +203,11 @@ def real_records(data: str) -> dict:
         entry["by_source"] = {}
         for prefix in sorted({name_prefix(n) for n in names}):
             these = [n for n in names if name_prefix(n) == prefix]
-            measured = [n for n in these if ours[n][column] is not None]
+            measured_here = [n for n in these if ours[n][column] is not None]
             entry["by_source"][prefix] = {
                 "labelled": len(these),
-                "measured": len(measured),
-                "met": sum(test(ours[n][column]) for n in measured),
+                "measured": len(measured_here),
+                "met": sum(test(ours[n][column]) for n in measured_here),
             }
         out[code] = entry
     return out
@@ -280,7 +281,7 @@ def main(argv=None, prog=None) -> int:
     parser.add_argument("--skip-speed", action="store_true", help="leave out the subprocess speed run")
     parser.add_argument("--json", metavar="FILE", help="write every number here")
     args = parser.parse_args(argv)
-    result = {"machine": machine()}
+    result: dict[str, Any] = {"machine": machine()}
     result["known_truth"] = known_truth(args.truth)
     print(f"Known truth, {args.truth} records: median / 95th percentile |error| (median error; blanks)")
     print(_table(result["known_truth"]))

@@ -139,6 +139,7 @@ def child(model: str, data: str, out: str, precision: str) -> dict[str, float]:
         timers.patch(module, attribute, stage)
     timers.patch(runner, "iter_records", "listing", iterator=True)
     started = timers.start()
+    inference.bound_kernel_cache()  # as the driver
     ensemble = inference.Ensemble.from_folder(model, "cpu", precision)
     timers.stop("model load", started)
     for model_ in ensemble.models:

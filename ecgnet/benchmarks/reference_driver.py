@@ -15,6 +15,7 @@ features=measurements is given every measurement as missing (nothing is measured
 import csv
 import os
 import sys
+from typing import Any
 
 import numpy as np
 import scipy.io
@@ -65,10 +66,11 @@ def main(model_folder: str, data_folder: str, output_folder: str) -> None:
             inputs = np.concatenate([inputs, unmeasured])
         demographics = torch.from_numpy(inputs).unsqueeze(0)
         views = preprocess.inference_views(x.shape[2], config.window, config.overlap)
-        labels, scores = 0, 0
+        labels: Any = 0  # sums of arrays, as the original wrote them
+        scores: Any = 0
         for model in models:
-            probability = sum(torch.sigmoid(model(x[:, :, s:e], demographics)) for s, e in views) / len(views)
-            probability = probability.detach().numpy()[0]
+            mean: Any = sum(torch.sigmoid(model(x[:, :, s:e], demographics)) for s, e in views) / len(views)
+            probability = mean.detach().numpy()[0]
             label = probability >= np.asarray(thresholds)
             label[np.argmax(probability)] = True
             labels, scores = labels + label, scores + probability

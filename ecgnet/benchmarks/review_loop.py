@@ -1,4 +1,5 @@
-"""The label-review loop on real records, end to end through the command line, with wall times.
+"""The label-review loop on real records, end to end through the command line, with wall times
+(each step a `python -m ecgnet` process of this ecgnet, `child_env`, its start included).
 
     python -m ecgnet.benchmarks.review_loop MODEL DATA WORK [--items 30] [--seed 0] [--json FILE]
 
@@ -21,16 +22,23 @@ MODEL is a finished model trained on DATA. Runs, as a user would:
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
+from typing import Any
 
 import numpy as np
 
-from ecgnet.cli import main as ecgnet
+from ecgnet.benchmarks import child_env
 from ecgnet.csvfiles import read_table, write_table
 from ecgnet.errors import describe
 from ecgnet.files import atomic_write, read_json
 from ecgnet.review.formats import FORM_FILE, KEY_FILE, REVIEWER_FOLDER
+
+
+def ecgnet(argv: list[str]) -> int:
+    """The exit status of `python -m ecgnet ARGV`, run as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "ecgnet", *argv], env=child_env()).returncode
 
 
 def simulated_answers(kit, folder, seed):
@@ -41,7 +49,7 @@ def simulated_answers(kit, folder, seed):
     form = read_table(os.path.join(kit, REVIEWER_FOLDER, FORM_FILE), "answer form")
     asked = [c for c in form.header if (form.rows[0]["review_id"], c) in model]
     rng = np.random.default_rng(seed)
-    first = {}  # R1's answers, which R2 copies
+    first: dict[tuple[str, str], Any] = {}  # R1's answers, which R2 copies
     paths = []
     for reviewer, change, unsure, unreadable in (("R1", 0.0, 0.0, 0.0), ("R2", 0.10, 0.05, 0.03)):
         answered = []

@@ -1,7 +1,6 @@
 """Speed and memory of every stage, as ratios against references measured in the same run.
 
     ecgnet benchmark [--model MODEL] [--records N] [--skip-scaling] [--inference-only] [--json FILE]
-    python -m ecgnet.benchmarks.run ...          (the same)
 
 Uses the real sample records (--sample-data, default ../shared/data/cinc2020_sample from the
 working directory, i.e. the repository root; 214 synthetic ones when absent) and a 5-fold
@@ -27,25 +26,23 @@ records (no fidelity gate). Measures:
 """
 
 import argparse
-import json
 import os
 import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
-from ecgnet import labels, modelstore, options, preprocess, synthetic
+from ecgnet import labels, modelstore, preprocess, synthetic
 from ecgnet.benchmarks import anchor
 from ecgnet.benchmarks.tools import add_int8_weights, machine, make_model, replicate, run_measured
 from ecgnet.config import Config
-from ecgnet.errors import describe
-from ecgnet.files import atomic_write
 from ecgnet.folders import find_records
-from ecgnet.inference import Ensemble, default_batch_samples, predict, view_batches
+from ecgnet.inference import Ensemble, bound_kernel_cache, default_batch_samples, predict, view_batches
 from ecgnet.records import read_record
 from ecgnet.runner import run_folder
 
@@ -55,7 +52,7 @@ ECGNET = [sys.executable, "-m", "ecgnet"]
 SAMPLE_BUDGET = ["--set", "epochs=15", "--set", "lr_milestones=8,12", "--set", "batch_size=16"]
 
 
-def network_seconds(models: list[torch.nn.Module], batches: list[tuple]) -> float:
+def network_seconds(models: Sequence[torch.nn.Module], batches: list[tuple]) -> float:
     """Seconds `models` take on `batches` of views, after one warm-up batch."""
     with torch.inference_mode():
         for model in models:
@@ -68,6 +65,7 @@ def network_seconds(models: list[torch.nn.Module], batches: list[tuple]) -> floa
 
 
 def driver_vs_network(model_folder: str, data: str, int8: bool, log: Callable[[str], None]) -> dict:
+    bound_kernel_cache()  # as the driver
     ensemble = Ensemble.from_folder(model_folder, "cpu", "fp32")
     config = ensemble.config
     records = [read_record(p, config.sample_rate) for p in find_records(data)]
@@ -267,6 +265,7 @@ def padding(model: str, data: str, precisions: Sequence[str], log: Callable[[str
     config = modelstore.load_model(model)[0]
     records = [read_record(p, config.sample_rate) for p in find_records(data)[:count]]
     result = {}
+    bound_kernel_cache()  # as the driver
     for precision in precisions:
         models = Ensemble.from_folder(model, "cpu", precision).models
         batched = predict(models, records, config, "cpu")
@@ -321,7 +320,7 @@ def memory_scaling(model: str, data: str, work: str, whole: dict, log: Callable[
 
 def measure(args: argparse.Namespace, work: str, log: Callable[[str], None]) -> dict:
     """Every measurement in `work` (a temporary folder): the results dictionary."""
-    results = {"machine": machine()}
+    results: dict[str, Any] = {"machine": machine()}
     log(f"machine: {results['machine']}")
     data = os.path.abspath(args.sample_data)
     if not os.path.isdir(data):
@@ -361,60 +360,3 @@ def measure(args: argparse.Namespace, work: str, log: Callable[[str], None]) -> 
     if not args.inference_only:
         results["training_process"] = training_memory(data, work, log)
     return results
-
-
-def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
-    """`ecgnet benchmark`: run every measurement, print one line each; returns 0."""
-    from ecgnet.cli import HelpFormatter
-
-    first, _, rest = __doc__.partition("\n\n")
-    parser = argparse.ArgumentParser(prog=prog, description=first, epilog=rest, formatter_class=HelpFormatter)
-    parser.add_argument(
-        "--records", type=options.integer(1, 100_000), default=428, help="records for the throughput comparison"
-    )
-    parser.add_argument(
-        "--model",
-        metavar="MODEL",
-        help="a trained MODEL folder of the sample records: measure int8 too, with its fidelity (default: an "
-        "untrained model, float32 only)",
-    )
-    parser.add_argument("--skip-scaling", action="store_true", help="skip the 10 x N memory runs (minutes)")
-    parser.add_argument(
-        "--inference-only", action="store_true", help="skip the training and scoring measurements (3, 4, 5's training)"
-    )
-    parser.add_argument(
-        "--rounds", type=options.integer(1, 100), default=2, help="driver processes per contender (best of N)"
-    )
-    parser.add_argument(
-        "--anchor",
-        metavar="DIR",
-        default=anchor.ANCHOR,
-        help="the authors' code with its make_anchor.sh (skipped when absent)",
-    )
-    parser.add_argument(
-        "--anchor-python",
-        metavar="PYTHON",
-        default=sys.executable,
-        help="the Python that runs the authors' code (needs torch, numpy, scipy, pandas; default: this one)",
-    )
-    parser.add_argument("--json", metavar="FILE", help="write the results here")
-    parser.add_argument(
-        "--sample-data",
-        metavar="DIR",
-        default=SAMPLE,
-        help="the challenge's sample records (synthetic records when the folder is absent)",
-    )
-    args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as work:
-        results = measure(args, work, print)
-    if args.json:
-        try:
-            atomic_write(args.json, json.dumps(results, indent=2) + "\n")
-        except OSError as e:
-            print(f"error: {describe(e)}", file=sys.stderr)
-            return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -92,7 +93,7 @@ def speed(stems: list[str]) -> dict:
 
 def import_cost() -> dict:
     """Wall time and peak memory of a fresh process importing each reader."""
-    out = {}
+    out: dict[str, Any] = {}
     for name, module in (("ecgnet", "ecgnet.records"), ("wfdb", "wfdb")):
         seconds, mib, _ = run_measured([sys.executable, "-W", "ignore", "-c", f"import {module}"])
         out[name] = {"seconds": round(seconds, 2), "peak_mib": round(mib, 1)}
@@ -151,6 +152,8 @@ def hostile_outcomes() -> dict:
                 theirs = f"raised {type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''}"
             try:
                 files = next(f for f in list_records(os.path.dirname(stem)) if f.name == os.path.basename(stem))
+                if files.header is None:
+                    raise RecordError(stem, "header file is missing")
                 record_signal(load_header(files.header), files)
                 ours = "read it"
             except RecordError as e:
@@ -164,14 +167,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=200, help="synthetic records per format")
     parser.add_argument("--json", metavar="FILE", help="also write the results here")
     args = parser.parse_args(argv)
-    results = {"machine": machine(), "speed": {}}
+    results: dict[str, Any] = {"machine": machine(), "speed": {}}
     with tempfile.TemporaryDirectory() as folder:
         for fmt in ("16", "212", "24"):
             results["speed"][f"format {fmt}, {args.records} records of 12 x 5000"] = speed(
                 write_records(folder, args.records, fmt)
             )
     if os.path.isdir(PTBXL):
-        stems = [os.path.splitext(f.header)[0] for f in list_records(PTBXL)]
+        stems = [os.path.splitext(f.header)[0] for f in list_records(PTBXL) if f.header]
         results["speed"][f"PTB-XL sample, {len(stems)} records"] = speed(stems * 10)
     results["import"] = import_cost()
     results["hostile"] = hostile_outcomes()

@@ -14,6 +14,7 @@ signal it is unknown.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 Row = dict[str, object]
 Verdict = int | None
@@ -41,7 +42,7 @@ class Criterion:
 
 def _value(row: Row, column: str) -> float | None:
     value = row.get(column)
-    return None if value is None else float(value)
+    return None if value is None else float(cast(float, value))  # a number, as `table.read_measurements` reads it
 
 
 def sinus(row: Row) -> Verdict:

@@ -55,6 +55,16 @@ class Boundaries:
     t_end: float | None = None
     reasons: list[str] = field(default_factory=list)
 
+    def qrs(self) -> tuple[float, float]:
+        """(onset, offset) of a QRS that was found (they are found together)."""
+        assert self.qrs_on is not None and self.qrs_off is not None, "no QRS found"
+        return self.qrs_on, self.qrs_off
+
+    def p(self) -> tuple[float, float]:
+        """(onset, offset) of a P wave that was found (they are found together)."""
+        assert self.p_on is not None and self.p_off is not None, "no P wave found"
+        return self.p_on, self.p_off
+
 
 def _crossing(x: np.ndarray, i: int, j: int, level: float) -> float:
     """Fractional position between samples i and j (adjacent) where x crosses `level`."""

@@ -159,13 +159,14 @@ def _fill(out: Measurement, median: MedianBeat, b: Boundaries, absent: tuple[str
         out.quality = "noisy"
         return
     ms = 1000.0 / rate
-    v["qrs_ms"] = (b.qrs_off - b.qrs_on) * ms
+    qrs_on, qrs_off = b.qrs()
+    v["qrs_ms"] = (qrs_off - qrs_on) * ms
     if b.p_on is not None and not paced:
         v["pr_ms"] = (b.qrs_on - b.p_on) * ms
     if b.t_end is not None:
         qt = (b.t_end - b.qrs_on) * ms
         v["qt_ms"], v["qtc_bazett_ms"], v["qtc_fridericia_ms"] = qt, qt / np.sqrt(rr), qt / np.cbrt(rr)
-    junction = _level(waves, b.qrs_on - JUNCTION_SECONDS * rate)
+    junction = _level(waves, qrs_on - JUNCTION_SECONDS * rate)
     limb = [LEADS.index(lead) for lead in LIMB_LEADS]
     if any(lead in absent for lead in LIMB_LEADS):
         out.reasons.append("limb leads missing: no axes or limb voltage")
@@ -190,22 +191,25 @@ def _level(waves: np.ndarray, at: float) -> np.ndarray:
 
 def _axes(out: Measurement, limb: np.ndarray, junction: np.ndarray, b: Boundaries, rate: float, paced: bool) -> None:
     v = out.values
-    v["qrs_axis_deg"] = frontal_axis(net_areas(limb, b.qrs_on, b.qrs_off, junction, rate))
+    qrs_on, qrs_off = b.qrs()
+    v["qrs_axis_deg"] = frontal_axis(net_areas(limb, qrs_on, qrs_off, junction, rate))
     if v["qrs_axis_deg"] is None:
         out.reasons.append("QRS axis indeterminate (net limb-lead areas near zero)")
     if b.p_on is not None and not paced:
-        v["p_axis_deg"] = frontal_axis(net_areas(limb, b.p_on, b.p_off, _level(limb, b.p_on), rate))
+        p_on, p_off = b.p()
+        v["p_axis_deg"] = frontal_axis(net_areas(limb, p_on, p_off, _level(limb, p_on), rate))
         if v["p_axis_deg"] is None:
             out.reasons.append("P axis indeterminate")
     if b.t_end is not None:
-        v["t_axis_deg"] = frontal_axis(net_areas(limb, b.qrs_off, b.t_end, junction, rate))
+        v["t_axis_deg"] = frontal_axis(net_areas(limb, qrs_off, b.t_end, junction, rate))
         if v["t_axis_deg"] is None:
             out.reasons.append("T axis indeterminate")
 
 
 def _peak_to_peak(waves: np.ndarray, b: Boundaries) -> float:
     """The largest QRS peak-to-peak amplitude (mV) among `waves`, between QRS onset and offset."""
-    segment = waves[:, int(np.floor(b.qrs_on)) : int(np.ceil(b.qrs_off)) + 1]
+    qrs_on, qrs_off = b.qrs()
+    segment = waves[:, int(np.floor(qrs_on)) : int(np.ceil(qrs_off)) + 1]
     return float(np.nanmax(np.nanmax(segment, axis=1) - np.nanmin(segment, axis=1)))
 
 
@@ -214,6 +218,7 @@ def _noise(median: MedianBeat, b: Boundaries, absent: tuple[str, ...]) -> float:
     rows = [i for i, lead in enumerate(LEADS) if lead not in absent]
     keep = np.ones(median.waves.shape[1], dtype=bool)
     margin = int(0.02 * median.rate)
-    keep[max(int(b.qrs_on) - margin, 0) : int(np.ceil(b.qrs_off)) + margin] = False
+    qrs_on, qrs_off = b.qrs()
+    keep[max(int(qrs_on) - margin, 0) : int(np.ceil(qrs_off)) + margin] = False
     spread = median.spread[rows][:, keep]
     return float(np.nanmedian(spread)) if np.isfinite(spread).any() else 0.0

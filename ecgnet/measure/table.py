@@ -4,6 +4,7 @@ a value was not measured."""
 
 import math
 import os
+from typing import cast
 
 from ..csvfiles import Problems, Row, read_table, write_table
 from ..errors import EcgnetError
@@ -59,7 +60,8 @@ def _parse(row: Row, problems: Problems) -> dict[str, object]:
             problems.value(row.number, column, text, "a finite number or blank")
             value = None
         out[column] = value
-    out["beats"] = int(out["beats"] or 0)
+    beats = out["beats"]
+    out["beats"] = int(beats) if isinstance(beats, float) else 0
     if row["quality"] not in QUALITIES:
         problems.value(row.number, "quality", row["quality"], ", ".join(QUALITIES))
     out["quality"] = row["quality"]
@@ -72,7 +74,7 @@ def machine_line(row: dict[str, object]) -> str:
 
     def value(column: str, unit: str = "") -> str:
         v = row.get(column)
-        return "--" if v is None else f"{float(v):.0f}{unit}"
+        return "--" if v is None else f"{float(cast(float, v)):.0f}{unit}"
 
     return (
         f"HR {value('heart_rate_bpm')} bpm   PR {value('pr_ms')} ms   QRS {value('qrs_ms')} ms   "

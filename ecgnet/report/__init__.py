@@ -1,43 +1,28 @@
-"""`ecgnet report`: one self-contained HTML page about a trained model, and its plots as files.
+"""One self-contained HTML page about a trained model, and its plots as files (`ecgnet report`).
 
     ecgnet report MODEL OUT [--labels DATA [--label-overrides FILE]] [--scores SCORES_JSON]
         [--test-labels TEST_DATA --outputs OUTPUTS]
 
 OUT/report.html holds every plot as an embedded PNG (it opens offline, without JavaScript);
 each plot is also written beside it as PNG and SVG. Modules: `data` (numbers, no plotting),
+`training_labels` (the labels scored, with label overrides, and where they come from),
 `plots` (matplotlib, Agg backend; the only module that imports it), `html` (the page),
-`tables` (the sections without figures) and `build` (the sections with figures, and putting
-them together). matplotlib is needed only here: importing this package does not import it
-(nor does anything the driver runs).
+`tables` (the sections without figures), `provenance` (the notice of which labels are scored)
+and `build` (the sections with figures, and putting them together). matplotlib is needed only
+here: importing this package does not import it (nor does anything the driver runs).
+`write_training_report` is the report `ecgnet train` writes after training.
 """
 
-import argparse
-import sys
-from collections.abc import Sequence
+import logging
+import os
 
-from .. import options
-from ..errors import EcgnetError, describe
-from .data import ReportError, TestSet
+from .. import logs
+from ..errors import ReportError, describe
+from .data import TestSet
 
-__all__ = ["main", "write_report", "TestSet", "ReportError"]
+__all__ = ["write_report", "write_training_report", "TestSet", "ReportError"]
 
-DOC = """Write OUT/report.html about a trained MODEL: cross-validation and (optionally) test results.
-
-The page holds a summary table (challenge metric, AUROC, AUPRC, F-measure, sensitivity and
-specificity, per fold and pooled out-of-fold, before and after the threshold search), a
-per-class table, ROC and precision-recall curves per class, the challenge metric against each
-class's threshold, learning curves per fold, the metric's confusion matrix with its weights,
-a per-source table, and the generalisation section (the split, the epoch choice, scores per
-source and the threshold transfer). Plots are embedded and also written as PNG and SVG files
-into OUT.
-
-The MODEL folder keeps out-of-fold probabilities but no labels: give --labels DATA (the
-folder the model was trained on) for the views that need them. A test set: --scores (from
-evaluate_model.py --json) and/or --test-labels with --outputs (the folders it scored).
-The page says which labels it scores: DATA's #Dx lines as given, or with the label overrides of
---label-overrides FILE applied (its SHA-256 and what it changes), beside the overrides the model
-was trained with; a test set that shares records with the training set is flagged.
-Exit status: 0 written, 1 an error (named in one line)."""
+log = logging.getLogger(__name__)
 
 
 def write_report(
@@ -58,81 +43,28 @@ def write_report(
     )
 
 
-def _parser(prog: str):
-    first, _, rest = DOC.partition("\n\n")
-    parser = argparse.ArgumentParser(
-        prog=prog, description=first, epilog=rest, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("model", metavar="MODEL", help="a finished model folder (train_model.py)")
-    parser.add_argument("out", metavar="OUT", help="folder to write report.html and the plot files into")
-    parser.add_argument(
-        "--labels",
-        metavar="DATA",
-        help="the training records (their #Dx lines), for the out-of-fold views (default: none; "
-        "those views are then left out)",
-    )
-    parser.add_argument(
-        "--label-overrides",
-        metavar="FILE",
-        help="score the out-of-fold views on DATA's labels with these overrides applied (e.g. the ones the model "
-        "was trained with, or a review's); default: the labels as given",
-    )
-    parser.add_argument(
-        "--scores", metavar="SCORES_JSON", help="a test set's evaluate_model.py --json file (default: none)"
-    )
-    parser.add_argument(
-        "--test-labels",
-        metavar="TEST_DATA",
-        help="the test records, for the test set's curves (default: none; needs --outputs)",
-    )
-    parser.add_argument(
-        "--outputs",
-        metavar="OUTPUTS",
-        help="the driver's output files for TEST_DATA (default: none; needs --test-labels)",
-    )
-    parser.add_argument(
-        "--measurements",
-        metavar="CSV",
-        help="measurements.csv of the training records (`ecgnet measure`): adds each measurement's distribution "
-        "by label (needs --labels; default: none)",
-    )
-    parser.add_argument(
-        "--min-positives",
-        type=options.integer(0),
-        default=10,
-        metavar="N",
-        help="mark classes with fewer positives than this (default: %(default)s)",
-    )
-    return parser
+def write_training_report(
+    model_folder: str | os.PathLike, data_folder: str | os.PathLike, label_overrides: str | os.PathLike | None = None
+) -> str | None:
+    """MODEL/report/report.html, the cross-validation report of a model just trained on DATA:
+    DATA's labels, with the label overrides applied as training applied them (the report says
+    so). Its log lines also go to MODEL/train.log. Skipped with one line in the log without
+    matplotlib; a failure is logged, never raised: the model is complete by then. Returns the
+    page's path, or None where it was not written."""
+    from ..modelstore import ModelFolder  # the folder's layout (imports torch, as training did)
 
-
-def main(argv: Sequence[str] | None = None, prog: str = "ecgnet report") -> int:
-    """`ecgnet report`: 0 when the report is written, 1 on an error (one line on stderr)."""
-    parser = _parser(prog)
-    args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
-    if bool(args.test_labels) != bool(args.outputs):
-        parser.error("--test-labels and --outputs go together")
-    if args.label_overrides and not args.labels:
-        parser.error("--label-overrides needs --labels DATA")
-    test = None
-    if args.scores or args.test_labels:
-        test = TestSet(args.scores, args.test_labels, args.outputs)
-    try:
-        path = write_report(
-            args.model,
-            args.out,
-            test=test,
-            labels=args.labels,
-            min_positives=args.min_positives,
-            label_overrides=args.label_overrides,
-            measurements=args.measurements,
-        )
-    except (EcgnetError, OSError) as e:
-        print(f"error: {describe(e)}", file=sys.stderr)
-        return 1
-    print(f"report: {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    store = ModelFolder(model_folder)
+    with logs.to_file(store.log):
+        try:
+            path = write_report(store.folder, store.path("report"), labels=data_folder, label_overrides=label_overrides)
+        except ImportError as e:
+            log.info(
+                f"report skipped: {e.name or 'a module it needs'} is not installed ({e}); install the review "
+                "extra (pip install 'ecgnet[review]') to have it, or run `ecgnet report MODEL OUT --labels DATA`"
+            )
+            return None
+        except Exception as e:  # noqa: BLE001  (the model is written; a report failure must not undo that)
+            log.warning(f"report not written: {describe(e)}; `ecgnet report MODEL OUT --labels DATA` writes it")
+            return None
+        log.info(f"report: {path}")
+        return path

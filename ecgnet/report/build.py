@@ -12,6 +12,7 @@ import numpy as np
 from .. import __version__
 from .. import labels as label_space
 from ..files import atomic_write
+from ..thresholds import threshold_sweep
 from . import data as D
 from . import html as H
 from . import plots as P
@@ -83,16 +84,16 @@ def threshold_section(model, test_data, order, few_oof, out_folder):
     """The challenge metric against each class's threshold, as the threshold search saw it."""
     if model.oof is None:
         return ("thresholds", "Threshold search", H.note(NEEDS_LABELS))
-    grid, sweep = D.threshold_sweep(model.probabilities, model.oof.labels, model.thresholds, model.step)
+    grid, sweep = threshold_sweep(model.probabilities, model.oof.labels, model.thresholds, model.step)
     sweeps = [("out-of-fold (what the search saw)", P.OOF_COLOR, sweep)]
     if test_data is not None and test_data.scored is not None:
         sweeps.append(
             (
                 "test set (mean probability of the folds)",
                 P.TEST_COLOR,
-                D.threshold_sweep(
-                    test_data.scored.probabilities, test_data.scored.labels, model.thresholds, model.step
-                )[1],
+                threshold_sweep(test_data.scored.probabilities, test_data.scored.labels, model.thresholds, model.step)[
+                    1
+                ],
             )
         )
     flat = [k for k in order if all(np.ptp(s[k]) < 1e-12 for _, _, s in sweeps)]

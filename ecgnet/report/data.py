@@ -19,18 +19,13 @@ import numpy as np
 from .. import jsonshape, metrics, scoring
 from .. import labels as label_space
 from ..config import Config
-from ..errors import ConfigError, EcgnetError, InputFileError, RecordError
+from ..errors import ConfigError, InputFileError, ReportError
 from ..files import read_json
-from ..folders import list_records
-from ..headers import load_header
-from ..thresholds import _class_scores, apply_thresholds, threshold_grid
+from ..thresholds import apply_thresholds
 from . import shapes
+from .training_labels import Provenance, scored_labels
 
 MAX_JSON_BYTES = 64 * 1024 * 1024  # cv_report.json of 5 folds x 70 epochs is about 100 kB
-
-
-class ReportError(EcgnetError):
-    """Inputs the report cannot be made from; the message names the file and the problem."""
 
 
 # ---------------------------------------------------------------- small helpers
@@ -103,27 +98,6 @@ def operating_point(labels, binary):
         tp / (tp + fn) if tp + fn else math.nan,
         tp / (tp + fp) if tp + fp else math.nan,
     )
-
-
-def threshold_sweep(probabilities, labels, thresholds, step=0.01):
-    """Challenge metric with each class's threshold moved over the search grid, the other
-    classes at `thresholds`: (grid, metric[class, grid]). At convergence this is what the
-    coordinate search saw in its last round."""
-    weights = np.nan_to_num(label_space.WEIGHTS)
-    probabilities = np.asarray(probabilities, dtype=np.float64)
-    labels = np.asarray(labels, dtype=bool)
-    thresholds = np.asarray(thresholds, dtype=np.float64)
-    grid = threshold_grid(step)
-    inactive = np.zeros_like(labels)
-    inactive[:, label_space.NORMAL_INDEX] = True
-    correct = metrics.challenge_score(labels, labels, weights)
-    baseline = metrics.challenge_score(labels, inactive, weights)
-    outputs = apply_thresholds(probabilities, thresholds)
-    sweep = np.zeros((label_space.NUM_CLASSES, len(grid)))
-    for c in range(label_space.NUM_CLASSES):
-        scores = _class_scores(probabilities, labels, outputs, weights, c, grid)
-        sweep[c] = (scores - baseline) / (correct - baseline) if correct != baseline else 0.0
-    return grid, sweep
 
 
 def confusion_views(labels, binary):
@@ -218,47 +192,6 @@ def summary_row(result):
 # ---------------------------------------------------------------- the MODEL folder
 
 
-def read_training_labels(folder, names, require_labels=True):
-    """Multi-hot labels of `names` from the `#Dx` lines of the headers in `folder`, encoded as
-    training encodes them. `folder` may also be a mapping of name -> codes or multi-hot vector.
-    A record without any scored label is refused unless not `require_labels` (label overrides
-    may give it one: `provenance`)."""
-    if isinstance(folder, dict):
-        found = folder
-    else:
-        try:
-            headers = {r.name: r.header for r in list_records(folder) if r.header}
-        except RecordError as e:
-            raise ReportError(f"training labels: {e}") from None
-        found = {}
-        for name in names:
-            if name in headers:
-                try:
-                    found[name] = load_header(headers[name]).dx
-                except RecordError as e:
-                    raise ReportError(f"training labels: {e}") from None
-    missing = [n for n in names if n not in found]
-    if missing:
-        raise ReportError(
-            f"{len(missing)} of the {len(names)} out-of-fold records have no header in {folder} "
-            f"(first: {', '.join(missing[:3])}); give the folder the model was trained on"
-        )
-    labels = np.zeros((len(names), label_space.NUM_CLASSES), dtype=bool)
-    for i, name in enumerate(names):
-        value = found[name]
-        if isinstance(value, np.ndarray) and value.shape == (label_space.NUM_CLASSES,):
-            labels[i] = value.astype(bool)
-        else:
-            labels[i] = label_space.encode(value).astype(bool)
-    unlabelled = [n for n, row in zip(names, labels) if not row.any()]
-    if unlabelled and require_labels:
-        raise ReportError(
-            f"{len(unlabelled)} out-of-fold records have no scored label in {folder} (first: "
-            f"{', '.join(unlabelled[:3])}), so it is not the folder the model was trained on"
-        )
-    return labels
-
-
 @dataclass
 class ModelData:
     folder: str
@@ -274,15 +207,13 @@ class ModelData:
     oof: Scored | None = None  # with the training labels
     oof_before: dict | None = None
     fold_results: list | None = None  # per fold: (before, after) metrics.evaluate results
-    provenance: object = None  # `provenance.Provenance` of the labels scored
+    provenance: Provenance | None = None  # of the labels scored
     trained_names: list = field(default_factory=list)  # every out-of-fold (training) record
 
 
 def load_model_data(model_folder, labels=None, label_overrides=None):
     """The MODEL folder's numbers; with `labels` (DATA or a mapping) the out-of-fold views,
-    after `label_overrides` (an overrides file) where given (`provenance.scored_labels`)."""
-    from .provenance import scored_labels
-
+    after `label_overrides` (an overrides file) where given (`training_labels.scored_labels`)."""
     folder = str(model_folder)
     if not os.path.isdir(folder):
         raise ReportError(f"model folder {folder} {'is not a folder' if os.path.exists(folder) else 'does not exist'}")
@@ -390,6 +321,7 @@ def load_test(test, thresholds):
                 f"{test.outputs} hold {len(scored.names)}: give the folders it was scored from"
             )
     else:
+        assert scored is not None  # a test set without scores has labels and outputs (checked above)
         evaluation_like = scoring.Evaluation(
             scored.names,
             scored.labels,

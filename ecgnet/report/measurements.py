@@ -5,12 +5,11 @@ given a class and in the others, with the criterion's limits drawn, where label 
 import numpy as np
 
 from .. import labels as label_space
-from ..errors import RecordError
+from ..errors import RecordError, ReportError
 from ..folders import list_records
 from ..headers import load_header
 from ..measure.table import read_measurements
 from . import html as H
-from .data import ReportError
 
 # (column, axis title, groups as (name, codes any of which puts a record in it; () = none of the panel's), limits)
 PANELS = (

@@ -71,11 +71,11 @@ def _grid(count, share_y, width=13.5, panel_height=2.05):
     )
     for ax in axes.flat[count:]:
         ax.set_visible(False)
-    axes = list(axes.flat[:count])
-    for i, ax in enumerate(axes):
+    panels = list(axes.flat[:count])
+    for i, ax in enumerate(panels):
         if i + COLUMNS >= count:  # no panel below: its x tick labels are the column's
             ax.tick_params(labelbottom=True)
-    return figure, axes
+    return figure, panels
 
 
 def _axis_labels(axes, xlabel, ylabel):
@@ -340,7 +340,7 @@ def _plain_log_ticks(ax) -> None:
     low, high = ax.get_ylim()
     ax.yaxis.set_major_formatter(FuncFormatter(plain))
     if high / max(low, 1e-300) < 10:
-        ax.yaxis.set_minor_locator(LogLocator(subs=np.arange(1, 10)))
+        ax.yaxis.set_minor_locator(LogLocator(subs=list(range(1, 10))))
         ax.yaxis.set_minor_formatter(FuncFormatter(plain))
     else:
         ax.yaxis.set_minor_formatter(FuncFormatter(lambda value, _: ""))

@@ -46,18 +46,13 @@ reviewer), columns the second (labels, model or the second reviewer).
 Exit status: 0 done, 2 an error (named), 3 incomplete answers without --allow-incomplete.
 """
 
-import argparse
 import itertools
-import json
 import os
-import sys
+from typing import Any
 
 import numpy as np
 
-from .. import options
 from ..csvfiles import write_table
-from ..errors import EcgnetError, describe
-from ..files import atomic_write
 from . import axis
 from .answers import (  # noqa: F401  (the errors and read_answers: re-exported)
     GROUPS,
@@ -84,16 +79,12 @@ from .stats import (  # noqa: F401  (cohen_table, bootstrap_cohen, ...: re-expor
     fleiss_counts,
 )
 
-DESCRIPTION = "Agreement of reviewers with the dataset labels, the model and each other (kappa with CIs)."
-INCOMPLETE_STATUS = 3
-
-
 # ---------------------------------------------------------------- per class and group
 
 
 def _pairs(values: list) -> tuple:
     """(x, y) arrays of the (first, second) pairs, empty arrays when none."""
-    return (np.array(p) for p in zip(*values)) if values else ([], [])
+    return tuple(np.array(p) for p in zip(*values)) if values else ([], [])
 
 
 def _vs_reference(questions, answer, reference, rng, resamples, name):
@@ -149,7 +140,7 @@ def _fleiss(questions: list, answers: list[Answers], rng: np.random.Generator, r
 
 def compare(questions, answers, key, seed=0, resamples=RESAMPLES):
     """Every statistic of one class over `questions` (non-repeat items of one class)."""
-    out = {"items": len(questions), "vs_labels": {}, "vs_model": {}, "between": {}}
+    out: dict[str, Any] = {"items": len(questions), "vs_labels": {}, "vs_model": {}, "between": {}}
     for a in answers:
         out["vs_labels"][a.reviewer] = _vs_reference(
             questions, a, lambda q: q.given, _rng(seed, f"{key}/labels/{a.reviewer}"), resamples, "the labels"
@@ -549,52 +540,3 @@ CONSENSUS_COLUMNS = (
 
 def write_consensus(path: str, kit: Kit, answers: list[Answers]) -> None:
     write_table(path, CONSENSUS_COLUMNS, [[row[c] for c in CONSENSUS_COLUMNS] for row in consensus(kit, answers)])
-
-
-def main(argv: list[str] | None = None, prog: str = "ecgnet agreement") -> int:
-    from ..cli import HelpFormatter
-
-    rest = __doc__.partition("\n\n")[2]
-    parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION, epilog=rest, formatter_class=HelpFormatter)
-    parser.add_argument("kit", help="the review kit folder (manifest.json, key.csv)")
-    parser.add_argument("answers", nargs="+", help="each reviewer's filled answer_form.csv, named after the reviewer")
-    parser.add_argument("--json", metavar="FILE", help="write the whole report as JSON")
-    parser.add_argument("--csv", metavar="DIR", help="write the tables as CSV files into DIR (made if missing)")
-    parser.add_argument("--consensus", metavar="FILE", help="write the consensus of every item and class as CSV")
-    parser.add_argument("--blank-as-uncertain", action="store_true", help="read a blank answer as ?, not an error")
-    parser.add_argument(
-        "--allow-incomplete",
-        action="store_true",
-        help="use answers files that miss review IDs or leave rows unanswered (default: refuse, exit status 3)",
-    )
-    parser.add_argument(
-        "--resamples", type=options.integer(100, 1_000_000), default=RESAMPLES, help="bootstrap resamples"
-    )
-    parser.add_argument(
-        "--seed", type=options.seed, default=0, help="bootstrap seed: the same seed gives the same intervals"
-    )
-    args = parser.parse_args(argv)
-    if args.resamples < 100:
-        parser.error("--resamples must be at least 100")
-    try:
-        kit = load_kit(args.kit)
-        answers = read_all_answers(args.answers, kit, args.blank_as_uncertain, args.allow_incomplete)
-        report = agreement_report(kit, answers, args.seed, args.resamples)
-        print(format_report(report))
-        if args.json:
-            atomic_write(args.json, json.dumps(report, indent=2, allow_nan=False) + "\n")
-        if args.csv:
-            write_tables(args.csv, report, kit, answers)
-        if args.consensus:
-            write_consensus(args.consensus, kit, answers)
-    except IncompleteAnswers as e:
-        print(f"error: {describe(e)}", file=sys.stderr)
-        return INCOMPLETE_STATUS
-    except (EcgnetError, OSError) as e:
-        print(f"error: {describe(e)}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

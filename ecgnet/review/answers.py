@@ -50,7 +50,10 @@ class AnswersError(EcgnetError):
 
 
 class IncompleteAnswers(AnswersError):
-    """Answers files that miss items or leave rows unanswered (allowed with --allow-incomplete)."""
+    """Answers files that miss items or leave rows unanswered (allowed with --allow-incomplete);
+    `ecgnet agreement` and `ecgnet relabel` exit with status 3 for them."""
+
+    exit_status = 3
 
 
 # ---------------------------------------------------------------- the kit
@@ -195,7 +198,8 @@ def load_kit(folder: str | os.PathLike) -> Kit:
     key_path = os.path.join(folder, KEY_FILE)
     table = read_table(key_path, "kit key", KEY_COLUMNS, MAX_KIT_BYTES, KitError)
     kit = Kit(folder, classes, [], identity=_check_identity(manifest_path, manifest, key_path))
-    problems, seen = Problems(key_path, KitError), {}
+    problems = Problems(key_path, KitError)
+    seen: dict[tuple[str, str], int] = {}
     for row in table.rows:
         question = _question(row.cells, problems, row.number, manifest_path, abbreviation_of)
         if question is None:
@@ -357,7 +361,7 @@ def read_answers(path: str | os.PathLike, kit: Kit, blank_as_uncertain: bool = F
     _check_kit_id(table, problems, kit)
     asked = kit.asked()
     answers = Answers(os.path.splitext(os.path.basename(path))[0], path, {}, set())
-    first_row = {}
+    first_row: dict[str, int] = {}
     for row in table.rows:
         review_id = row["review_id"]
         if not review_id:

@@ -1,77 +1,32 @@
 """`ecgnet audit MODEL DATA OUT`: rank the (record, class) labels most likely to be wrong.
 
 The whole audit lives here, reading the model's and the records' labels, confident learning,
-the paper's sample, the two output files and the command, because each step is short and they
-are only used together; the out-of-fold file itself is read by `modelstore`. HELP below is the
-command's description of what it does.
+the paper's sample and the two output files, because each step is short and they are only used
+together; the out-of-fold file itself is read by `modelstore`. The command (`ecgnet.cli.review`)
+describes the method in its help.
 """
 
-import argparse
 import json
 import os
-import sys
 import warnings
 
 import numpy as np
 
-from .. import dataoptions, options
 from .. import labels as label_space
 from ..csvfiles import read_table, write_table
-from ..errors import EcgnetError, describe
+from ..errors import EcgnetError
 from ..files import atomic_write
 from ..folders import list_records, name_prefix
 from ..modelstore import read_oof_probabilities
+from ..ptbxl import given_dx
 from ..thresholds import apply_thresholds
 from .formats import ISSUE_COLUMNS, ISSUES_FILE
-
-HELP = """The evidence is the model's OUT-OF-FOLD probabilities (`MODEL/oof_probabilities.csv`: each
-training record predicted by the fold model that did not train on it; in-fold predictions
-would have learnt the wrong labels and hide them) against the records' `#Dx` labels in DATA
-(headers only, equivalent codes merged as everywhere in ecgnet). Confident learning is
-cleanlab's (`cleanlab.multilabel_classification`):
-
-- flagged pairs: `filter.find_multilabel_issues_per_class` (one-vs-rest confident joint per
-  class, `filter_by` prune_by_noise_rate by default);
-- label quality: `rank.get_label_quality_scores_per_class` (self-confidence: the probability
-  of the given label, p when labelled and 1 - p when not); rank 1 is the lowest quality;
-- issue: `spurious` when the pair is labelled (the finding is likely absent), `missing` when
-  it is not (the finding is likely present);
-- a class is audited only when it has at least --min-positives positive AND negative records
-  (with fewer, the confident joint is meaningless: cleanlab refuses a class with no negatives
-  and flags most records of a class with three positives); the others are listed, with the
-  reason, in summary.json and never flagged;
-- estimated noise rate: flagged pairs / records, per class (per source: flagged pairs /
-  (records x audited classes)). It counts what cleanlab flags, not a calibrated estimate.
-
-Only records the model trained on have out-of-fold probabilities: records without a scored
-label (or unreadable) at training time cannot be audited and are counted in summary.json.
-
-`--paper --class 39732003 --n 100 --seed S` makes the selection of the method's paper instead
-(Zhao et al. 2021, LAD): a random sample of the records the thresholded out-of-fold prediction
-gets wrong for that class (thresholds of model.json, applied as the driver does: probability
->= threshold, or the record's most probable class). False negatives (labelled, predicted
-absent: issue `spurious`) and false positives (`missing`) are counted separately in
-summary.json; rank is the order of the random draw, so any first k rows are a random sample too.
-Its summary.json holds the selection ("paper") and no ranking (no cleanlab flags: nothing is
-flagged); fewer misclassified records than --n is a warning there and on stderr.
-
-`--rules RULE_LABELS.csv` (from `ecgnet rules`) adds the measurement rule reader as evidence:
-the column `rule` says whether the published criterion, applied to the record's measurements,
-agrees with the given label or contradicts it (blank: no criterion for the class, or a value it
-needs was not measured). With --paper, summary.json's "paper" entry then holds Cohen's kappa of
-the labels and of the model against the rule over the sampled records, as the paper's two
-clinicians were compared with them.
-
-Writes OUT/label_issues.csv (columns ISSUE_COLUMNS) and OUT/summary.json.
-"""
 
 OOF_FILE = "oof_probabilities.csv"
 SUMMARY_FILE = "summary.json"
 MIN_POSITIVES = 10
 FILTERS = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given")
 PAPER_KINDS = ("both", "fn", "fp")
-
-DESCRIPTION = "Rank the (record, class) labels most likely to be wrong, from a model's out-of-fold probabilities."
 
 
 class AuditError(EcgnetError):
@@ -89,7 +44,7 @@ def given_labels(data_folder, names, oof_path=OOF_FILE, source=None, recursive=N
             f"{oof_path}: {len(missing)} of its records have no header in {data_folder} "
             f"(first: {missing[0]!r}); give the DATA folder the model was trained on"
         )
-    given = [dataoptions.given_dx(name, headers[name], source) for name in names]
+    given = [given_dx(name, headers[name], source) for name in names]
     labels = np.array([label_space.encode(dx) for dx in given], dtype=np.int8)
     return labels, len(set(headers) - set(names))
 
@@ -205,7 +160,7 @@ def summarize(names, labels, flags, audit):
             "positives": int(labels[:, k].sum()),
             "flagged": flagged,
             "spurious": spurious,
-            "missing": None if flagged is None else flagged - spurious,
+            "missing": None if flagged is None or spurious is None else flagged - spurious,
             "estimated_noise_rate": None if flagged is None else _rate(flagged, len(names)),
         }
     sources = {}
@@ -348,8 +303,8 @@ def run_audit(
 
     from ..modelstore import ModelFolder, load_model  # imports torch: not for --help
 
-    _, _, thresholds = load_model(model)  # checks model.json (thresholds) and the weight files
-    thresholds = np.array(thresholds)
+    _, _, listed = load_model(model)  # checks model.json (thresholds) and the weight files
+    thresholds = np.array(listed)
     oof_path = ModelFolder(model).path(OOF_FILE)
     oof = read_oof_probabilities(oof_path)
     labels, without_oof = given_labels(data, oof.names, oof_path, source, recursive)
@@ -377,115 +332,3 @@ def run_audit(
     write_issues(os.path.join(out, ISSUES_FILE), rows)
     write_summary(os.path.join(out, SUMMARY_FILE), summary)
     return summary
-
-
-def _scored_class(text):
-    code = label_space.canonical_code(text.strip())
-    if code not in label_space.CLASS_INDEX:
-        by_abbreviation = dict(zip(label_space.ABBREVIATIONS, label_space.CLASSES))
-        if text.strip() in by_abbreviation:
-            return by_abbreviation[text.strip()]
-        raise argparse.ArgumentTypeError(f"{text!r} is not one of the 24 scored classes (a code or abbreviation)")
-    return code
-
-
-def _parser(prog):
-    from ..cli import HelpFormatter
-
-    parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION, epilog=HELP, formatter_class=HelpFormatter)
-    parser.add_argument("model", help="a trained MODEL folder (model.json, oof_probabilities.csv)")
-    parser.add_argument("data", help="the folder of records the model was trained on (headers are read)")
-    parser.add_argument("out", help="folder to write label_issues.csv and summary.json into (made if missing)")
-    parser.add_argument(
-        "--min-positives",
-        type=options.integer(1),
-        default=MIN_POSITIVES,
-        metavar="N",
-        help="audit a class only with at least N positive and N negative records",
-    )
-    parser.add_argument(
-        "--filter-by", choices=FILTERS, default="prune_by_noise_rate", help="cleanlab's rule for flagging pairs"
-    )
-    parser.add_argument(
-        "--paper",
-        action="store_true",
-        help="instead of the ranking, a random sample of the records misclassified for --class",
-    )
-    parser.add_argument(
-        "--class",
-        dest="paper_class",
-        type=_scored_class,
-        metavar="CODE",
-        help="with --paper: the class (SNOMED CT code or abbreviation), e.g. 39732003 (LAD)",
-    )
-    parser.add_argument("--n", type=options.integer(1), default=100, help="with --paper: records to sample")
-    parser.add_argument("--seed", type=options.seed, default=0, help="with --paper: seed of the random sample")
-    parser.add_argument(
-        "--kind",
-        choices=PAPER_KINDS,
-        default="both",
-        help="with --paper: sample false negatives, false positives or both",
-    )
-    parser.add_argument(
-        "--rules",
-        metavar="RULE_LABELS.csv",
-        help="the rule reader's verdicts (`ecgnet rules`): fills the rule column and, with --paper, the kappas "
-        "against the rule (default: none, the column is blank)",
-    )
-    dataoptions.add_labels(parser)
-    dataoptions.add_recursive(parser)
-    return parser
-
-
-def main(argv: list[str] | None = None, prog: str = "ecgnet audit") -> int:
-    parser = _parser(prog)
-    args = parser.parse_args(argv)
-    if args.paper != bool(args.paper_class):
-        parser.error("--paper and --class go together")
-    dataoptions.check(parser, args)
-    try:
-        summary = run_audit(
-            args.model,
-            args.data,
-            args.out,
-            args.min_positives,
-            args.filter_by,
-            args.paper_class if args.paper else None,
-            args.n,
-            args.seed,
-            args.kind,
-            args.rules,
-            dataoptions.label_source(args, args.data),
-            args.recursive,
-        )
-    except (EcgnetError, OSError) as e:
-        print(f"error: {describe(e)}", file=sys.stderr)
-        return 2
-    if args.paper:
-        p = summary["paper"]
-        print(
-            f"{p['abbreviation']} ({p['class']}): {p['false_negatives']} false negatives and {p['false_positives']} "
-            f"false positives out of fold; sampled {p['sampled_false_negatives']} and {p['sampled_false_positives']} "
-            f"(seed {p['seed']})"
-        )
-        if "rule" in p:
-            r = p["rule"]
-            kappas = [(r[key].get("kappa"), r[key].get("ci")) for key in ("labels_vs_rule", "model_vs_rule")]
-            print(
-                f"rule reader on {r['with_rule']} of {r['pairs']}: kappa labels vs rule {kappas[0][0]} {kappas[0][1]}, "
-                f"model vs rule {kappas[1][0]} {kappas[1][1]}"
-            )
-    else:
-        print(
-            f"{summary['records']} records, {len(summary['classes_audited'])} classes audited "
-            f"({len(summary['classes_not_audited'])} with too few positives or negatives): "
-            f"{summary['flagged_pairs']} flagged pairs"
-        )
-    for warning in summary["warnings"]:
-        print(f"warning: {warning}", file=sys.stderr)
-    print(f"wrote {os.path.join(args.out, ISSUES_FILE)} and {os.path.join(args.out, SUMMARY_FILE)}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -16,6 +16,7 @@ Items a reviewer marked uninterpretable (quality U) or answered "?" are left out
 """
 
 import itertools
+from typing import Any
 
 import numpy as np
 
@@ -47,19 +48,23 @@ def in_range(angle: float, code: str) -> int:
 
 def between(items: list[str], answers: list[Answers]) -> dict:
     """ICC and pairwise differences over `items` (review IDs)."""
-    complete, left_out = [], 0
+    complete: list[np.ndarray] = []
+    left_out = 0
     for review_id in items:
-        values = [measured(a, review_id) for a in answers]
-        if any(v is None for v in values):
+        values = [v for v in (measured(a, review_id) for a in answers) if v is not None]
+        if len(values) < len(answers):
             left_out += 1
             continue
         complete.append(values[0] + wrap(np.array(values) - values[0]))
-    out = {"icc": icc_agreement(np.array(complete).reshape(len(complete), len(answers))), "left_out": left_out}
+    out: dict[str, Any] = {
+        "icc": icc_agreement(np.array(complete).reshape(len(complete), len(answers))),
+        "left_out": left_out,
+    }
     out["pairs"] = {}
     for a, b in itertools.combinations(answers, 2):
-        pairs = [(measured(a, r), measured(b, r)) for r in items]
-        pairs = [(x, y) for x, y in pairs if x is not None and y is not None]
-        difference = np.abs(wrap([x - y for x, y in pairs])) if pairs else np.array([])
+        both = [(measured(a, r), measured(b, r)) for r in items]
+        pairs = [(x, y) for x, y in both if x is not None and y is not None]
+        difference = np.abs(wrap(np.array([x - y for x, y in pairs]))) if pairs else np.array([])
         out["pairs"][f"{a.reviewer}~{b.reviewer}"] = {
             "n": len(pairs),
             "mean_absolute_difference": _number(difference.mean()) if pairs else None,
@@ -70,10 +75,15 @@ def between(items: list[str], answers: list[Answers]) -> dict:
 
 def cutoff(questions: list[Question], answers: list[Answers], code: str, seed: int, resamples: int) -> dict:
     """Kappas of the class `code` defined by the measured axis, over `questions` (of that class)."""
-    out = {"range_degrees": list(AXIS_CLASSES[code]), "between": {}, "vs_own_answer": {}, "vs_labels": {}}
+    out: dict[str, Any] = {
+        "range_degrees": list(AXIS_CLASSES[code]),
+        "between": {},
+        "vs_own_answer": {},
+        "vs_labels": {},
+    }
     for a, b in itertools.combinations(answers, 2):
-        pairs = [(measured(a, q.review_id), measured(b, q.review_id)) for q in questions]
-        pairs = [(in_range(x, code), in_range(y, code)) for x, y in pairs if x is not None and y is not None]
+        both = [(measured(a, q.review_id), measured(b, q.review_id)) for q in questions]
+        pairs = [(in_range(x, code), in_range(y, code)) for x, y in both if x is not None and y is not None]
         name = f"{a.reviewer}~{b.reviewer}"
         out["between"][name] = _cohen(pairs, seed, f"axis/{code}/between/{name}", resamples, (a.reviewer, b.reviewer))
     for a in answers:
@@ -101,8 +111,7 @@ def older_lad(questions: list[Question], answers: list[Answers]) -> dict:
     """The LAD-labelled items whose reviewers' mean axis is from 0 to -30 degrees."""
     count, measured_items = 0, 0
     for q in questions:
-        values = [measured(a, q.review_id) for a in answers]
-        values = [v for v in values if v is not None]
+        values = [v for v in (measured(a, q.review_id) for a in answers) if v is not None]
         if q.given != 1 or not values:
             continue
         measured_items += 1

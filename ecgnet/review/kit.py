@@ -44,20 +44,15 @@ lead states 4880/mV (Georgia, first release) or 200/mV (PTB-XL, first release) a
 too small or 5x too large.
 """
 
-import argparse
 import os
-import secrets
-import sys
 from dataclasses import dataclass
 
-from .. import options
-from ..errors import EcgnetError, describe
 from ..folders import list_records
 from .blinding import demographics_text  # noqa: F401  (re-exported)
 from .form_pdf import class_names  # noqa: F401  (re-exported)
 from .formats import KEY_COLUMNS, RANDOM_ID_PATTERN, REVIEWER_FOLDER  # noqa: F401  (KEY_COLUMNS: re-exported)
 from .kit_files import write_kit
-from .kit_inputs import ReviewKitError, model_outputs, parse_classes
+from .kit_inputs import ReviewKitError, model_outputs
 from .selection import (  # noqa: F401  (DEFAULT_N, Record, load_record: re-exported)
     DEFAULT_N,
     Reader,
@@ -108,137 +103,3 @@ def build(options):
         )
     classes, unique, items, alone = choose_items(options, reader)
     return write_kit(options, classes, items, unique, reader.skipped, alone)
-
-
-# ------------------------------------------------------------------ command line
-
-
-def parse_args(argv, prog=None):
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description=__doc__.strip().splitlines()[0],
-        epilog="\n".join(__doc__.strip().splitlines()[2:]),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("data", help="folder of the records (NAME.hea + NAME.mat)")
-    parser.add_argument("out", help="new or empty folder for the kit")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--from", dest="audit", metavar="LABEL_ISSUES_CSV", help="the audit's label_issues.csv")
-    source.add_argument("--records", metavar="FILE", help="record names to review, one a line (needs --classes)")
-    parser.add_argument(
-        "--classes",
-        help="classes to ask about: SNOMED CT codes or abbreviations, comma-separated "
-        "(default with --from: the classes of the chosen audit rows)",
-    )
-    parser.add_argument(
-        "--n", type=int, help="number of suspect records (default: 100 with --from, all with --records)"
-    )
-    parser.add_argument(
-        "--model",
-        metavar="MODEL",
-        help="model folder whose out-of-fold probabilities and thresholds choose controls the model agrees on",
-    )
-    parser.add_argument(
-        "--controls", type=float, default=0.25, help="share of the distinct records that are controls (default 0.25)"
-    )
-    parser.add_argument(
-        "--repeats", type=float, default=0.1, help="share of the distinct records shown twice (default 0.1)"
-    )
-    parser.add_argument(
-        "--seed",
-        type=options.seed,
-        help="random seed of the choice and order (default: drawn at random, recorded in manifest.json)",
-    )
-    parser.add_argument(
-        "--kit-id",
-        metavar="ID",
-        help="the random part of the kit's identity, to rebuild a kit byte for byte (default: drawn; "
-        "manifest.json records it)",
-    )
-    parser.add_argument("--paper", choices=("a4", "letter"), default="a4", help="page size, landscape (default a4)")
-    parser.add_argument(
-        "--show-demographics",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="print age and sex on the sheets (default: yes)",
-    )
-    parser.add_argument(
-        "--age-band",
-        type=int,
-        default=10,
-        metavar="YEARS",
-        help="print adult ages in bands of this many years, so that a repeat is not told by its age "
-        "(default 10; 1: exact ages)",
-    )
-    parser.add_argument(
-        "--windows",
-        type=int,
-        default=1,
-        metavar="N",
-        help=f"draw up to N consecutive 10 s windows of a longer record, one page each (default 1; at most "
-        f"{MAX_WINDOWS}); the extra pages show which records are longer",
-    )
-    parser.add_argument(
-        "--show-measurements",
-        action="store_true",
-        help="print the machine-style measurement line (HR, PR, QRS, QT/QTc, P/QRS/T axes) above each tracing "
-        "(default: off, as a reviewer reading blind should measure for themselves)",
-    )
-    args = parser.parse_args(argv)
-    if args.records and not args.classes:
-        parser.error("--records needs --classes")
-    if args.n is not None and args.n < 1:
-        parser.error("--n must be at least 1")
-    if args.age_band < 1 or not 1 <= args.windows <= MAX_WINDOWS:
-        parser.error(f"--age-band must be at least 1 and --windows from 1 to {MAX_WINDOWS}")
-    if args.kit_id is not None and not RANDOM_ID_PATTERN.fullmatch(args.kit_id):
-        parser.error("--kit-id must be the 8 characters of a kit's random ID, e.g. as manifest.json records it")
-    if args.seed is None:
-        args.seed = secrets.randbelow(2**31)
-    return args
-
-
-def main(argv=None, prog=None):
-    """`ecgnet review-kit`: 0 when the kit is written, 1 on an error (named in one line)."""
-    args = parse_args(sys.argv[1:] if argv is None else argv, prog)
-    try:
-        options = Options(
-            args.data,
-            args.out,
-            args.audit,
-            args.records,
-            parse_classes(args.classes) if args.classes else None,
-            args.n,
-            args.model,
-            args.controls,
-            args.repeats,
-            args.seed,
-            args.paper,
-            args.show_demographics,
-            args.age_band,
-            args.windows,
-            args.kit_id,
-            args.show_measurements,
-        )
-        manifest = build(options)
-    except (EcgnetError, OSError) as e:
-        print(f"error: {describe(e)}", file=sys.stderr)
-        return 1
-    groups = manifest["groups"]
-    print(
-        f"wrote {manifest['items']} review items ({groups['suspect']} suspect, {groups['control']} control, "
-        f"{groups['repeat']} repeat) of kit {manifest['kit_id']} to {args.out}: give reviewers the folder "
-        f"{os.path.join(args.out, REVIEWER_FOLDER)} (packet, answer form); keep key.csv and manifest.json apart"
-    )
-    alone = manifest["repeats_with_a_line_of_their_own"]
-    if alone:
-        print(
-            f"note: {alone} repeat(s) have an age and sex line no other record of the kit shares: a reviewer may "
-            "recognise them (a wider --age-band or --no-show-demographics avoids it)",
-            file=sys.stderr,
-        )
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -87,7 +87,7 @@ def write_packet(out: str, items: list, options, front: list, identity: str) -> 
     `options.show_measurements`, each sheet's machine-style measurement line."""
     from matplotlib.backends.backend_pdf import PdfPages
 
-    from ..measure.command import measure_record
+    from ..measure.folder import measure_record
     from ..measure.table import machine_line
     from . import sheet
 

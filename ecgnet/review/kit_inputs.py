@@ -75,9 +75,10 @@ def unknown_records(path, rows, known):
 def audit_model_outputs(rows):
     """{record: {class: (label, probability)}} from audit rows: the label is probability >=
     threshold, or, without both, what the issue says the model thinks."""
-    outputs = {}
+    outputs: dict[str, dict[str, tuple[int | None, float | None]]] = {}
     for row in rows:
         probability, threshold = _number(row["oof_probability"]), _number(row["threshold"])
+        label: int | None
         if probability is not None and threshold is not None:
             label = int(probability >= threshold)
         else:
@@ -99,7 +100,7 @@ def model_outputs(folder):
     ):
         raise ReviewKitError(f"{folder}/model.json: thresholds must be {label_space.NUM_CLASSES} numbers from 0 to 1")
     oof = modelstore.read_oof_probabilities(os.path.join(folder, "oof_probabilities.csv"))
-    labels = apply_thresholds(oof.probabilities, thresholds)
+    labels = apply_thresholds(oof.probabilities, np.asarray(thresholds, dtype=np.float64))
     return {
         name: {c: (int(labels[i, k]), float(oof.probabilities[i, k])) for k, c in enumerate(label_space.CLASSES)}
         for i, name in enumerate(oof.names)

@@ -42,13 +42,11 @@ CT code of the 24 scored classes (an equivalent code is read as its class), or `
 `*`. `read_overrides` checks a file and `apply_overrides` applies it to training's arrays.
 """
 
-import argparse
 import os
-import sys
 
 from .. import labels as label_space
 from ..csvfiles import Problems
-from ..errors import EcgnetError, describe, quote
+from ..errors import quote
 from ..folders import name_problem
 from ..overrides import (  # noqa: F401  (the overrides file's reader and applier live in the core)
     ALL_CLASSES,
@@ -63,9 +61,7 @@ from ..overrides import (  # noqa: F401  (the overrides file's reader and applie
     unmatched,
     write_overrides,
 )
-from .answers import IncompleteAnswers, load_kit, read_all_answers
 from .audit import read_issues
-from .kit_inputs import parse_classes
 from .rules import read_rule_rows
 from .stats import consensus
 
@@ -73,14 +69,12 @@ POLICIES = ("consensus", "mask", "drop")
 # The classes whose rules the measurements decide within their accuracy aims (docs/measurements.md).
 RULE_CLASSES = ("426627000", "426177001", "427084000", "270492004", "164947007", "39732003", "47665007")
 
-DESCRIPTION = "Turn reviewers' answers, or an audit's doubted labels, into a label overrides file for training."
-
 
 def overrides_for(kit, answers, policy):
     """[(record, class code or '*', label)] of a policy, sorted by record then class order."""
     if policy not in POLICIES:
         raise ValueError(f"policy must be one of {', '.join(POLICIES)}, not {policy!r}")
-    first = {}  # (record, class) -> its first non-repeat item's consensus row
+    first: dict[tuple[str, str], dict] = {}  # (record, class) -> its first non-repeat item's consensus row
     for row in consensus(kit, answers):
         first.setdefault((row["record"], row["class"]), row)
     out = set()
@@ -109,7 +103,8 @@ def overrides_from_audit(path, weight, top=None):
     label_issues.csv at `path`, sorted by record then class order. OverridesError lists every
     row of the file that cannot become an override (by its row number in that file)."""
     problems = Problems(path, OverridesError)
-    out, seen = [], {}
+    out: list[tuple[str, str, str]] = []
+    seen: dict[tuple[str, str], int] = {}
     for row in read_issues(path)[:top]:
         code, record = label_space.canonical_code(row["class"]), row["record"]
         problem = name_problem(record) if record else "the record name is empty"
@@ -140,124 +135,3 @@ def overrides_from_rules(path, classes=RULE_CLASSES, weight=None):
 def _order(row):
     """Overrides rows by record, then a record's drop before its classes in CLASSES order."""
     return row[0], -1 if row[1] == ALL_CLASSES else label_space.CLASS_INDEX[label_space.canonical_code(row[1])]
-
-
-def _weight(text):
-    value = parse_weight(text)
-    if value is None:
-        raise argparse.ArgumentTypeError(f"expected a weight from 0 to 1, not {text!r}")
-    return value
-
-
-def _count(text):
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of rows from 1, not {text!r}")
-    return int(text)
-
-
-def _parser(prog):
-    from ..cli import HelpFormatter
-
-    rest = __doc__.partition("\n\n")[2]
-    parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION, epilog=rest, formatter_class=HelpFormatter)
-    parser.add_argument("kit", nargs="?", help="the review kit folder (manifest.json, key.csv)")
-    parser.add_argument("answers", nargs="*", help="each reviewer's filled answer_form.csv, named after the reviewer")
-    parser.add_argument("--policy", choices=POLICIES, help="how reviewed labels become overrides (with a kit)")
-    parser.add_argument(
-        "--from-audit",
-        metavar="LABEL_ISSUES.csv",
-        help="instead of a kit and answers: down-weight the pairs of this `ecgnet audit` output",
-    )
-    parser.add_argument(
-        "--weight", type=_weight, metavar="W", help="with --from-audit: the loss weight of those pairs, from 0 to 1"
-    )
-    parser.add_argument(
-        "--top", type=_count, metavar="N", help="with --from-audit: only its first N rows (default: all)"
-    )
-    parser.add_argument(
-        "--from-rules",
-        metavar="RULE_LABELS.csv",
-        help="instead of a kit and answers: the labels this `ecgnet rules` output contradicts (with --weight W, "
-        "or --override)",
-    )
-    parser.add_argument(
-        "--override", action="store_true", help="with --from-rules: set the rule's verdict instead of a weight"
-    )
-    parser.add_argument(
-        "--classes",
-        help="with --from-rules: classes (codes or abbreviations, comma-separated; default: "
-        + ",".join(label_space.ABBREVIATIONS[label_space.CLASS_INDEX[c]] for c in RULE_CLASSES)
-        + ")",
-    )
-    parser.add_argument("--out", required=True, metavar="OVERRIDES.csv", help="the overrides file to write")
-    parser.add_argument(
-        "--blank-as-uncertain",
-        action="store_true",
-        help="read a blank answer as ?, not an error (default: off, a blank is an error)",
-    )
-    parser.add_argument(
-        "--allow-incomplete",
-        action="store_true",
-        help="use answers files that miss review IDs or leave rows unanswered (default: refuse, exit status 3)",
-    )
-    return parser
-
-
-def _check(parser, args):
-    """Refuse a call that mixes the ways (a kit's answers, an audit, rules) or lacks what its way needs."""
-    if args.from_rules:
-        if args.kit or args.policy or args.blank_as_uncertain or args.from_audit or args.top is not None:
-            parser.error("--from-rules takes no kit, answers, --policy, --blank-as-uncertain, --from-audit or --top")
-        if (args.weight is None) == (not args.override):
-            parser.error("--from-rules needs --weight W or --override (one of them)")
-        return
-    if args.override or args.classes:
-        parser.error("--override and --classes go with --from-rules")
-    if args.from_audit:
-        if args.kit or args.policy or args.blank_as_uncertain or args.allow_incomplete:
-            parser.error("--from-audit takes no kit, answers, --policy, --blank-as-uncertain or --allow-incomplete")
-        if args.weight is None:
-            parser.error("--from-audit needs --weight")
-    else:
-        if not (args.kit and args.answers and args.policy):
-            parser.error("give KIT_DIR, ANSWERS.csv and --policy, or --from-audit LABEL_ISSUES.csv and --weight")
-        if args.weight is not None or args.top is not None:
-            parser.error("--weight and --top go with --from-audit")
-
-
-def main(argv: list[str] | None = None, prog: str = "ecgnet relabel") -> int:
-    parser = _parser(prog)
-    args = parser.parse_args(argv)
-    _check(parser, args)
-    try:
-        if args.from_rules:
-            classes = parse_classes(args.classes) if args.classes else RULE_CLASSES
-            rows = overrides_from_rules(args.from_rules, classes, None if args.override else args.weight)
-        elif args.from_audit:
-            rows = overrides_from_audit(args.from_audit, args.weight, args.top)
-        else:
-            kit = load_kit(args.kit)
-            answers = read_all_answers(args.answers, kit, args.blank_as_uncertain, args.allow_incomplete)
-            rows = overrides_for(kit, answers, args.policy)
-        # What training will read must pass its checks, before anything replaces args.out.
-        check_overrides(args.out, [(number, *row) for number, row in enumerate(rows, start=2)])
-        write_overrides(args.out, rows)
-    except IncompleteAnswers as e:
-        print(f"error: {describe(e)}", file=sys.stderr)
-        return 3
-    except (EcgnetError, OSError) as e:
-        print(f"error: {describe(e)}", file=sys.stderr)
-        return 2
-    records = len({r for r, _, _ in rows})
-    if args.from_rules:
-        how = f"{'rule verdicts' if args.override else f'weight {args.weight:g}'} from {args.from_rules}"
-    elif args.from_audit:
-        how = f"weight {args.weight:g} from {args.from_audit}"
-    else:
-        how = f"{args.policy}, kit {kit.identity}"
-    print(f"wrote {len(rows)} overrides ({how}) of {records} records to {args.out}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

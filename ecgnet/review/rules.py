@@ -23,15 +23,13 @@ first named (labels, or model), columns the second (rule, or model).
 
 import json
 import os
-import sys
-from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from .. import labels as label_space
-from .. import options
 from ..csvfiles import Problems, read_table, write_table
-from ..errors import EcgnetError, RecordError, describe
+from ..errors import EcgnetError, RecordError
 from ..files import atomic_write
 from ..folders import list_records, name_prefix
 from ..headers import load_header
@@ -42,8 +40,6 @@ from .stats import RESAMPLES, _rng, cohen
 RULE_LABELS_FILE = "rule_labels.csv"
 AGREEMENT_FILE = "rule_agreement.json"
 RULE_COLUMNS = ("record", "class", "abbreviation", "rule", "given_label")
-
-DESCRIPTION = "Apply the published criteria to the measurements: rule labels and their agreement with labels and model."
 
 
 class RulesError(EcgnetError):
@@ -108,7 +104,7 @@ def read_rule_labels(path: str) -> dict[tuple[str, str], int | None]:
     return {(record, code): verdict for record, code, verdict, _ in read_rule_rows(path)}
 
 
-def _pairs(names, first, second):
+def _pairs(names: list[str], first: dict, second: dict) -> tuple[np.ndarray | list, np.ndarray | list]:
     """(x, y) arrays over `names` where both are 0/1."""
     pairs = [(first[n], second[n]) for n in names if first.get(n) is not None and second.get(n) is not None]
     return (
@@ -138,7 +134,7 @@ def _by_source(names, given, rule) -> dict[str, dict]:
 def agreement(rules, labels, model=None, seed=0, resamples=RESAMPLES) -> dict:
     """rule_agreement.json's content: per criterion, counts and kappas (see the module)."""
     names = sorted(set(rules) & set(labels))
-    out = {"records": len(names), "classes": {}}
+    out: dict[str, Any] = {"records": len(names), "classes": {}}
     for c in CRITERIA:
         k = label_space.CLASS_INDEX[c.code]
         rule = {n: rules[n][c.code] for n in names}
@@ -196,12 +192,12 @@ def run_rules(data, out, model=None, measurements=None, jobs=1, seed=0) -> dict:
     if measurements:
         table = read_measurements(measurements)
     else:
-        from ..measure.command import measure_folder
+        from ..measure.folder import measure_folder
 
         rows = measure_folder(data, jobs)
         measurements = os.path.join(out, MEASUREMENTS_FILE)
         write_measurements(measurements, rows)
-        table = {r["record"]: r for r in rows}
+        table = {str(r["record"]): r for r in rows}
     missing = sorted(set(labels) - set(table))
     if missing:
         raise RulesError(f"{measurements}: {len(missing)} records of {data} are not in it (first: {missing[0]!r})")
@@ -220,41 +216,3 @@ def _kappa_text(entry: dict | None) -> str:
     ci = entry.get("ci") or [None, None]
     low, high = ("?" if v is None else f"{v:.2f}" for v in ci)
     return f"{entry['kappa']:.2f} ({low} to {high}), n={entry['n']}"
-
-
-def main(argv: Sequence[str] | None = None, prog: str = "ecgnet rules") -> int:
-    from ..cli import _parser
-
-    parser = _parser(prog, DESCRIPTION + "\n\n" + __doc__.partition("\n\n")[2])
-    parser.add_argument("data", help="folder of records (their #Dx labels are compared)")
-    parser.add_argument("out", help="folder to write the rule labels and agreement into (made if missing)")
-    parser.add_argument("--model", metavar="MODEL", help="a trained model: its out-of-fold labels are compared too")
-    parser.add_argument(
-        "--measurements", metavar="CSV", help="measurements.csv of DATA from `ecgnet measure` (default: measure now)"
-    )
-    parser.add_argument(
-        "--jobs", type=options.processes, default=1, help="processes measuring records (without --measurements)"
-    )
-    parser.add_argument("--seed", type=options.seed, default=0, help="seed of the bootstrap intervals")
-    args = parser.parse_args(argv)
-    try:
-        result = run_rules(args.data, args.out, args.model, args.measurements, args.jobs, args.seed)
-    except (EcgnetError, OSError) as e:
-        print(f"error: {describe(e)}", file=sys.stderr)
-        return 1
-    print(
-        f"{result['records']} records; kappa (95% CI): labels vs rule; the same in the sources giving the class"
-        + ("; model vs rule" if args.model else "")
-    )
-    for entry in result["classes"].values():
-        line = f"  {entry['abbreviation']:6s} {entry['criterion']}: {_kappa_text(entry['labels_vs_rule'])}"
-        line += f"; {_kappa_text(entry['labels_vs_rule_in_labelling_sources'])}"
-        if args.model:
-            line += f"; {_kappa_text(entry['model_vs_rule'])}"
-        print(line)
-    print(f"wrote {os.path.join(args.out, RULE_LABELS_FILE)} and {os.path.join(args.out, AGREEMENT_FILE)}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -97,7 +97,7 @@ class Reader:
 
     def first(self, names, count):
         """The first `count` records of `names` that can be drawn."""
-        chosen = []
+        chosen: list[str] = []
         for name in names:
             if len(chosen) == count:
                 break
@@ -139,7 +139,8 @@ def choose_controls(reader, classes, exclude, count, with_model, rng):
     without the findings asked about."""
     pool = [n for n in reader.folder_records if n not in exclude and (not with_model or n in reader.outputs)]
     wanted_positive = count - count // 2
-    positive, negative = [], []
+    positive: list[str] = []
+    negative: list[str] = []
     for index in rng.permutation(len(pool)):
         if len(positive) >= wanted_positive and len(negative) >= count - wanted_positive:
             break

@@ -9,6 +9,7 @@ number that measures nothing. The bootstrap leaves such resamples out the same w
 
 import warnings
 import zlib
+from typing import Any
 
 import numpy as np
 
@@ -158,7 +159,7 @@ def icc_agreement(ratings: np.ndarray | list) -> dict:
 
     y = np.asarray(ratings, dtype=float)
     n, k = y.shape if y.ndim == 2 else (0, 0)
-    out = {"icc": None, "ci": None, "n": int(n), "raters": int(k)}
+    out: dict[str, Any] = {"icc": None, "ci": None, "n": int(n), "raters": int(k)}
     if k < 2:
         return {**out, "reason": "needs two raters or more"}
     if n < 2:
@@ -205,6 +206,7 @@ def consensus(kit, answers, code=None):
         readable = [a for a in answering if not a.uninterpretable(q.review_id)]
         votes = [a.cells.get((q.review_id, q.code)) for a in readable]
         ones, zeros = votes.count(1), votes.count(0)
+        result: int | str
         if not answering:
             result = "unanswered"
         elif not readable:

@@ -1,64 +1,22 @@
-"""The `ecgnet` command line: one program, a subcommand per job.
-
-    ecgnet train DATA MODEL [--set name=value ...] [--config FILE] [--label-overrides FILE] [--no-report]
-                 [--labels header|ptbxl] [--recursive]
-    ecgnet drive MODEL DATA OUTPUTS [--device DEVICE] [--precision fp32|int8] [--recursive]
-                 [--shard K/N] [--skip-existing] [--labels header|ptbxl --strat-folds K,...]
-    ecgnet convert SRC OUT [--labels header|ptbxl] [--recursive]
-    ecgnet quantize MODEL DATA [--calibration-records N] [--min-identical F] [--max-metric-change F] [...]
-    ecgnet evaluate LABELS OUTPUTS [SCORES_CSV [CLASS_SCORES_CSV]] [--json FILE] [--labels ptbxl --strat-folds K]
-    ecgnet synth FOLDER COUNT [--seed N --prefix P --start N --rate HZ --label-noise RATE]
-    ecgnet benchmark [--records N] [--skip-scaling] [--json FILE]
-    ecgnet measure DATA OUT [--jobs N] [--rate HZ]
-    ecgnet rules DATA OUT [--model MODEL] [--measurements CSV]
-    ecgnet audit MODEL DATA OUT [--paper --class CODE --n N --seed S] [--rules RULE_LABELS.csv]
-    ecgnet review-kit DATA OUT (--from LABEL_ISSUES.csv | --records FILE --classes CODE,...) [...]
-    ecgnet agreement KIT_DIR ANSWERS.csv [ANSWERS.csv ...] [--json FILE] [--csv DIR] [--allow-incomplete]
-    ecgnet relabel KIT_DIR ANSWERS.csv ... --policy consensus|drop|mask --out OVERRIDES.csv
-    ecgnet relabel --from-audit LABEL_ISSUES.csv --weight W [--top N] --out OVERRIDES.csv
-    ecgnet report MODEL OUT [--labels DATA] [--scores SCORES_JSON --test-labels DATA --outputs OUTPUTS]
-    ecgnet compare DATA OUT [--config FILE] [--set name=value ...] --seeds 1,2,3 [--variant NAME:key=value,...]
-    ecgnet compare --summarise OUT
-
-`python -m ecgnet` is the same program. The challenge scripts `train_model.py`, `driver.py` and
-`evaluate_model.py` are thin wrappers over `train`, `drive` and `evaluate` below: the same
-options, output and exit statuses. Each command takes `argv` (default: `sys.argv[1:]`) and
-returns its exit status; the heavy modules are imported only once the arguments are parsed,
-so `--help` is quick. Every command's options live here, in one module, so that the
-command line reads as one program.
+"""The commands that train, run and score the fold ensemble: `ecgnet train`, `drive`,
+`quantize`, `evaluate` and `compare`. The challenge scripts `train_model.py`, `driver.py` and
+`evaluate_model.py` call `train`, `drive` and `evaluate` (re-exported by `ecgnet.cli`).
 """
 
 import argparse
-import importlib
+import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from . import __version__, dataoptions, logs, options
-from .errors import EcgnetError, describe
+from . import dataoptions, options
+from .parsing import command, command_parser
 
+if TYPE_CHECKING:  # imported when used: options are parsed before numpy and torch load
+    from ..config import Config
+    from ..runner import Shard
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Keeps description and epilog as written and appends each option's default to its help,
-    unless the help already says it or there is none to show (None, False, an empty list)."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        text = action.help or ""
-        default = action.default
-        if "default" in text or default is None or default is False or default in (argparse.SUPPRESS, []):
-            return text
-        if action.option_strings or action.nargs in ("?", "*"):
-            return f"{text} (default: %(default)s)"
-        return text
-
-
-def _parser(prog: str | None, doc: str) -> argparse.ArgumentParser:
-    """A parser whose description is the first paragraph of `doc` and epilog the rest."""
-    first, _, rest = doc.strip().partition("\n\n")
-    return argparse.ArgumentParser(prog=prog, description=first, epilog=rest or None, formatter_class=HelpFormatter)
-
-
-def _fail(error: BaseException) -> None:
-    print(f"error: {describe(error)}", file=sys.stderr)
+log = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -98,11 +56,11 @@ PAPER_HELP = (
 )
 
 
-def _requested_config(args: argparse.Namespace):
+def _requested_config(args: argparse.Namespace) -> "Config | None":
     """The config that --paper, --config and --set ask for, each applied over the one before;
     None when none is given (training then resumes with the saved settings or starts with the
     defaults)."""
-    from .config import Config, load_config_file, parse_overrides
+    from ..config import Config, load_config_file, parse_overrides
 
     if not (args.paper or args.config or args.set):
         return None
@@ -112,9 +70,11 @@ def _requested_config(args: argparse.Namespace):
     return parse_overrides(args.set, base)
 
 
+@command()
 def train(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
-    """`ecgnet train` / `train_model.py`: 0 when the model is complete, 1 on an error."""
-    parser = _parser(prog, TRAIN_DOC)
+    """`ecgnet train` / `train_model.py`: 0 when the model is complete (its report written after
+    training returns, unless --no-report), 1 on an error."""
+    parser = command_parser(prog, TRAIN_DOC)
     parser.add_argument("data", help="folder of training records")
     parser.add_argument("model", help="folder to write the model into")
     parser.add_argument(
@@ -154,30 +114,39 @@ def train(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     dataoptions.add_recursive(parser)
     args = parser.parse_args(argv)
     dataoptions.check(parser, args)
-    logs.configure()
-    from .training import train as train_folder
+    from ..training import train as train_folder
 
-    try:
-        config = _requested_config(args)
-        train_folder(
-            args.data,
-            args.model,
-            config=config,
-            parallel_folds=args.parallel_folds,
-            folds=args.folds,
-            cache_folder=args.cache,
-            device=args.device,
-            workers=args.workers,
-            jobs=args.jobs,
-            label_overrides=args.label_overrides,
-            write_report=not args.no_report,
-            labels=dataoptions.label_source(args, args.data),
-            recursive=args.recursive,
-        )
-    except (EcgnetError, OSError) as e:
-        _fail(e)
-        return 1
+    report = train_folder(
+        args.data,
+        args.model,
+        config=_requested_config(args),
+        parallel_folds=args.parallel_folds,
+        folds=args.folds,
+        cache_folder=args.cache,
+        device=args.device,
+        workers=args.workers,
+        jobs=args.jobs,
+        label_overrides=args.label_overrides,
+        labels=dataoptions.label_source(args, args.data),
+        recursive=args.recursive,
+    )
+    if report is not None:  # this call completed the model (on the main process)
+        _write_training_report(args.model, args.data, args.label_overrides, args.no_report)
     return 0
+
+
+def _write_training_report(model: str, data: str, label_overrides: str | None, skip: bool) -> None:
+    """MODEL/report/report.html of a model just completed (`report.write_training_report`), or
+    the line saying it was skipped, in the log and MODEL/train.log."""
+    from .. import logs
+    from ..modelstore import ModelFolder
+    from ..report import write_training_report
+
+    if skip:
+        with logs.to_file(ModelFolder(model).log):
+            log.info("report skipped (--no-report)")
+        return
+    write_training_report(model, data, label_overrides)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -198,9 +167,9 @@ compute in the precision MODEL/model.json names: int8 on a CPU after `ecgnet qua
 otherwise; --precision overrides it."""
 
 
-def shard_part(text: str):
+def shard_part(text: str) -> "Shard":
     """`--shard 2/8` -> runner.Shard(2, 8)."""
-    from .runner import Shard
+    from ..runner import Shard
 
     index, _, count = text.partition("/")
     try:
@@ -209,9 +178,10 @@ def shard_part(text: str):
         raise argparse.ArgumentTypeError(f"expected K/N with 1 <= K <= N, such as 2/8, not {text!r}") from None
 
 
+@command(error_status=2)
 def drive(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """`ecgnet drive` / `driver.py`: 0 all records classified, 1 some failed, 2 nothing could run."""
-    parser = _parser(prog, DRIVE_DOC)
+    parser = command_parser(prog, DRIVE_DOC)
     parser.add_argument("model", help="folder written by train_model.py / ecgnet train")
     parser.add_argument("data", help="folder of records to classify")
     parser.add_argument("outputs", help="folder to write NAME.csv output files into")
@@ -238,26 +208,22 @@ def drive(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     dataoptions.add_strat_folds(parser)
     args = parser.parse_args(argv)
     dataoptions.check(parser, args)
-    logs.configure()
-    from .inference import Ensemble
-    from .runner import run_folder
+    from ..inference import Ensemble, bound_kernel_cache
+    from ..runner import run_folder
 
-    try:
-        labels = dataoptions.label_source(args, args.data)
-        ensemble = Ensemble.from_folder(args.model, args.device, args.precision)
-        report = run_folder(
-            ensemble,
-            args.data,
-            args.outputs,
-            recursive=args.recursive,
-            shard=args.shard,
-            skip_existing=args.skip_existing,
-            labels=labels,
-            strat_folds=args.strat_folds,
-        )
-    except (EcgnetError, OSError) as e:
-        _fail(e)
-        return 2
+    labels = dataoptions.label_source(args, args.data)
+    bound_kernel_cache()
+    ensemble = Ensemble.from_folder(args.model, args.device, args.precision)
+    report = run_folder(
+        ensemble,
+        args.data,
+        args.outputs,
+        recursive=args.recursive,
+        shard=args.shard,
+        skip_existing=args.skip_existing,
+        labels=labels,
+        strat_folds=args.strat_folds,
+    )
     for name, reason in report.failures:
         print(f"failed: {name if name.isprintable() else ascii(name)}: {reason}", file=sys.stderr)
     return 1 if report.failures else 0
@@ -279,9 +245,10 @@ weights stay; `ecgnet drive --precision fp32` uses them).
 Exit status: 0 written, 1 refused by the gate or an error (named in one line)."""
 
 
+@command()
 def quantize(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """`ecgnet quantize`: 0 when the int8 weights are written, 1 when refused or on an error."""
-    parser = _parser(prog, QUANTIZE_DOC)
+    parser = command_parser(prog, QUANTIZE_DOC)
     parser.add_argument("model", help="folder written by train_model.py / ecgnet train")
     parser.add_argument("data", help="the folder of training records MODEL was trained on")
     parser.add_argument(
@@ -317,21 +284,16 @@ def quantize(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         help="write the int8 weights but leave float32 the driver's default precision",
     )
     args = parser.parse_args(argv)
-    logs.configure()
-    from .quantize import Gate, quantize_folder
+    from ..quantize import Gate, quantize_folder
 
-    try:
-        quantize_folder(
-            args.model,
-            args.data,
-            calibration_records=args.calibration_records,
-            gate=Gate(args.min_identical, args.max_metric_change, args.max_oof_difference),
-            gate_records=args.gate_records,
-            default=not args.keep_fp32_default,
-        )
-    except (EcgnetError, OSError) as e:
-        _fail(e)
-        return 1
+    quantize_folder(
+        args.model,
+        args.data,
+        calibration_records=args.calibration_records,
+        gate=Gate(args.min_identical, args.max_metric_change, args.max_oof_difference),
+        gate_records=args.gate_records,
+        default=not args.keep_fp32_default,
+    )
     return 0
 
 
@@ -347,9 +309,10 @@ precision, the per-class table and the same metrics per source (record-name pref
 Exit status: 0 scored, 1 an error (named in one line)."""
 
 
+@command()
 def evaluate(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """`ecgnet evaluate` / `evaluate_model.py`: 0 when scored, 1 on an error."""
-    parser = _parser(prog, EVALUATE_DOC)
+    parser = command_parser(prog, EVALUATE_DOC)
     parser.add_argument("label_folder", metavar="labels", help="folder of NAME.hea label files (or PTB-XL's records)")
     parser.add_argument("outputs", help="folder of NAME.csv output files")
     parser.add_argument("scores_csv", nargs="?", help="write the overall scores here (default: print them)")
@@ -362,18 +325,13 @@ def evaluate(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     dataoptions.add_recursive(parser)
     args = parser.parse_args(argv)
     dataoptions.check(parser, args)
-    logs.configure()
-    try:
-        _score(args, args.scores_csv, args.class_scores_csv, args.json)
-    except (EcgnetError, OSError) as e:
-        _fail(e)
-        return 1
+    _score(args, args.scores_csv, args.class_scores_csv, args.json)
     return 0
 
 
 def _score(args: argparse.Namespace, scores_csv: str | None, class_scores_csv: str | None, json: str | None) -> None:
-    from . import scoring
-    from .files import atomic_write
+    from .. import scoring
+    from ..files import atomic_write
 
     source = dataoptions.label_source(args, args.label_folder)
     evaluation = scoring.evaluate_folders(args.label_folder, args.outputs, source, args.strat_folds, args.recursive)
@@ -433,9 +391,10 @@ def seed_list(text: str) -> list[int]:
     return seeds
 
 
+@command()
 def compare(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """`ecgnet compare`: 0 when every run is finished (or the tables rebuilt), 1 on an error."""
-    parser = _parser(prog, COMPARE_DOC)
+    parser = command_parser(prog, COMPARE_DOC)
     parser.add_argument("data", nargs="?", help="folder of training records (not with --summarise)")
     parser.add_argument("out", help="folder of the runs and the comparison tables")
     parser.add_argument("--config", metavar="FILE", help="base config file; the others keep their defaults")
@@ -461,131 +420,17 @@ def compare(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     args = parser.parse_args(argv)
     if args.summarise != (args.data is None):
         parser.error("give DATA OUT to run a comparison, or --summarise OUT alone to rebuild its tables")
-    logs.configure()
-    from . import experiments
-    from .config import Config
+    from .. import experiments
+    from ..config import Config
 
-    try:
-        if args.summarise:
-            summary = experiments.summarise(args.out)
-        else:
-            base = _requested_config(args) or Config()
-            variants = experiments.plan_variants(base, args.label_overrides, args.variant)
-            summary = experiments.run_comparison(
-                args.data, args.out, variants, args.seeds, args.device, args.workers, args.jobs
-            )
-    except (EcgnetError, OSError) as e:
-        _fail(e)
-        return 1
+    if args.summarise:
+        summary = experiments.summarise(args.out)
+    else:
+        base = _requested_config(args) or Config()
+        variants = experiments.plan_variants(base, args.label_overrides, args.variant)
+        summary = experiments.run_comparison(
+            args.data, args.out, variants, args.seeds, args.device, args.workers, args.jobs
+        )
     finished = sum(v["finished"] for v in summary["variants"])
     print(f"{finished} of {len(summary['variants']) * len(summary['seeds'])} runs finished; tables in {args.out}")
     return 0
-
-
-# ---------------------------------------------------------------------------------------------
-# synth, convert, benchmark: their parsers live with their code
-
-
-def synth(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
-    """`ecgnet synth`: write synthetic challenge records (`ecgnet.synthetic.main`)."""
-    from .synthetic import main as synthetic_main
-
-    logs.configure()
-    return synthetic_main(argv, prog=prog)
-
-
-def convert(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
-    """`ecgnet convert`: write records in the Challenge's format (`ecgnet.convert.main`)."""
-    from .convert import main as convert_main
-
-    logs.configure()
-    return convert_main(argv, prog=prog)
-
-
-def benchmark(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
-    """`ecgnet benchmark`: speed and memory of every stage (`ecgnet.benchmarks.run.main`)."""
-    from .benchmarks.run import main as benchmark_main
-
-    logs.configure()
-    return benchmark_main(argv, prog=prog)
-
-
-# ---------------------------------------------------------------------------------------------
-# the label-noise and report tools: their parsers live with their code; they need the `review`
-# extra (cleanlab, statsmodels, matplotlib), which the challenge image does not install
-
-REVIEW_EXTRA = frozenset(("cleanlab", "statsmodels", "matplotlib", "sklearn"))
-
-
-def _tool(module: str) -> Callable[..., int]:
-    """The command whose `main(argv, prog)` is in `module` (imported when the command runs)."""
-
-    def command(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
-        logs.configure()
-        try:
-            return importlib.import_module(module).main(argv, prog=prog)
-        except ModuleNotFoundError as e:
-            if (e.name or "").split(".")[0] not in REVIEW_EXTRA:
-                raise
-            print(
-                f"error: {prog} needs {e.name}, part of the review extra: pip install 'ecgnet[review]'", file=sys.stderr
-            )
-            return 2
-
-    return command
-
-
-# ---------------------------------------------------------------------------------------------
-# ecgnet COMMAND ...
-
-COMMANDS = {
-    "train": (train, "train the fold ensemble and its thresholds on a folder of records"),
-    "drive": (drive, "classify every record of a folder with a trained model"),
-    "quantize": (quantize, "add int8 weights to a trained model, kept if they pass a fidelity gate"),
-    "evaluate": (evaluate, "score output files exactly as the official 2020 scorer"),
-    "synth": (synth, "write synthetic 12-lead records in the challenge's format"),
-    "convert": (convert, "write any readable record (native WFDB too) in the challenge's format"),
-    "benchmark": (benchmark, "measure the speed and memory of every stage (minutes)"),
-    "measure": (
-        _tool("ecgnet.measure.command"),
-        "measure heart rate, PR, QRS, QT/QTc, axes and voltages of every record",
-    ),
-    "rules": (
-        _tool("ecgnet.review.rules"),
-        "the published criteria applied to the measurements: rule labels and their agreement with labels and model",
-    ),
-    "audit": (
-        _tool("ecgnet.review.audit"),
-        "rank the (record, class) labels most likely wrong, from out-of-fold outputs",
-    ),
-    "review-kit": (_tool("ecgnet.review.kit"), "make a blinded, print-ready ECG review packet for clinicians"),
-    "agreement": (_tool("ecgnet.review.agreement"), "agreement statistics of clinicians' answers (kappa with CIs)"),
-    "relabel": (
-        _tool("ecgnet.review.relabel"),
-        "turn clinicians' answers, or an audit's doubted labels, into a label-overrides file for training",
-    ),
-    "report": (_tool("ecgnet.report"), "an HTML report with plots of a model's cross-validation and test scores"),
-    "compare": (compare, "train variants of a config over several seeds; each variant's mean and spread"),
-}
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`ecgnet COMMAND [ARGS]`: run COMMAND with ARGS; `ecgnet COMMAND --help` for its options."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(
-        prog="ecgnet",
-        formatter_class=HelpFormatter,
-        description="A 12-lead ECG classifier for the PhysioNet/CinC Challenge 2020.",
-        epilog="Run `ecgnet COMMAND --help` for a command's arguments and their defaults.",
-    )
-    parser.add_argument("--version", action="version", version=f"ecgnet {__version__}")
-    commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND", required=True)
-    for name, (_, summary) in COMMANDS.items():
-        commands.add_parser(name, help=summary, add_help=False)
-    # Only the command name is parsed here; everything after it belongs to the command.
-    name = parser.parse_args(argv[:1]).command
-    return COMMANDS[name][0](argv[1:], prog=f"{parser.prog} {name}")
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -11,7 +11,7 @@ import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported when used: the command line parses its options before numpy loads
-    from .ptbxl import PtbxlLabels
+    from ..ptbxl import PtbxlLabels
 
 RECURSIVE_HELP = (
     "search DATA's subfolders too (default: only when DATA holds no records of its own; --no-recursive: never); "
@@ -64,7 +64,7 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     ptbxl = getattr(args, "labels", "header") == "ptbxl"
     if not ptbxl and getattr(args, "strat_folds", None):
         parser.error("--strat-folds needs --labels ptbxl")
-    if not ptbxl and getattr(args, "min_likelihood", 0.0):
+    if not ptbxl and getattr(args, "min_likelihood", None):
         parser.error("--min-likelihood needs --labels ptbxl")
     if not 0 <= getattr(args, "min_likelihood", 0.0) <= 100:
         parser.error("--min-likelihood must be from 0 to 100")
@@ -74,15 +74,6 @@ def label_source(args: argparse.Namespace, data_folder: str | os.PathLike) -> "P
     """The PTB-XL labels beside `data_folder` with --labels ptbxl, else None (the headers')."""
     if getattr(args, "labels", "header") != "ptbxl":
         return None
-    from .ptbxl import PtbxlLabels
+    from ..ptbxl import PtbxlLabels
 
     return PtbxlLabels.beside(data_folder, getattr(args, "min_likelihood", 0.0))
-
-
-def given_dx(name: str, header_path: str, labels: "PtbxlLabels | None") -> tuple[str, ...]:
-    """A record's labels (SNOMED CT codes): its header's #Dx, or its PTB-XL statements mapped."""
-    if labels is None:
-        from .headers import load_header
-
-        return load_header(header_path).dx
-    return labels.record_entry(name, header_path).dx

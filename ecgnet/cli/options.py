@@ -10,9 +10,7 @@ import argparse
 import math
 from collections.abc import Callable
 
-# Seeds go to numpy (any non-negative integer) and to torch.manual_seed(seed * 1000 + fold)
-# (below 2**64): 32 bits, the range every generator accepts, keep both well inside.
-MAX_SEED = 2**32 - 1
+from ..config import MAX_SEED
 
 
 def _integer(text: str) -> int:
