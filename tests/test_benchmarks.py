@@ -96,14 +96,21 @@ def test_driver_process_compares_each_precision_with_the_anchor(fake_anchor, ben
         assert run["seconds"] == min(result["rounds"][precision])
         assert run["speedup"] == pytest.approx(result["authors"]["seconds"] / run["seconds"])
         assert run["speedup_vs_rebuilt_loop"] == pytest.approx(result["rebuilt_loop"]["seconds"] / run["seconds"])
-    assert "against the authors' code" in lines[0] and "secondary reference" in lines[-1]
+    assert [line.split(":")[0].strip() for line in lines[:6]] == ["round 1"] + [
+        "driver.py on 4 records (round 1, fp32)",
+        "driver.py on 4 records (round 1, int8)",
+        "round 2",
+        "driver.py on 4 records (round 2, fp32)",
+        "driver.py on 4 records (round 2, int8)",
+    ]
+    assert "against the authors' code" in lines[6] and "secondary reference" in lines[-1]
 
 
 def test_driver_process_without_the_anchor_keeps_the_rebuilt_loop(bench_model):
     lines = []
     result = driver_process(*bench_model, ["fp32"], lines.append, None, rounds=1)
     assert "authors" not in result and result["rebuilt_loop"]["seconds"] > 0
-    assert "absent" in lines[0]
+    assert "absent" in lines[1]
 
 
 def test_timers_count_each_stage_without_the_stages_inside_it():

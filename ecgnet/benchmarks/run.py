@@ -217,13 +217,14 @@ def driver_process(
     secondary reference."""
     runs: dict[str, list[dict]] = {p: [] for p in precisions}
     anchor_runs = []
-    for _ in range(rounds):
+    for round_ in range(rounds):
         if anchor_folder:
             with tempfile.TemporaryDirectory() as out:
                 seconds, mib = anchor.drive(anchor_folder, data, out, anchor_python)
                 anchor_runs.append({"seconds": seconds, "peak_mib": mib, "records": len(os.listdir(out))})
+            log(f"   round {round_ + 1}: the authors' code {seconds:.1f} s, peak {mib:.0f} MiB")
         for p in precisions:
-            runs[p].append(whole_driver(model, data, lambda m: None, "sample records", p))
+            runs[p].append(whole_driver(model, data, log, f"round {round_ + 1}", p))
     best = {p: min(entries, key=lambda r: r["seconds"]) for p, entries in runs.items()}
     with tempfile.TemporaryDirectory() as out:
         seconds, mib, _ = run_measured([sys.executable, "-m", "ecgnet.benchmarks.reference_driver", model, data, out])
