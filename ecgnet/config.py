@@ -16,6 +16,7 @@ from typing import Any
 from .errors import ConfigError, InputFileError
 from .files import read_json
 from .limits import MAX_MILLIVOLTS, MAX_SAMPLE_RATE
+from .measure import criteria
 
 # Upper limits far beyond any use, so that a typo cannot ask for endless work or memory.
 MAX_FOLDS, MAX_EPOCHS, MAX_BATCH, MAX_WORKERS = 1000, 100_000, 65_536, 1024
@@ -191,10 +192,7 @@ class Config:
         if self.stacking != "none" and self.split == "ptbxl":
             problems.append("stacking needs out-of-fold predictions of two folds or more; split=ptbxl validates one")
         if self.decide_rules:
-            # deferred: the rule reader's package imports this module
-            from .decisions import rule_class_problem
-
-            problem = rule_class_problem(self.decide_rules)
+            problem = criteria.unknown_classes_problem(self.decide_rules)
             if problem:
                 problems.append(problem)
             if self.uniform_threshold == 0:

@@ -30,27 +30,9 @@ from .preprocess import DEMOGRAPHICS
 _FEMALE, _MALE = DEMOGRAPHICS.index("female"), DEMOGRAPHICS.index("male")
 
 
-def _by_name() -> dict[str, str]:
-    """{abbreviation or code, in lower case: code} of the classes the rule reader decides."""
-    names = {c.code: c.code for c in criteria.CRITERIA}
-    names.update({c.abbreviation.lower(): c.code for c in criteria.CRITERIA})
-    return names
-
-
-def rule_class_problem(text: str) -> str | None:
-    """Why `text` (config decide_rules) is not a comma-separated list of classes the rule
-    reader decides, or None."""
-    names = _by_name()
-    unknown = [item.strip() for item in text.split(",") if item.strip().lower() not in names]
-    if not unknown:
-        return None
-    allowed = ", ".join(c.abbreviation for c in criteria.CRITERIA)
-    return f"decide_rules: {', '.join(map(repr, unknown))} not a class with a rule; the classes are {allowed}"
-
-
 def rule_codes(text: str) -> tuple[str, ...]:
     """The class codes of config decide_rules, in CLASSES order."""
-    chosen = {_by_name()[item.strip().lower()] for item in text.split(",") if item.strip()}
+    chosen = {criteria.BY_NAME[item.strip().lower()] for item in text.split(",") if item.strip()}
     return tuple(code for code in label_space.CLASSES if code in chosen)
 
 

@@ -38,8 +38,7 @@ import torch
 
 from .config import Config
 from .files import atomic_write
-from .measure import VALUES, measure
-from .measure.record import MAX_SECONDS
+from .measure.record import MAX_SECONDS, VALUES, measure
 from .preprocess import DEMOGRAPHICS
 from .records import Record
 

@@ -18,9 +18,10 @@ from ecgnet.config import Config, parse_overrides
 from ecgnet.errors import ConfigError, ModelFolderError
 from ecgnet.folders import list_records
 from ecgnet.inference import Ensemble
-from ecgnet.measure import VALUES, measure
+from ecgnet.measure import criteria
 from ecgnet.measure.criteria import BY_CODE
 from ecgnet.measure.folder import measure_record
+from ecgnet.measure.record import VALUES, measure
 from ecgnet.metrics import class_auc
 from ecgnet.model import SEResNet1d
 from ecgnet.preprocess import DEMOGRAPHICS
@@ -284,8 +285,8 @@ def test_the_stage_round_trips_through_json_and_bad_entries_are_refused():
 
 def test_rule_classes_by_abbreviation_or_code():
     assert decisions.rule_codes("stach, SB,270492004") == ("270492004", "426177001", "427084000")
-    assert decisions.rule_class_problem("SB,STach") is None
-    assert "'AF'" in decisions.rule_class_problem("SB,AF")
+    assert criteria.unknown_classes_problem("SB,STach") is None
+    assert "'AF'" in (criteria.unknown_classes_problem("SB,AF") or "")
     with pytest.raises(ConfigError, match="decide_rules: 'AF' not a class with a rule"):
         Config(decide_rules="SB,AF")
 

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from ecgnet.cli import records
-from ecgnet.measure import COLUMNS, measure
 from ecgnet.measure.axes import LIMB_LEADS, PROJECTION, frontal_axis
 from ecgnet.measure.filters import bandpass
 from ecgnet.measure.folder import measure_record
+from ecgnet.measure.record import COLUMNS, measure
 from ecgnet.measure.table import MeasurementsError, read_measurements, write_measurements
 from ecgnet.preprocess import LEADS
 from ecgnet.synthetic import WaveTruth, random_truth, truth_signal, write_record

@@ -37,8 +37,8 @@ import numpy as np
 from ecgnet import labels as label_space
 from ecgnet.folders import list_records, name_prefix
 from ecgnet.headers import load_header
-from ecgnet.measure import measure
 from ecgnet.measure.folder import measure_record
+from ecgnet.measure.record import measure
 from ecgnet.preprocess import LEADS, order_leads, resample
 from ecgnet.synthetic import random_truth, truth_signal
 

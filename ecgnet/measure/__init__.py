@@ -6,7 +6,3 @@ them for every record it classifies).
 record of a folder (the rows of `ecgnet measure`'s measurements.csv); `criteria` turns a row
 into rule verdicts for the classes a measurement defines.
 """
-
-from .record import COLUMNS, VALUES, Measurement, measure
-
-__all__ = ["COLUMNS", "VALUES", "Measurement", "measure"]

@@ -153,6 +153,18 @@ CRITERIA: tuple[Criterion, ...] = (
     Criterion("111975006", "LQT", "QTc (Fridericia) >= 450 ms (men), >= 460 ms (women)", QT_SOURCE, prolonged_qt),
 )
 BY_CODE = {c.code: c for c in CRITERIA}
+# Abbreviation or code, in lower case -> code: how a config names the classes with a rule.
+BY_NAME = {**{c.code: c.code for c in CRITERIA}, **{c.abbreviation.lower(): c.code for c in CRITERIA}}
+
+
+def unknown_classes_problem(text: str) -> str | None:
+    """Why `text` (a config's decide_rules) is not a comma-separated list of classes with a
+    criterion, or None."""
+    unknown = [item.strip() for item in text.split(",") if item.strip().lower() not in BY_NAME]
+    if not unknown:
+        return None
+    allowed = ", ".join(c.abbreviation for c in CRITERIA)
+    return f"decide_rules: {', '.join(map(repr, unknown))} not a class with a rule; the classes are {allowed}"
 
 
 def verdicts(row: Row, sex: str | None = None) -> dict[str, Verdict]:
