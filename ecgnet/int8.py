@@ -56,6 +56,7 @@ one of its probabilities moved by 0.83; the fidelity gate (`quantize`) counts su
 its label cells and names the worst.
 """
 
+import functools
 import platform
 from typing import cast
 
@@ -226,6 +227,8 @@ def _fused_skeleton(config: Config, network: type[SEResNet1d] = SEResNet1d) -> S
         return fuse_for_inference(network(config, initialise=False))
 
 
+# Every fold of a model has the same shapes: built once per config (callers only read them).
+@functools.lru_cache(maxsize=4)
 def state_shapes(config: Config) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
     """{name: (shape, dtype)} of an int8 network's stored state: the fused float network's
     tensors, with each quantised convolution's as QUANTISED_SUFFIXES lists them."""

@@ -13,6 +13,7 @@ feature maps they scale instead of allocating new ones (faster, less memory). On
 that never computes gradients may do so, since autograd needs the maps it would overwrite.
 """
 
+import functools
 from collections.abc import Callable
 from typing import cast
 
@@ -271,6 +272,8 @@ def fuse_for_inference(model: SEResNet1d) -> SEResNet1d:
     return model
 
 
+# Every fold of a model has the same shapes: built once per config (callers only read them).
+@functools.lru_cache(maxsize=4)
 def state_shapes(config: Config) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
     """{name: (shape, dtype)} of the network's state, found without allocating it (on the
     meta device, skipping the initialisation that would load torch's compiler there)."""

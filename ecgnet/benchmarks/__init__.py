@@ -1,8 +1,9 @@
 """Measurements of the pipeline, run on demand (not by the tests).
 
 `run` (`ecgnet benchmark`) measures the speed and memory of every stage against references
-measured in the same run; `reference_driver` is the original authors' inference loop rebuilt
-as one of those references; `gpu_check` (`scripts/gpu_check.sh`) checks the GPU path for real;
+measured in the same run: the authors' own code, run by `anchor`, and, secondary, their
+inference loop rebuilt in `reference_driver`; `profile` times the driver process stage by stage;
+`gpu_check` (`scripts/gpu_check.sh`) checks the GPU path for real;
 `wfdb_reader` measures ecgnet's native WFDB reader against wfdb's, and `scaling` the driver
 over collections of 1x, 10x and 100x the sample size; `tools` holds what they share. Each runs
 the project's commands in subprocesses through `python -m ecgnet`, with the package this one

@@ -32,13 +32,12 @@ import torch
 
 from ecgnet import features, modelstore
 from ecgnet import labels as label_space
-from ecgnet.benchmarks.tools import machine, replicate, run_measured
+from ecgnet.benchmarks.tools import add_int8_weights, machine, replicate, run_measured
 from ecgnet.config import Config
 from ecgnet.files import atomic_write
 from ecgnet.folders import list_records
-from ecgnet.inference import Ensemble, bound_kernel_cache, float_network, predict
+from ecgnet.inference import Ensemble, bound_kernel_cache, predict
 from ecgnet.model import SEResNet1d
-from ecgnet.quantize import calibrate, int8_state
 from ecgnet.records import read_record
 from ecgnet.stacking import Stacker
 
@@ -64,7 +63,6 @@ def identity_stage() -> Stacker:
 def make_models(work: str, data: str) -> dict[str, str]:
     """{name: folder} of the untrained 5-fold models of MODELS, each with int8 weights."""
     folders = {}
-    calibration = list_records(data)[:CALIBRATION_RECORDS]
     for name, fields in MODELS.items():
         config = Config().replace(**fields)
         folder = os.path.join(work, name)
@@ -75,12 +73,7 @@ def make_models(work: str, data: str) -> dict[str, str]:
         stage = identity_stage() if config.stacking != "none" else None
         thresholds = [0.5] * label_space.NUM_CLASSES
         modelstore.save_model(folder, config, thresholds, config.folds, {"note": "untrained, for benchmarks"}, stage)
-        records = [read_record(files, config.sample_rate) for files in calibration]
-        states = []
-        for path in modelstore.load_model(folder)[1]:
-            network = float_network(config, modelstore.load_weights(path, config), "cpu")
-            states.append(int8_state(network, calibrate(network, records, config)))
-        modelstore.save_int8(folder, states, {"note": "untrained, for benchmarks: no gate"}, default=False)
+        add_int8_weights(folder, data, CALIBRATION_RECORDS)
         folders[name] = folder
     return folders
 

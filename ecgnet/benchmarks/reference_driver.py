@@ -8,7 +8,8 @@ against it in the same run on the same machine: every record read on its own, re
 then for each of the fold models (batch norm not folded, autograd left on) one batch-1
 forward of the whole record and one of each window, sigmoid outputs averaged; the class
 table re-read for every record. The network is this project's (of the same size and
-arithmetic), with the weights of MODEL.
+arithmetic), with the weights of MODEL; their network took no measurements, so a model with
+features=measurements is given every measurement as missing (nothing is measured).
 """
 
 import csv
@@ -20,7 +21,7 @@ import numpy as np
 import scipy.io
 import torch
 
-from ecgnet import modelstore, preprocess
+from ecgnet import features, modelstore, preprocess
 from ecgnet.headers import parse_header
 from ecgnet.model import SEResNet1d
 
@@ -48,6 +49,7 @@ def main(model_folder: str, data_folder: str, output_folder: str) -> None:
         model.load_state_dict(modelstore.load_tensors(path))
         models.append(model.eval())
     os.makedirs(output_folder, exist_ok=True)
+    unmeasured = features.encode(np.full(len(features.VALUES), np.nan))[0]
     for name in sorted(os.listdir(data_folder)):
         if not name.endswith(".mat"):
             continue
@@ -59,7 +61,10 @@ def main(model_folder: str, data_folder: str, output_folder: str) -> None:
         if data.shape[1] < config.window:
             data = np.hstack([data, np.zeros((data.shape[0], config.window - data.shape[1]))])
         x = torch.from_numpy(data.astype(np.float32)).unsqueeze(0)
-        demographics = torch.from_numpy(preprocess.demographics(header.age, header.sex)).unsqueeze(0)
+        inputs = preprocess.demographics(header.age, header.sex)
+        if config.features == "measurements":
+            inputs = np.concatenate([inputs, unmeasured])
+        demographics = torch.from_numpy(inputs).unsqueeze(0)
         views = preprocess.inference_views(x.shape[2], config.window, config.overlap)
         labels: Any = 0  # sums of arrays, as the original wrote them
         scores: Any = 0

@@ -41,10 +41,17 @@ print(f"{time.perf_counter() - started} {usage.ru_maxrss} {os.waitstatus_to_exit
 """
 
 
-def run_measured(command: list[str]) -> tuple[float, float, tuple[str, str]]:
-    """(wall seconds, peak RSS MiB, (stdout, stderr)) of a command run with this ecgnet importable."""
+def run_measured(
+    command: list[str], cwd: str | None = None, env: dict[str, str] | None = None
+) -> tuple[float, float, tuple[str, str]]:
+    """(wall seconds, peak RSS MiB, (stdout, stderr)) of a command run in `cwd` with this ecgnet
+    importable (or with the environment `env`)."""
     result = subprocess.run(
-        [sys.executable, "-c", _LAUNCHER, *command], env=child_env(), capture_output=True, text=True
+        [sys.executable, "-c", _LAUNCHER, *command],
+        env=child_env() if env is None else env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
     )
     seconds, peak_kib, status = result.stderr.strip().splitlines()[-1].split()
     if int(status) != 0:
@@ -61,6 +68,24 @@ def make_model(folder: str, config: Config, folds: int = 5) -> str:
     modelstore.save_model(
         folder, config.replace(folds=folds), [0.5] * labels.NUM_CLASSES, folds, {"note": "untrained, for benchmarks"}
     )
+    return folder
+
+
+def add_int8_weights(folder: str, data: str, count: int = 16) -> str:
+    """Give the (untrained) model in `folder` int8 weights calibrated on the first `count` records
+    of `data`, without the fidelity gate (an untrained model has nothing to keep)."""
+    from ecgnet.folders import list_records
+    from ecgnet.inference import float_network
+    from ecgnet.quantize import calibrate, int8_state
+    from ecgnet.records import read_record
+
+    config = modelstore.load_model(folder)[0]
+    records = [read_record(files, config.sample_rate) for files in list_records(data)[:count]]
+    states = []
+    for path in modelstore.load_model(folder)[1]:
+        network = float_network(config, modelstore.load_weights(path, config), "cpu")
+        states.append(int8_state(network, calibrate(network, records, config)))
+    modelstore.save_int8(folder, states, {"note": "untrained, for benchmarks: no gate"}, default=False)
     return folder
 
 
