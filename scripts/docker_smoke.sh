@@ -30,9 +30,6 @@ base=ecgnet-base:bookworm-minbase
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 n_train=12
 n_test=4
-# shellcheck disable=SC2054  # commas belong to the values (blocks=1,1)
-tiny=(--set width=8 --set blocks=1,1 --set se_reduction=4 --set folds=2 --set epochs=1
-      --set lr_milestones=1 --set batch_size=8 --set window=1024 --set overlap=128)
 
 log() { echo "docker-smoke: $*"; }
 fail() { echo "docker-smoke: FAILED: $*" >&2; exit 1; }
@@ -265,7 +262,7 @@ run=(docker run --rm --network none)
 log "runs: ${run[*]} -v HOST_FOLDER:/physionet/FOLDER[:ro] $image python ..."
 begin "train in container"
 "${run[@]}" -v "$work/training_data:/physionet/training_data:ro" -v "$work/model:/physionet/model" \
-  "$image" python train_model.py training_data model "${tiny[@]}" --jobs 1
+  "$image" python train_model.py training_data model --config configs/tiny.json --jobs 1
 end "train_model.py (${#train_names[@]} records)"
 
 begin "drive in container"

@@ -23,6 +23,7 @@ else
 fi
 "$python" -m venv "$work/venv"
 (cd "$work/src" && "$work/venv/bin/python" -m pip install --quiet .)
+cp "$work/src/configs/tiny.json" "$work/tiny.json"   # the tests' tiny config: the defaults, small
 rm -rf "$work/src"   # from here on only the installed copy exists
 cd "$work"
 ecgnet=("$work/venv/bin/ecgnet")
@@ -30,10 +31,7 @@ ecgnet=("$work/venv/bin/ecgnet")
 "$work/venv/bin/python" -m ecgnet --version
 "${ecgnet[@]}" synth train 24 --seed 1
 "${ecgnet[@]}" synth test 6 --seed 2 --start 25
-# shellcheck disable=SC2054  # commas belong to the values (blocks=1,1)
-tiny=(--set width=8 --set blocks=1,1 --set se_reduction=4 --set folds=2 --set epochs=1
-      --set lr_milestones=1 --set batch_size=8 --set window=1024 --set overlap=128 --jobs 1)
-"${ecgnet[@]}" train train model "${tiny[@]}"
+"${ecgnet[@]}" train train model --config tiny.json --jobs 1
 "${ecgnet[@]}" drive model test outputs
 "${ecgnet[@]}" evaluate test outputs scores.csv
 [ "$(ls outputs | wc -l)" -eq 6 ] || { echo "package-smoke: expected 6 output files" >&2; exit 1; }

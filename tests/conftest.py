@@ -1,17 +1,20 @@
-"""Fixtures and command-line options; shared helpers and constants live in helpers.py.
+"""Fixtures, command-line options and the summary of skipped tests; shared helpers and constants
+live in helpers.py.
 
 `--sample-data DIR` (default: $ECGNET_SAMPLE_DATA, else ../shared/data/cinc2020_sample next to
-the repository) says where the 214 sample records are; tests that need them are skipped when
-the folder is absent.
+the repository) says where the whole 214-record sample is; only the whole-sample checks need it.
+Every run ends with a line per reason tests were skipped for, so that a run without the sample
+(or without an optional tool) is never taken for a full one.
 """
 
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 import helpers
-from helpers import TINY, link_records, sample_names
+from helpers import RECORDS, TINY, link_records, sample_names
 
 
 def pytest_addoption(parser):
@@ -19,7 +22,8 @@ def pytest_addoption(parser):
         "--sample-data",
         metavar="DIR",
         default=None,
-        help=f"folder of the CinC 2020 sample records (default: ${helpers.SAMPLE_ENV}, else {helpers.DEFAULT_SAMPLE})",
+        help=f"folder of the 214 CinC 2020 sample records for the whole-sample checks "
+        f"(default: ${helpers.SAMPLE_ENV}, else {helpers.DEFAULT_SAMPLE})",
     )
 
 
@@ -30,16 +34,34 @@ def pytest_configure(config):
         helpers.set_sample(Path(config.invocation_params.dir) / Path(folder).expanduser())
 
 
+def pytest_report_header(config):
+    found = "found" if helpers.SAMPLE.is_dir() else "absent: the whole-sample checks are skipped"
+    return f"ecgnet: committed test records {RECORDS}; whole sample {helpers.SAMPLE} ({found})"
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line per reason for skipping, with the number of tests it skipped."""
+    reasons = Counter()
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reasons[reason.removeprefix("Skipped: ")] += 1
+    if not reasons:
+        return
+    terminalreporter.section("skipped tests, by reason")
+    for reason, count in sorted(reasons.items(), key=lambda item: (-item[1], item[0])):
+        terminalreporter.write_line(f"{count:4d} skipped: {reason}")
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory):
-    """(model folder, training data folder) of a tiny model trained on 30 sample records."""
-    if not helpers.SAMPLE.is_dir():
-        pytest.skip(f"sample records not found at {helpers.SAMPLE}")
+    """(model folder, training data folder) of a model of configs/tiny.json trained on the
+    committed Challenge records, with its report written as `ecgnet train` writes it."""
     from ecgnet.report import write_training_report
     from ecgnet.training import train
 
     root = tmp_path_factory.mktemp("tiny")
-    data = link_records(helpers.SAMPLE, root / "train", sample_names())
+    data = link_records(RECORDS, root / "train", sample_names())
     model = root / "model"
     train(data, str(model), config=TINY, jobs=1)
     write_training_report(model, data)  # as `ecgnet train` does after training

@@ -1,10 +1,15 @@
-"""Shared test helpers: paths to the shared data, a tiny config, record links, subprocess control.
+"""Shared test helpers: the committed test records, the tiny config, record links, subprocess control.
 
-Test files import these (`from helpers import SAMPLE, needs_sample`); `conftest.py` keeps only
-fixtures and command-line options. The sample records are found, in this order, at
+Test files import these (`from helpers import RECORDS, TINY`); `conftest.py` keeps only
+fixtures, command-line options and the summary of skipped tests.
+
+Every test runs on the records committed under `tests/data/` (see its README): 13 Challenge
+records (`RECORDS`) and 7 PTB-XL records as PTB-XL ships them (`PTBXL`). A few slower checks
+run over the whole 214-record sample too; they find it, in this order, at
 `pytest --sample-data DIR`, at `$ECGNET_SAMPLE_DATA`, or at `../shared/data/cinc2020_sample`
-next to the repository. `conftest.py` applies `--sample-data` (through `set_sample`) before any
-test module is imported, so `from helpers import SAMPLE` in a test module sees the final path.
+next to the repository, and are skipped (and listed at the end of the run) without it.
+`conftest.py` applies `--sample-data` (through `set_sample`) before any test module is
+imported, so `from helpers import SAMPLE` in a test module sees the final path.
 """
 
 import os
@@ -14,39 +19,46 @@ from pathlib import Path
 
 import pytest
 
-from ecgnet.config import Config
+from ecgnet.config import PAPER_SETTINGS, Config, load_config_file
 
 ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data"
+RECORDS = DATA / "cinc2020"  # the committed Challenge records
+PTBXL = DATA / "ptbxl"  # the committed PTB-XL records, in PTB-XL's own layout
+OFFICIAL = ROOT / "ecgnet" / "data"  # the official scoring tables (test_labels checks their git hashes)
 SHARED = ROOT.parent / "shared"
-OFFICIAL = SHARED / "data" / "challenge2020"
 SAMPLE_ENV = "ECGNET_SAMPLE_DATA"
 DEFAULT_SAMPLE = SHARED / "data" / "cinc2020_sample"
+WHOLE_SAMPLE = "whole-sample check"  # the start of every reason a whole-sample check is skipped for
 
 
 def set_sample(path):
-    """Use the sample records in `path`: sets SAMPLE and the `needs_sample` skip mark."""
+    """Use the whole sample in `path`: sets SAMPLE and the `needs_sample` skip mark."""
     global SAMPLE, needs_sample
     SAMPLE = Path(path).expanduser().resolve()
     needs_sample = pytest.mark.skipif(
-        not SAMPLE.is_dir(), reason=f"sample records not found at {SAMPLE} (give --sample-data DIR or ${SAMPLE_ENV})"
+        not SAMPLE.is_dir(),
+        reason=f"{WHOLE_SAMPLE}: the 214 sample records are not at {SAMPLE} (give --sample-data DIR or ${SAMPLE_ENV})",
     )
 
 
 SAMPLE = needs_sample = None
 set_sample(os.environ.get(SAMPLE_ENV) or DEFAULT_SAMPLE)
 
-# A network small enough to train in seconds on a CPU, every code path of the full one kept.
-TINY = Config.paper().replace(
-    width=8,
-    blocks=(1, 1),
-    se_reduction=4,
-    folds=2,
-    epochs=2,
-    lr_milestones=(1,),
-    batch_size=16,
-    window=1024,
-    overlap=128,
-)
+# The shipped defaults at a size that trains in seconds on a CPU, every code path of the full
+# network kept: the same file the smoke scripts train with.
+TINY = load_config_file(ROOT / "configs" / "tiny.json")
+# The published method's protocol at the same size, for tests about the paper's epoch choice,
+# per-class thresholds or unconditioned, unaugmented windows.
+TINY_PAPER = TINY.replace(**PAPER_SETTINGS)
+# The defaults' network alone, without the measurements beside it (no measurement inputs, no rule
+# decisions), for tests of the network and of what the driver feeds it.
+TINY_NETWORK = TINY.replace(features="none", decide_rules="")
+
+
+def record_folders():
+    """pytest parameters: the committed records, and the whole sample where it is present."""
+    return [pytest.param(RECORDS, id="committed"), pytest.param(SAMPLE, id="sample", marks=needs_sample)]
 
 
 def cli_settings(config):
@@ -71,9 +83,10 @@ def link_records(source, target, names):
     return str(target)
 
 
-def sample_names(prefixes=("A", "E", "HR", "JS", "Q"), per_prefix=6):
-    """The first `per_prefix` sample records of each source prefix, sorted by name."""
-    names = sorted(p.stem for p in SAMPLE.glob("*.hea"))
+def sample_names(prefixes=("A", "E", "HR", "JS", "Q"), per_prefix=None, folder=None):
+    """The records of `folder` (default: the committed ones) of each source prefix, sorted by
+    name, the first `per_prefix` of each (all by default)."""
+    names = sorted(p.stem for p in Path(folder or RECORDS).glob("*.hea"))
     chosen = []
     for prefix in prefixes:
         chosen += [n for n in names if n.rstrip("0123456789") == prefix][:per_prefix]

@@ -1,6 +1,7 @@
 """Training augmentations (ecgnet.augment) and their place in the training batches: what each
-does, that the padding and the defaults stay as they were, mixup's label and loss-weight math,
-and that every choice depends on (seed, fold, epoch, batch) alone."""
+does, that the padding stays as it was and that without augmentations the batches are the
+published method's, mixup's label and loss-weight math, and that every choice depends on
+(seed, fold, epoch, batch) alone."""
 
 import dataclasses
 
@@ -13,9 +14,11 @@ from ecgnet.augment import Augmentation
 from ecgnet.dataset import WindowBatches, batch_loader, epoch_plan, prepare_data
 from ecgnet.distributed import Runtime
 
-from helpers import TINY
+from helpers import TINY, TINY_PAPER
 
 K = 24
+# The published method's windows: no conditioning and no augmentation (the defaults mask leads).
+PLAIN = TINY_PAPER
 EVERYTHING = TINY.replace(
     bandpass=(0.5, 40.0),
     standardise=True,
@@ -59,13 +62,13 @@ def signal(seed=0, n=1000):
 
 def test_without_augmentations_a_window_is_the_record_itself():
     part = signal()
-    assert Augmentation(TINY, 0, 0).window(part, 0, 0) is part
+    assert Augmentation(PLAIN, 0, 0).window(part, 0, 0) is part
 
 
-def test_the_defaults_give_the_batches_of_before(data):
-    plan = plan_of(data, TINY)
-    plain = WindowBatches(data, plan, TINY)
-    augmented = WindowBatches(data, plan, TINY, augmentation=Augmentation(TINY, 0, 0))
+def test_without_augmentations_the_batches_are_the_published_methods(data):
+    plan = plan_of(data, PLAIN)
+    plain = WindowBatches(data, plan, PLAIN)
+    augmented = WindowBatches(data, plan, PLAIN, augmentation=Augmentation(PLAIN, 0, 0))
     for k in range(len(plan)):
         same(plain[k], augmented[k])
         x, _, _, (start, end), _, _ = plain[k]
@@ -76,17 +79,17 @@ def test_the_defaults_give_the_batches_of_before(data):
 
 def test_each_window_augmentation_does_what_it_says():
     part = signal(1, 4000)
-    gain = Augmentation(TINY.replace(amplitude_scale=0.2), 0, 0).window(part, 0, 0)
+    gain = Augmentation(PLAIN.replace(amplitude_scale=0.2), 0, 0).window(part, 0, 0)
     ratio = gain / part
     assert np.allclose(ratio, ratio[:, :1], rtol=1e-5) and (np.abs(ratio[:, 0] - 1) <= 0.2).all()
     assert len(np.unique(ratio[:, 0].round(5))) == 12  # a gain per lead
 
     flat = np.zeros((12, 8 * 257), np.float32)
-    wander = Augmentation(TINY.replace(baseline_wander=0.3), 0, 0).window(flat, 0, 0)
+    wander = Augmentation(PLAIN.replace(baseline_wander=0.3), 0, 0).window(flat, 0, 0)
     assert 0 < np.abs(wander).max() <= 0.3 and np.abs(np.diff(wander, axis=1)).max() < 2 * np.pi * 0.5 * 0.3 / 257
     assert not flat.any()  # the input is never changed (the cache is read-only)
 
-    noise = Augmentation(TINY.replace(noise=0.05), 0, 0).window(flat, 0, 0)
+    noise = Augmentation(PLAIN.replace(noise=0.05), 0, 0).window(flat, 0, 0)
     assert abs(noise.std() - 0.05) < 0.002 and abs(noise.mean()) < 0.002
 
 
@@ -135,7 +138,7 @@ def test_mixup_mixes_signals_demographics_labels_and_takes_the_smaller_weight():
 
 
 def test_mixup_draws_are_beta_distributed_permutations():
-    partners, own = Augmentation(TINY.replace(mixup=0.4), 0, 0).mixing(0, 0, 5000)
+    partners, own = Augmentation(PLAIN.replace(mixup=0.4), 0, 0).mixing(0, 0, 5000)
     assert sorted(partners) == list(range(5000)) and own.dtype == np.float32
     assert abs(own.mean() - 0.5) < 0.02 and abs(own.var() - 0.25 / 1.8) < 0.01  # Beta(a, a): variance 1/(4(2a+1))
 

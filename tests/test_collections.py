@@ -7,6 +7,7 @@ import subprocess
 import sys
 import zlib
 
+import numpy as np
 import pytest
 
 import driver
@@ -15,7 +16,7 @@ from ecgnet.folders import find_records, iter_records, list_records
 from ecgnet.inference import Ensemble
 from ecgnet.runner import Shard, run_folder
 
-from helpers import ROOT, SAMPLE, link_records, needs_sample, sample_names
+from helpers import RECORDS, ROOT, link_records, sample_names
 
 
 def touch_record(folder, name, extensions=(".hea", ".mat")):
@@ -26,6 +27,16 @@ def touch_record(folder, name, extensions=(".hea", ".mat")):
 
 def names(found):
     return [f.name for f in found]
+
+
+def assert_same_output(a, b):
+    """Output files alike but for float32 rounding: records batched with others of another
+    shard may move a probability by 1e-6 (test_driver's chunking test allows the same)."""
+    lines_a, lines_b = a.read_text().splitlines(), b.read_text().splitlines()
+    assert lines_a[:3] == lines_b[:3], a.name
+    np.testing.assert_allclose(
+        np.array(lines_a[3].split(","), float), np.array(lines_b[3].split(","), float), rtol=0, atol=2e-6
+    )
 
 
 def test_a_folder_with_records_of_its_own_is_not_searched_below_unless_asked(tmp_path):
@@ -94,24 +105,22 @@ def ensemble(tiny_model):
     return Ensemble.from_folder(tiny_model[0], "cpu")
 
 
-@needs_sample
 def test_shards_together_write_what_one_run_writes(ensemble, tmp_path):
     data = tmp_path / "data"
     chosen = sample_names(per_prefix=3)
     for k, name in enumerate(chosen):  # spread over nested folders, as large collections are
-        link_records(SAMPLE, data / f"g{k % 3}" / f"p{k % 2}", [name])
+        link_records(RECORDS, data / f"g{k % 3}" / f"p{k % 2}", [name])
     whole = run_folder(ensemble, str(data), str(tmp_path / "whole"))
     assert whole.written == len(chosen) and not whole.failures
     shards = [run_folder(ensemble, str(data), str(tmp_path / "parts"), shard=Shard(k, 4)) for k in range(1, 5)]
     assert sum(r.written for r in shards) == len(chosen)
     assert sorted(os.listdir(tmp_path / "parts")) == sorted(os.listdir(tmp_path / "whole"))
     for name in os.listdir(tmp_path / "whole"):
-        assert (tmp_path / "parts" / name).read_text() == (tmp_path / "whole" / name).read_text()
+        assert_same_output(tmp_path / "parts" / name, tmp_path / "whole" / name)
 
 
-@needs_sample
 def test_skip_existing_resumes_without_redoing_finished_outputs(ensemble, tmp_path):
-    data = link_records(SAMPLE, tmp_path / "data", sample_names(per_prefix=2))
+    data = link_records(RECORDS, tmp_path / "data", sample_names(per_prefix=2))
     outputs = tmp_path / "out"
     run_folder(ensemble, data, str(outputs))
     finished = sorted(os.listdir(outputs))
@@ -124,21 +133,19 @@ def test_skip_existing_resumes_without_redoing_finished_outputs(ensemble, tmp_pa
     assert sorted(os.listdir(outputs)) == finished and kept.read_text() == "finished earlier\n"
 
 
-@needs_sample
 def test_the_driver_stops_before_writing_when_two_records_share_a_name(tiny_model, tmp_path, capsys):
     data = tmp_path / "data"
-    link_records(SAMPLE, data / "site1", ["A0001", "A0002"])
-    link_records(SAMPLE, data / "site2", ["A0002"])
+    link_records(RECORDS, data / "site1", ["A0001", "A0002"])
+    link_records(RECORDS, data / "site2", ["A0002"])
     status = driver.main([tiny_model[0], str(data), str(tmp_path / "out")])
     stderr = capsys.readouterr().err
     assert status == 2 and "two records are named 'A0002'" in stderr and "site1" in stderr and "site2" in stderr
     assert not (tmp_path / "out").exists()
 
 
-@needs_sample
 def test_driver_options_on_the_command_line(tiny_model, tmp_path, capsys):
     chosen = sample_names(per_prefix=2)
-    data = link_records(SAMPLE, tmp_path / "data" / "nested", chosen)
+    data = link_records(RECORDS, tmp_path / "data" / "nested", chosen)
     out = tmp_path / "out"
     assert driver.main([tiny_model[0], str(tmp_path / "data"), str(out), "--shard", "2/2"]) == 0
     assert set(os.listdir(out)) == {f"{n}.csv" for n in chosen if Shard(2, 2).holds(n)}
@@ -151,13 +158,12 @@ def test_driver_options_on_the_command_line(tiny_model, tmp_path, capsys):
             driver.main([tiny_model[0], data, str(out), "--shard", bad])
 
 
-@needs_sample
 def test_the_slurm_job_array_script_classifies_every_record_once(tiny_model, tmp_path):
     """scripts/slurm_drive.sh run as the three tasks of `sbatch --array=4-6` would run it (no
     SLURM here: its variables are set by hand), one after another into one OUTPUTS folder, then
     task 5 again as a resubmitted task: every record has its output, none was written twice."""
     chosen = sample_names(per_prefix=2)
-    data = link_records(SAMPLE, tmp_path / "data" / "site", chosen)
+    data = link_records(RECORDS, tmp_path / "data" / "site", chosen)
     out = tmp_path / "out"
     written = []
     for task in (4, 5, 6, 5):

@@ -12,7 +12,7 @@ from ecgnet.config import Config, parse_overrides
 from ecgnet.inference import Ensemble, view_batches
 from ecgnet.records import Record, read_record
 
-from helpers import TINY
+from helpers import TINY, TINY_NETWORK
 
 RATE = 257
 
@@ -33,9 +33,10 @@ def amplitude_after(span, config, hz):
     return np.hypot(coefficients[0], coefficients[1])
 
 
-def test_defaults_leave_every_span_untouched():
+def test_the_papers_settings_leave_every_span_untouched_and_the_defaults_standardise_it():
     span = np.random.default_rng(0).normal(size=(12, 300)).astype(np.float32)
     assert preprocess.condition(span, Config.paper()) is span
+    np.testing.assert_array_equal(preprocess.condition(span, Config()), preprocess.standardise(span))
 
 
 def test_bandpass_keeps_the_ecg_band_and_takes_out_drift_and_mains_hum_of_either_grid():
@@ -110,7 +111,8 @@ def test_the_driver_applies_the_conditioning_the_model_was_trained_with(tmp_path
     # Records shorter than the window: each is classified on one view, the whole record.
     names = synthetic.make_dataset(data, 12, seed=5, seconds=(3.0, 3.9))
     model = tmp_path / "model"
-    config = TINY.replace(epochs=1, lr_milestones=(), bandpass=(1.0, 40.0), standardise=True)
+    # The network alone: measurements of the conditioned records would differ from the driver's.
+    config = TINY_NETWORK.replace(epochs=1, lr_milestones=(), bandpass=(1.0, 40.0), standardise=True)
     training.train(str(data), str(model), config=config, jobs=1)
     assert json.loads((model / "model.json").read_text())["config"]["bandpass"] == [1.0, 40.0]
     assert cli.drive([str(model), str(data), str(tmp_path / "conditioned")]) == 0

@@ -79,3 +79,18 @@ def test_bandpass_takes_fractional_cut_offs_and_is_checked():
         Config.from_dict({"bandpass": [1, "x"]})
     with pytest.raises(ValueError, match="lr_milestones must be a list of integers"):
         Config.from_dict({"lr_milestones": [1.5]})
+
+
+# The fields that set the size of a run; tiny.json may change these and nothing else.
+SIZE_FIELDS = {"width", "blocks", "se_reduction", "folds", "epochs", "lr_milestones", "batch_size", "window", "overlap"}
+
+
+def test_the_tiny_config_is_the_defaults_at_a_small_size_and_both_smoke_scripts_train_with_it():
+    from helpers import ROOT, TINY
+
+    changed = {name for name, value in TINY.to_dict().items() if value != Config().to_dict()[name]}
+    assert changed and changed <= SIZE_FIELDS, changed - SIZE_FIELDS
+    assert TINY.width < Config().width and TINY.epochs < Config().epochs
+    for script in ("package_smoke.sh", "docker_smoke.sh"):
+        text = (ROOT / "scripts" / script).read_text()
+        assert "tiny.json" in text and "--set width" not in text, script

@@ -26,9 +26,7 @@ from ecgnet.inference import Ensemble
 from ecgnet.model import SEResNet1d
 from ecgnet.records import Record
 
-from helpers import ROOT, SAMPLE, SHARED, TINY, needs_sample, sample_names
-
-pytestmark = needs_sample
+from helpers import PTBXL, RECORDS, ROOT, TINY, sample_names
 
 # python-classifier-2020 driver.py: load the model once; for each .mat (hidden files skipped),
 # `val` as float64 and the header's readlines() go to run_12ECG_classifier; str() of each value.
@@ -179,7 +177,7 @@ REDUCED = {
     3: ("I", "II", "V2"),
     2: ("I", "II"),
 }
-COPIED = ("A0013", "E01137", "HR06005")  # test records copied with fewer leads
+COPIED = ("A0001", "E07500", "HR07968")  # records copied with fewer leads
 
 
 def run_script(folder, files, arguments, env=None, timeout=600):
@@ -201,9 +199,9 @@ def run_script(folder, files, arguments, env=None, timeout=600):
 
 
 def reduced_copy(name, leads, target):
-    """Write NAME_L<k> into `target`: record NAME of the sample folder with only `leads`, in that order."""
+    """Write NAME_L<k> into `target`: committed record NAME with only `leads`, in that order."""
     new_name = f"{name}_L{len(leads)}"
-    lines = (SAMPLE / f"{name}.hea").read_text().splitlines()
+    lines = (RECORDS / f"{name}.hea").read_text().splitlines()
     first = lines[0].split(" ")
     signal_lines = lines[1 : 1 + int(first[1])]
     rows = [[line.split()[-1] for line in signal_lines].index(lead) for lead in leads]
@@ -211,7 +209,7 @@ def reduced_copy(name, leads, target):
     chosen = [f"{new_name}.mat {signal_lines[r].split(' ', 1)[1]}" for r in rows]
     header = [" ".join(first)] + chosen + lines[1 + len(signal_lines) :]
     (target / f"{new_name}.hea").write_text("\n".join(header) + "\n")
-    val = scipy.io.loadmat(SAMPLE / f"{name}.mat")["val"]
+    val = scipy.io.loadmat(RECORDS / f"{name}.mat")["val"]
     scipy.io.savemat(target / f"{new_name}.mat", {"val": val[rows]}, format="4")
     return new_name
 
@@ -243,13 +241,13 @@ def assert_same_outputs(got, expected, record_lines=True):
 
 @pytest.fixture(scope="module")
 def test_data(tmp_path_factory):
-    """Sample records the tiny model was not trained on, plus reduced-lead copies of three."""
+    """The committed records (the tiny model's own: the scripts must agree on any record), plus
+    reduced-lead copies of three."""
     folder = tmp_path_factory.mktemp("contract") / "data"
     folder.mkdir()
-    names = sorted(set(sample_names(per_prefix=8)) - set(sample_names()))
-    for name in names:
+    for name in sample_names():
         for ext in (".hea", ".mat"):
-            os.symlink(SAMPLE / f"{name}{ext}", folder / f"{name}{ext}")
+            os.symlink(RECORDS / f"{name}{ext}", folder / f"{name}{ext}")
     for name in COPIED:
         for leads in REDUCED.values():
             reduced_copy(name, leads, folder)
@@ -381,17 +379,15 @@ def test_one_warning_per_lead_set_and_model():
     assert dict(os.environ) == environment  # a model changes nothing of its process's environment
 
 
-PTBXL = SHARED / "data" / "ptbxl_sample"
-
-
-@pytest.mark.skipif(not PTBXL.is_dir(), reason=f"PTB-XL sample not found at {PTBXL}")
 def test_official_2021_test_model_with_our_helper_reads_native_wfdb_records(tiny_model, tmp_path):
     """The 2021 test_model.py, with the project's helper_code.py, on PTB-XL's own nested layout
-    (NAME.hea + NAME.dat in records500/00000): the same outputs as the project's driver. (With
+    (NAME.hea + NAME.dat in records500/00000 and records100/00000): the same outputs as the
+    project's driver. (With
     the organisers' helper_code.py it finds nothing: theirs lists NAME.mat files of DATA alone;
     the 2020 driver.py lists .mat files itself.)"""
     data = tmp_path / "ptbxl"
-    shutil.copytree(PTBXL / "records500", data / "records500")
+    for rate in ("records500", "records100"):
+        shutil.copytree(PTBXL / rate, data / rate)
     result = subprocess.run(
         [sys.executable, "driver.py", tiny_model[0], str(data), str(tmp_path / "driver")],
         cwd=ROOT,
@@ -402,5 +398,5 @@ def test_official_2021_test_model_with_our_helper_reads_native_wfdb_records(tiny
     assert result.returncode == 0, result.stderr
     run_script(tmp_path / "organisers", {"test_model.py": TEST_2021}, [tiny_model[0], data, tmp_path / "out"])
     outputs = read_outputs(tmp_path / "out")
-    assert len(outputs) == 10 and outputs["00491_hr.csv"][0] == "#00491_hr"
+    assert len(outputs) == 7 and outputs["00491_hr.csv"][0] == "#00491_hr"
     assert_same_outputs(outputs, read_outputs(tmp_path / "driver"))

@@ -12,9 +12,7 @@ from ecgnet.inference import Ensemble
 from ecgnet.preprocess import LEADS
 from ecgnet.runner import run_folder
 
-from helpers import ROOT, needs_sample
-
-pytestmark = needs_sample
+from helpers import ROOT
 
 
 def drive(model, data, outputs):

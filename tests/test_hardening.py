@@ -26,10 +26,7 @@ from ecgnet.inference import Ensemble
 from ecgnet.records import RecordError
 from ecgnet.runner import run_folder
 
-from helpers import ROOT, SAMPLE, TINY, link_records, needs_sample, sample_names
-
-pytestmark = needs_sample
-
+from helpers import RECORDS, ROOT, TINY, link_records, sample_names
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
@@ -37,14 +34,14 @@ pytestmark = needs_sample
 
 
 def a0001():
-    return scipy.io.loadmat(SAMPLE / "A0001.mat")["val"]
+    return scipy.io.loadmat(RECORDS / "A0001.mat")["val"]
 
 
 def write_record(folder, name, val=None, first=None, edit=None, file_name=None, mat_format="4"):
     """NAME.hea and NAME.mat from A0001: its header with record line `first` (default: the
     right one for `val`) and lines changed by `edit`, and `val` (default: A0001's samples)."""
     val = a0001() if val is None else val
-    lines = (SAMPLE / "A0001.hea").read_text().splitlines()
+    lines = (RECORDS / "A0001.hea").read_text().splitlines()
     lines[0] = first or f"{name} {val.shape[0]} 500 {val.shape[1]}"
     lines = edit(lines) if edit else lines
     os.makedirs(folder, exist_ok=True)
@@ -135,7 +132,7 @@ def test_no_output_file_holds_nan_even_when_the_network_gives_it(ensemble, tmp_p
 
 def hostile_training_folder(folder):
     """Good sample records plus records that once crashed training or poisoned its weights."""
-    link_records(SAMPLE, folder, sample_names(per_prefix=3))
+    link_records(RECORDS, folder, sample_names(per_prefix=3))
     write_record(folder, "one", a0001()[:, :1], first="one 12 500 1")  # resamples to NaN
     write_record(folder, "sparse", scipy.sparse.csc_matrix(a0001()), mat_format="5")  # TypeError
     write_record(folder, "slow", first="slow 12 0.0001 7500")  # ZeroDivisionError
@@ -151,7 +148,7 @@ def test_training_excludes_and_counts_bad_records_and_its_weights_stay_finite(tm
     report = training.train(data, str(model), config=TINY.replace(epochs=1), jobs=1)
     assert report is not None and (model / "model.json").exists()
     log = (model / "train.log").read_text()
-    assert "16 records for training" in log and "5 unreadable" in log
+    assert "13 records for training; excluded 1 without any scored label and 5 unreadable" in log
     for name, problem in [
         ("one.hea", "not finite"),
         ("sparse.mat", "sparse"),
@@ -169,7 +166,7 @@ def test_training_excludes_and_counts_bad_records_and_its_weights_stay_finite(tm
 
 
 def test_training_refuses_an_epoch_that_is_not_finite_and_keeps_the_checkpoint(tmp_path, monkeypatch):
-    data = link_records(SAMPLE, tmp_path / "data", sample_names(per_prefix=2))
+    data = link_records(RECORDS, tmp_path / "data", sample_names(per_prefix=2))
     real_epoch, calls = loop.train_epoch, []
 
     def poisoned_second_epoch(network, *args):
@@ -566,8 +563,14 @@ def alive(pid):
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_decoding_processes_end_when_training_is_killed(tmp_path):
+    data = tmp_path / "data"  # the committed records under 10 names each: decoding takes a while
+    data.mkdir()
+    for name in sample_names():
+        for copy in range(10):
+            for ext in (".hea", ".mat"):
+                os.symlink(RECORDS / f"{name}{ext}", data / f"{name}_{copy}{ext}")
     process = subprocess.Popen(
-        [sys.executable, "train_model.py", str(SAMPLE), str(tmp_path / "model"), "--jobs", "2"],
+        [sys.executable, "train_model.py", str(data), str(tmp_path / "model"), "--jobs", "2"],
         cwd=ROOT,
         start_new_session=True,
         stdout=subprocess.DEVNULL,

@@ -28,7 +28,7 @@ from ecgnet.preprocess import DEMOGRAPHICS
 from ecgnet.records import read_record
 from ecgnet.synthetic import make_dataset, random_truth, truth_signal
 
-from helpers import SAMPLE, TINY, link_records, needs_sample, sample_names
+from helpers import RECORDS, TINY, TINY_NETWORK, link_records, sample_names
 
 HYBRID = TINY.replace(features="measurements", stacking="logistic", decide_rules="SB,STach,IAVB")
 RATE = 257
@@ -122,12 +122,11 @@ def test_a_long_record_is_measured_on_its_first_minutes_as_measure_does():
     np.testing.assert_array_equal(values, [math.nan if row[c] is None else row[c] for c in VALUES])
 
 
-@needs_sample
 def test_measurements_are_those_of_ecgnet_measure_at_the_model_rate_with_the_gains_corrected():
     """The driver's path (records read at 257 Hz, `Record.gain`) gives `ecgnet measure`'s rows
     at 257 Hz, which read the header's misstated gains themselves: on records of every source,
     the PTB-XL (200/mV) and Georgia (4880/mV) ones included."""
-    found = {f.name: f for f in list_records(SAMPLE)}
+    found = {f.name: f for f in list_records(RECORDS)}
     names = sample_names(per_prefix=3)
     records = [read_record(found[n], RATE) for n in names]
     assert {r.gain for r in records} >= {1.0, 0.2}  # PTB-XL's 200/mV headers
@@ -139,10 +138,9 @@ def test_measurements_are_those_of_ecgnet_measure_at_the_model_rate_with_the_gai
         assert table.quality[i] == row["quality"]
 
 
-@needs_sample
 def test_training_measures_each_cached_record_once_as_the_driver_does(tmp_path, monkeypatch):
     names = sample_names(per_prefix=2)
-    data = link_records(SAMPLE, tmp_path / "data", names)
+    data = link_records(RECORDS, tmp_path / "data", names)
     cache = build_cache(list_records(data), tmp_path / "cache", RATE, jobs=1)
     assert all("gain" in r and "missing" in r for r in cache.records)
     table = features.cached_measurements(cache, RATE, jobs=2)
@@ -369,8 +367,8 @@ def test_the_network_takes_the_scaled_measurements_and_keeps_their_scaling():
     missing[1, len(DEMOGRAPHICS) + 2] = 500.0  # PR of record 1, which is flagged missing
     assert torch.equal(model(x, missing)[1], out[1])
     # without features the network is the one it always was
-    assert "feature_center" not in SEResNet1d(TINY).state_dict()
-    assert SEResNet1d(TINY).classifier.in_features + features.FEATURE_COUNT == model.classifier.in_features
+    assert "feature_center" not in SEResNet1d(TINY_NETWORK).state_dict()
+    assert SEResNet1d(TINY_NETWORK).classifier.in_features + features.FEATURE_COUNT == model.classifier.in_features
 
 
 # ---------------------------------------------------------------------------------------------
@@ -380,12 +378,10 @@ def test_the_network_takes_the_scaled_measurements_and_keeps_their_scaling():
 @pytest.fixture(scope="module")
 def hybrid_model(tmp_path_factory):
     """(model folder, data folder) of a tiny model with features, stacking and rule decisions."""
-    if not SAMPLE.is_dir():
-        pytest.skip(f"sample records not found at {SAMPLE}")
     from ecgnet.training import train
 
     root = tmp_path_factory.mktemp("hybrid")
-    data = link_records(SAMPLE, root / "train", sample_names())
+    data = link_records(RECORDS, root / "train", sample_names())
     train(data, str(root / "model"), config=HYBRID, jobs=1)
     return str(root / "model"), data
 
@@ -444,7 +440,7 @@ def test_the_int8_gate_measures_the_whole_second_stage(hybrid_model, tmp_path):
     shutil.copytree(model, copy)
     assert cli.quantize([str(copy), data, "--calibration-records", "8"]) == 0
     fidelity = modelstore.read_manifest(copy)["int8"]["fidelity"]
-    assert fidelity["records"] == 30 and fidelity["identical_label_cells"] >= 0.995
+    assert fidelity["records"] == 12 and fidelity["identical_label_cells"] >= 0.995
     assert modelstore.stored_precision(copy) == "int8"
     int8_labels, _ = Ensemble.from_folder(str(copy), "cpu").classify([read_record(list_records(data)[0], RATE)])
     assert int8_labels.shape == (1, label_space.NUM_CLASSES)
@@ -468,7 +464,7 @@ def test_compare_finishes_post_training_variants_from_the_trained_folds(tmp_path
     for number, prefix in enumerate(("A", "E")):
         make_dataset(str(data), 8, seed=number, prefix=prefix)
     out = str(tmp_path / "out")
-    base = TINY.replace(epochs=1, split="source")
+    base = TINY_NETWORK.replace(epochs=1, split="source")
     variants = experiments.plan_variants(
         base,
         None,

@@ -1,6 +1,6 @@
 """The driver's promise under random damage (property-based, with hypothesis).
 
-Real sample records have their header lines and `.mat` contents mutated at random; each
+Real records (committed under tests/data) have their header lines and `.mat` contents mutated at random; each
 example runs the driver's loop on the damaged record beside an intact one. Whatever the
 damage, every record must get a finite output file or a failure that names it (or both), the
 intact record must be classified, the run must complete, and nothing may be written outside
@@ -23,12 +23,10 @@ from ecgnet import labels
 from ecgnet.inference import Ensemble
 from ecgnet.runner import run_folder
 
-from helpers import SAMPLE, SHARED, needs_sample
-
-pytestmark = needs_sample
+from helpers import PTBXL, RECORDS
 
 EXAMPLES = 500
-BASES = ("A0001", "E00009", "HR00599", "JS01560", "Q0001")
+BASES = ("A0001", "E00009", "HR00599", "JS20005", "Q0001")
 NAMES = ("R1", "R 2", "Rä3", "R,4", "R\n5", 'R"6')  # the last three cannot go into a CSV file
 
 numbers = st.one_of(
@@ -149,11 +147,11 @@ def damaged_mat(draw, original, shape):
 
 @st.composite
 def damaged_records(draw):
-    """(base record, name, header lines or None, .mat contents or None): a sample record with
+    """(base record, name, header lines or None, .mat contents or None): a committed record with
     its header, its .mat, both, its name or the presence of its files damaged, or intact."""
     base = draw(st.sampled_from(BASES))
-    lines = (SAMPLE / f"{base}.hea").read_text().splitlines()
-    mat = Blob((SAMPLE / f"{base}.mat").read_bytes())
+    lines = (RECORDS / f"{base}.hea").read_text().splitlines()
+    mat = Blob((RECORDS / f"{base}.mat").read_bytes())
     shape = (12, int(lines[0].split()[3]))
     damage = draw(st.sampled_from(["none", "header", "header", "mat", "mat", "both", "name", "missing"]))
     name = draw(st.sampled_from(NAMES)) if damage == "name" else NAMES[0]
@@ -203,7 +201,7 @@ def test_every_record_gets_a_finite_output_or_a_named_failure(ensemble, case):
         data, outputs = os.path.join(root, "data"), os.path.join(root, "outputs")
         os.makedirs(data)
         for ext in (".hea", ".mat"):
-            os.symlink(SAMPLE / f"{base}{ext}", os.path.join(data, f"INTACT{ext}"))
+            os.symlink(RECORDS / f"{base}{ext}", os.path.join(data, f"INTACT{ext}"))
         if lines is not None:
             with open(os.path.join(data, name + ".hea"), "w") as f:
                 f.write("\n".join(lines) + "\n")
@@ -230,8 +228,15 @@ def test_every_record_gets_a_finite_output_or_a_named_failure(ensemble, case):
 # Native WFDB records: the same promise, and nothing outside DATA is opened
 # ---------------------------------------------------------------------------------------------
 
-PTBXL_RECORDS = SHARED / "data" / "ptbxl_sample" / "records500" / "00000"
-NATIVE_BASES = ("00491_hr", "00496_hr", "00500_hr")
+# The committed PTB-XL records, by name: one at 500 Hz, two at 100 Hz.
+NATIVE = {
+    path.name: path
+    for path in (
+        PTBXL / "records500/00000/00491_hr",
+        PTBXL / "records100/00000/00498_lr",
+        PTBXL / "records100/00000/00500_lr",
+    )
+}
 NATIVE_EXAMPLES = 200
 native_tokens = st.one_of(
     tokens,
@@ -255,9 +260,9 @@ sys.addaudithook(_audit)
 def damaged_native(draw):
     """(base, header lines or None, .dat contents or None) of a PTB-XL record renamed R1, its
     header lines, its .dat or both damaged, or one of them missing."""
-    base = draw(st.sampled_from(NATIVE_BASES))
-    lines = (PTBXL_RECORDS / f"{base}.hea").read_text().replace(base, "R1").splitlines()
-    dat = Blob((PTBXL_RECORDS / f"{base}.dat").read_bytes())
+    base = draw(st.sampled_from(sorted(NATIVE)))
+    lines = NATIVE[base].with_suffix(".hea").read_text().replace(base, "R1").splitlines()
+    dat = Blob(NATIVE[base].with_suffix(".dat").read_bytes())
     damage = draw(st.sampled_from(["none", "header", "header", "token", "dat", "dat", "both", "missing"]))
     if damage in ("header", "both"):
         lines = draw(damaged_header(lines))
@@ -284,7 +289,6 @@ def damaged_native(draw):
     return base, lines, dat
 
 
-@pytest.mark.skipif(not PTBXL_RECORDS.is_dir(), reason=f"PTB-XL sample not found at {PTBXL_RECORDS}")
 @settings(
     max_examples=NATIVE_EXAMPLES,
     derandomize=True,
@@ -300,11 +304,11 @@ def test_every_native_record_gets_a_finite_output_or_a_named_failure_and_nothing
         data, outputs = os.path.join(root, "data"), os.path.join(root, "outputs")
         os.makedirs(data)
         for ext in (".hea", ".dat"):
-            text = (PTBXL_RECORDS / f"{base}{ext}").read_bytes()
+            text = NATIVE[base].with_suffix(ext).read_bytes()
             with open(os.path.join(data, f"INTACT{ext}"), "wb") as f:
                 f.write(text.replace(base.encode(), b"INTACT") if ext == ".hea" else text)
         with open(os.path.join(root, "OUTSIDE.dat"), "wb") as f:
-            f.write((PTBXL_RECORDS / f"{base}.dat").read_bytes())
+            f.write(NATIVE[base].with_suffix(".dat").read_bytes())
         if lines is not None:
             with open(os.path.join(data, "R1.hea"), "w") as f:
                 f.write("\n".join(lines) + "\n")

@@ -20,8 +20,11 @@ def random_cells(seed, rows=4):
     return logits.requires_grad_(), (torch.rand(rows, K, generator=generator) > 0.7).double()
 
 
-def test_the_default_loss_is_bce_itself():
+def test_the_papers_loss_is_bce_itself_and_the_defaults_smooth_its_targets():
     assert losses.criterion(Config.paper()) is losses.bce
+    logits, y = random_cells(1)
+    smoothed = losses.criterion(Config())  # label_smoothing 0.1: targets 0.05 and 0.95
+    assert torch.allclose(smoothed(logits, y), losses.bce(logits, y * 0.9 + 0.05), rtol=0, atol=1e-12)
 
 
 def test_asl_without_focusing_or_clip_is_bce():

@@ -19,7 +19,7 @@ from ecgnet.measure.table import MeasurementsError, read_measurements, write_mea
 from ecgnet.preprocess import LEADS
 from ecgnet.synthetic import WaveTruth, random_truth, truth_signal, write_record
 
-from helpers import ROOT, SAMPLE, needs_sample
+from helpers import RECORDS, ROOT, record_folders
 
 ANGLES = np.radians([0.0, 60.0, 120.0, -150.0, -30.0, 90.0])
 
@@ -268,17 +268,18 @@ def test_heart_rate_of_neurokit2_simulations():
         assert abs(ours - theirs) < 1 and abs(ours - rate_bpm) < 2
 
 
-@needs_sample
-def test_beats_match_neurokit2_on_sample_records():
-    """Our beats on all leads against neurokit2's R peaks on lead II, on regular sample records."""
+@pytest.mark.parametrize("folder", record_folders())
+def test_beats_match_neurokit2_on_real_records(folder):
+    """Our beats on all leads against neurokit2's R peaks on lead II, on the committed records
+    (every twelfth of the whole sample)."""
     nk = pytest.importorskip("neurokit2")
     from ecgnet.folders import RecordFiles
     from ecgnet.records import read_record
 
-    names = [p.stem for p in sorted(SAMPLE.glob("*.hea"))][::12]
+    names = [p.stem for p in sorted(folder.glob("*.hea"))][:: 1 if folder == RECORDS else 12]
     matched = total = 0
     for name in names:
-        record = read_record(RecordFiles.of_header(SAMPLE / f"{name}.hea"), 500)
+        record = read_record(RecordFiles.of_header(folder / f"{name}.hea"), 500)
         m = measure(record.signal, 500, record.missing)
         if m.found is None:
             continue
@@ -291,11 +292,11 @@ def test_beats_match_neurokit2_on_sample_records():
     assert total > 100 and matched / total > 0.95
 
 
-@needs_sample
-def test_every_sample_record_is_measured_without_an_exception():
+@pytest.mark.parametrize("folder", record_folders())
+def test_every_real_record_is_measured_without_an_exception(folder):
     from ecgnet.folders import list_records
 
-    rows = [measure_record(files) for files in list_records(SAMPLE)[::5]]
+    rows = [measure_record(files) for files in list_records(folder)[:: 1 if folder == RECORDS else 5]]
     assert all(set(r) == set(COLUMNS) for r in rows)
     assert sum(r["quality"] != "failed" for r in rows) >= 0.9 * len(rows)
 

@@ -7,9 +7,10 @@ import torch
 from ecgnet.config import Config
 from ecgnet.inference import predict
 from ecgnet.model import SEResNet1d, fuse_for_inference
+from ecgnet.preprocess import condition
 from ecgnet.records import Record
 
-from helpers import TINY
+from helpers import TINY_NETWORK
 
 
 def count_parameters(model):
@@ -21,8 +22,8 @@ def test_default_network_has_the_published_size():
 
 
 def test_lead_gate_adds_a_small_gate():
-    extra = count_parameters(SEResNet1d(TINY.replace(lead_gate=True))) - count_parameters(
-        SEResNet1d(TINY.replace(lead_gate=False))
+    extra = count_parameters(SEResNet1d(TINY_NETWORK.replace(lead_gate=True))) - count_parameters(
+        SEResNet1d(TINY_NETWORK.replace(lead_gate=False))
     )
     assert extra == 2 * (12 * 12 + 12)
 
@@ -30,7 +31,7 @@ def test_lead_gate_adds_a_small_gate():
 @pytest.mark.parametrize("lead_gate", [False, True])
 def test_padding_never_changes_outputs(lead_gate):
     torch.manual_seed(0)
-    model = SEResNet1d(TINY.replace(lead_gate=lead_gate)).eval()
+    model = SEResNet1d(TINY_NETWORK.replace(lead_gate=lead_gate)).eval()
     lengths = [333, 1024, 517, 1, 64, 999]
     x = torch.randn(len(lengths), 12, 1024)
     for i, n in enumerate(lengths):
@@ -45,7 +46,7 @@ def test_padding_never_changes_outputs(lead_gate):
 
 def test_without_masks_padding_changes_outputs():
     torch.manual_seed(0)
-    model = SEResNet1d(TINY.replace(mask_padding=False)).eval()
+    model = SEResNet1d(TINY_NETWORK.replace(mask_padding=False)).eval()
     x = torch.randn(1, 12, 500)
     padded = torch.nn.functional.pad(x, (0, 524))
     with torch.no_grad():
@@ -54,7 +55,7 @@ def test_without_masks_padding_changes_outputs():
 
 
 def test_flat_and_zero_records_give_finite_outputs():
-    model = SEResNet1d(TINY.replace(lead_gate=True)).eval()
+    model = SEResNet1d(TINY_NETWORK.replace(lead_gate=True)).eval()
     with torch.no_grad():
         out = model(torch.zeros(2, 12, 300), torch.zeros(2, 5))
     assert out.shape == (2, 24) and torch.isfinite(out).all()
@@ -63,7 +64,7 @@ def test_flat_and_zero_records_give_finite_outputs():
 @pytest.mark.parametrize("mask_padding", [True, False])
 def test_predict_does_not_depend_on_batching(mask_padding):
     torch.manual_seed(1)
-    config = TINY.replace(mask_padding=mask_padding)
+    config = TINY_NETWORK.replace(mask_padding=mask_padding)
     model = SEResNet1d(config).eval()
     rng = np.random.default_rng(0)
     records = [
@@ -78,16 +79,18 @@ def test_predict_does_not_depend_on_batching(mask_padding):
 
 def test_predict_averages_the_views_of_a_long_record():
     torch.manual_seed(2)
-    model = SEResNet1d(TINY).eval()
+    model = SEResNet1d(TINY_NETWORK).eval()
     signal = np.random.default_rng(1).standard_normal((12, 3000)).astype(np.float32)
     demographics = np.zeros(5, np.float32)
     record = Record("long", signal, demographics)
-    got = predict([model], [record], TINY, "cpu")[0, 0]
+    got = predict([model], [record], TINY_NETWORK, "cpu")[0, 0]
     views = [(0, 3000), (658, 1682), (1316, 2340), (1976, 3000)]  # whole record + windows of 1024, overlap >= 128
-    with torch.no_grad():
+    with torch.no_grad():  # each view conditioned (the defaults: a per-lead z-score) on its own
         expected = np.mean(
             [
-                torch.sigmoid(model(torch.from_numpy(signal[None, :, s:e]), torch.zeros(1, 5)))[0].numpy()
+                torch.sigmoid(
+                    model(torch.from_numpy(condition(signal[:, s:e], TINY_NETWORK)[None]), torch.zeros(1, 5))
+                )[0].numpy()
                 for s, e in views
             ],
             axis=0,
@@ -97,7 +100,7 @@ def test_predict_averages_the_views_of_a_long_record():
 
 def test_fused_batch_norm_gives_the_same_outputs():
     torch.manual_seed(3)
-    model = SEResNet1d(TINY.replace(lead_gate=True))
+    model = SEResNet1d(TINY_NETWORK.replace(lead_gate=True))
     model.train()
     with torch.no_grad():  # give the batch norms non-trivial statistics
         for _ in range(3):
@@ -114,7 +117,7 @@ def test_fused_batch_norm_gives_the_same_outputs():
 
 
 def test_training_mode_still_backpropagates_through_masks():
-    model = SEResNet1d(TINY)
+    model = SEResNet1d(TINY_NETWORK)
     x = torch.randn(3, 12, 600, requires_grad=True)
     valid = (torch.tensor([0, 50, 0]), torch.tensor([600, 500, 300]))
     model(x, torch.rand(3, 5), valid).sum().backward()

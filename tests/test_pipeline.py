@@ -1,4 +1,4 @@
-"""End to end on real sample records: train (tiny network, 2 folds), drive, evaluate."""
+"""End to end on the committed real records: train (tiny network, 2 folds), drive, evaluate."""
 
 import json
 import os
@@ -11,9 +11,7 @@ import numpy as np
 from ecgnet import labels, metrics, modelstore
 from ecgnet.config import Config
 
-from helpers import ROOT, SAMPLE, TINY, cli_settings, link_records, needs_sample, sample_names
-
-pytestmark = needs_sample
+from helpers import RECORDS, ROOT, TINY, cli_settings, link_records, sample_names
 
 
 def run(*args):
@@ -37,7 +35,7 @@ def test_model_folder_is_complete(tiny_model):
     assert manifest["classes"] == list(labels.CLASSES) and len(manifest["thresholds"]) == 24
     report = json.load(open(os.path.join(model, "cv_report.json")))
     assert len(report["folds"]) == 2
-    assert sum(f["records"] for f in report["folds"]) == report["overall"]["records"] == 30
+    assert sum(f["records"] for f in report["folds"]) == report["overall"]["records"] == 12
     for part in [report["overall"], *report["folds"]]:
         for key in ("before_thresholds", "after_thresholds"):
             assert set(part[key]) == {
@@ -55,9 +53,9 @@ def test_model_folder_is_complete(tiny_model):
             assert 0 <= part[key]["Sensitivity"] <= 1 and 0 <= part[key]["Specificity"] <= 1
     assert all(len(f["history"]) == 2 for f in report["folds"])
     oof = np.loadtxt(os.path.join(model, "oof_probabilities.csv"), delimiter=",", skiprows=1, usecols=range(2, 26))
-    assert oof.shape == (30, 24) and (oof > 0).all() and (oof < 1).all()
+    assert oof.shape == (12, 24) and (oof > 0).all() and (oof < 1).all()
     log = open(os.path.join(model, "train.log")).read()
-    assert "excluded 0 without any scored label" in log and "out-of-fold challenge metric" in log
+    assert "excluded 1 without any scored label" in log and "out-of-fold challenge metric" in log
     # The cross-validation report, written at the end when matplotlib is installed (the `review` extra).
     try:
         import matplotlib  # noqa: F401
@@ -68,6 +66,8 @@ def test_model_folder_is_complete(tiny_model):
         assert f"report: {os.path.join(model, 'report', 'report.html')}" in log
         assert "Sensitivity" in html and "out-of-fold" in html
         assert "The labels given give an out-of-fold challenge metric" not in html  # the labels it trained on
+        # The defaults' rule decisions come after the thresholds: said, not taken for other labels.
+        assert ("pass through a second stage" in html) == bool(TINY.decide_rules) and 'class="note error"' not in html
 
 
 def test_training_without_matplotlib_skips_the_report_in_one_line(copy_model, monkeypatch, caplog):
@@ -80,17 +80,17 @@ def test_training_without_matplotlib_skips_the_report_in_one_line(copy_model, mo
     store = modelstore.ModelFolder(copy_model)
     shutil.rmtree(store.path("report"), ignore_errors=True)
     with caplog.at_level("INFO"):
-        assert ecgnet.report.write_training_report(copy_model, str(SAMPLE)) is None
+        assert ecgnet.report.write_training_report(copy_model, str(RECORDS)) is None
     lines = [r.getMessage() for r in caplog.records if "report" in r.getMessage()]
     assert len(lines) == 1 and lines[0].startswith("report skipped: matplotlib is not installed"), lines
     assert not os.path.exists(store.path("report"))
 
 
 def test_train_drive_evaluate_commands(tmp_path):
-    train_names = sample_names(per_prefix=4)
-    test_names = [n for n in sorted(p.stem for p in SAMPLE.glob("*.hea")) if n not in train_names][::12]
-    data = link_records(SAMPLE, tmp_path / "train", train_names)
-    test = link_records(SAMPLE, tmp_path / "test", test_names)
+    train_names = sample_names(per_prefix=2)
+    test_names = [n for n in sample_names() if n not in train_names]
+    data = link_records(RECORDS, tmp_path / "train", train_names)
+    test = link_records(RECORDS, tmp_path / "test", test_names)
     model, outputs = tmp_path / "model", tmp_path / "outputs"
     trained = run(
         "train_model.py", data, str(model), *cli_settings(TINY.replace(epochs=1, batch_size=64)), "--no-report"

@@ -110,9 +110,7 @@ def test_the_driver_imports_neither_scipy_signal_nor_the_compiler_nor_review_ext
         "('matplotlib', 'cleanlab', 'statsmodels', 'sklearn')} | "
         "{m for m in ('scipy.signal', 'torch._dynamo') if m in sys.modules}))"
     )
-    record = helpers.SAMPLE / "A0001.hea"
-    if not record.is_file():
-        pytest.skip(f"sample records not found at {helpers.SAMPLE}")
+    record = helpers.RECORDS / "A0001.hea"
     result = subprocess.run([sys.executable, "-c", code, str(record)], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr
 

@@ -1,5 +1,6 @@
-"""Tests of `ecgnet.records`: the real sample records (checked against wfdb) and synthetic
-headers/.mat files, written into tmp_path, for every quirk and every kind of bad input."""
+"""Tests of `ecgnet.records`: the committed real records (and the whole sample where it is
+present), checked against wfdb, and synthetic headers/.mat files, written into tmp_path, for
+every quirk and every kind of bad input."""
 
 import math
 import shutil
@@ -14,13 +15,13 @@ from ecgnet.folders import find_records
 from ecgnet.headers import load_header, parse_age, parse_dx, parse_header, parse_sex
 from ecgnet.matfiles import load_adc, load_signal
 
-from helpers import SAMPLE, needs_sample
+from helpers import RECORDS, record_folders
 
 STANDARD_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 
 
-def sample_headers():
-    return sorted(SAMPLE.glob("*.hea")) if SAMPLE.is_dir() else []
+def headers_of(folder):
+    return sorted(folder.glob("*.hea"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -84,11 +85,11 @@ def load(hea):
 # ---------------------------------------------------------------------------------------------
 
 
-@needs_sample
-def test_find_records_lists_every_sample_header_sorted():
-    found = find_records(str(SAMPLE))
-    assert len(found) == 214
-    assert [Path(p).name for p in found] == sorted(p.name for p in SAMPLE.glob("*.hea"))
+@pytest.mark.parametrize("folder", record_folders())
+def test_find_records_lists_every_header_sorted(folder):
+    found = find_records(str(folder))
+    assert len(found) == {RECORDS: 13}.get(folder, 214)
+    assert [Path(p).name for p in found] == sorted(p.name for p in folder.glob("*.hea"))
     assert all(p.endswith(".hea") for p in found)
 
 
@@ -107,13 +108,13 @@ def test_find_records_missing_folder_is_record_error(tmp_path):
     assert str(missing) in str(e.value)
 
 
-@needs_sample
+@pytest.mark.parametrize("folder", record_folders())
 @pytest.mark.filterwarnings("ignore:The inplace keyword")  # raised while importing wfdb
-def test_every_sample_record_loads_and_matches_wfdb(tmp_path):
+def test_every_real_record_loads_and_matches_wfdb(folder, tmp_path):
     import wfdb  # a test dependency (requirements-dev.txt)
 
-    headers = sample_headers()
-    assert len(headers) == 214
+    headers = headers_of(folder)
+    assert len(headers) == {RECORDS: 13}.get(folder, 214)
     compared = 0
     for hea in headers:
         header, signal = load(hea)
@@ -139,12 +140,12 @@ def test_every_sample_record_loads_and_matches_wfdb(tmp_path):
         assert reference.n_sig == signal.shape[0]
         np.testing.assert_allclose(signal, reference.p_signal.T, rtol=0, atol=1e-6, err_msg=hea.name)
         compared += 1
-    assert compared == 214
+    assert compared == len(headers)
 
 
-@needs_sample
-def test_sample_adc_values_and_first_samples_agree_with_header():
-    for hea in sample_headers()[::7]:
+@pytest.mark.parametrize("folder", record_folders())
+def test_adc_values_and_first_samples_agree_with_header(folder):
+    for hea in headers_of(folder):
         header = load_header(hea)
         val = load_adc(header)
         assert val.dtype == np.int16
@@ -157,10 +158,9 @@ def test_sample_adc_values_and_first_samples_agree_with_header():
 # ---------------------------------------------------------------------------------------------
 
 
-@needs_sample
 def test_georgia_record_name_with_mat_suffix_real():
-    header = load_header(SAMPLE / "E00009.hea")
-    assert (SAMPLE / "E00009.hea").read_text().split()[0] == "E00009.mat"
+    header = load_header(RECORDS / "E00009.hea")
+    assert (RECORDS / "E00009.hea").read_text().split()[0] == "E00009.mat"
     assert header.name == "E00009"
     assert header.sample_rate == 500 and header.num_samples == 5000
 
@@ -174,14 +174,11 @@ def test_georgia_record_name_with_mat_suffix_synthetic(tmp_path):
     np.testing.assert_allclose(signal, val / 1000.0, atol=1e-7)
 
 
-@needs_sample
 @pytest.mark.parametrize(
     "name, gain",
     [
         ("E00009", 4880.0),
         ("E00015", 4880.0),
-        ("E00018", 4880.0),
-        ("E00793", 4880.0),
         ("HR00599", 200.0),
         ("HR20715", 200.0),
         ("HR07968", 1000.0),
@@ -189,19 +186,18 @@ def test_georgia_record_name_with_mat_suffix_synthetic(tmp_path):
     ],
 )
 def test_real_gains(name, gain):
-    header = load_header(SAMPLE / f"{name}.hea")
+    header = load_header(RECORDS / f"{name}.hea")
     assert [lead.gain for lead in header.leads] == [gain] * 12
     assert [lead.baseline for lead in header.leads] == [0.0] * 12
     assert [lead.mv_per_unit for lead in header.leads] == [1.0] * 12
     signal = load_signal(header)
-    val = scipy.io.loadmat(SAMPLE / f"{name}.mat")["val"]
+    val = scipy.io.loadmat(RECORDS / f"{name}.mat")["val"]
     np.testing.assert_allclose(signal, val / gain, rtol=0, atol=1e-6)
 
 
-@needs_sample
 def test_lower_case_mv_units_real():
-    header = load_header(SAMPLE / "HR07968.hea")
-    assert "1000/mv" in (SAMPLE / "HR07968.hea").read_text().splitlines()[1]
+    header = load_header(RECORDS / "HR07968.hea")
+    assert "1000/mv" in (RECORDS / "HR07968.hea").read_text().splitlines()[1]
     assert all(lead.mv_per_unit == 1.0 and lead.gain == 1000.0 for lead in header.leads)
 
 
@@ -315,9 +311,8 @@ def test_flat_leads_load(tmp_path):
     assert (signal[6:] == 0).all() and np.allclose(signal[:6], 0.1)
 
 
-@needs_sample
 def test_all_zero_leads_real():
-    header, signal = load(SAMPLE / "JS11438.hea")
+    header, signal = load(RECORDS / "JS11438.hea")
     assert int((np.abs(signal).max(axis=1) == 0).sum()) == 6
 
 
@@ -374,18 +369,16 @@ def test_sex_spellings(line, sex):
     assert header.sex == sex
 
 
-@needs_sample
 def test_real_sex_and_age_values():
-    headers = [load_header(p) for p in sample_headers()]
+    headers = [load_header(p) for p in headers_of(RECORDS)]
     assert {h.sex for h in headers} == {"male", "female"}
     assert all(h.age is None or 0 <= h.age <= 90 for h in headers)
-    a1 = load_header(SAMPLE / "A0001.hea")
+    a1 = load_header(RECORDS / "A0001.hea")
     assert (a1.age, a1.sex, a1.dx) == (74.0, "male", ("59118001",))
 
 
-@needs_sample
 def test_empty_dx_item_real():
-    header = load_header(SAMPLE / "JS20005.hea")
+    header = load_header(RECORDS / "JS20005.hea")
     assert header.dx == ("284470004", "89792004", "427084000", "427172004")
 
 
@@ -406,14 +399,13 @@ def test_dx_items(line, dx):
     assert header.dx == dx
 
 
-@needs_sample
 def test_absent_sx_line_real():
-    text = (SAMPLE / "E07500.hea").read_text()
+    text = (RECORDS / "E07500.hea").read_text()
     assert "#Sx" not in text
-    header = load_header(SAMPLE / "E07500.hea")
+    header = load_header(RECORDS / "E07500.hea")
     assert "sx" not in header.comments
     assert header.dx == ("67741000119109", "426177001")
-    assert load_header(SAMPLE / "A0001.hea").comments["sx"] == "Unknows"
+    assert load_header(RECORDS / "A0001.hea").comments["sx"] == "Unknows"
 
 
 def test_comments_dictionary_and_absent_sx(tmp_path):
@@ -471,11 +463,10 @@ def test_missing_mat(tmp_path):
     assert_record_error(e, mat, "missing")
 
 
-@needs_sample
 @pytest.mark.parametrize("keep", [0, 10, 23, 24, 100, 0.5, -1])
 def test_truncated_mat(tmp_path, keep):
-    data = (SAMPLE / "A0001.mat").read_bytes()
-    shutil.copyfile(SAMPLE / "A0001.hea", tmp_path / "A0001.hea")
+    data = (RECORDS / "A0001.mat").read_bytes()
+    shutil.copyfile(RECORDS / "A0001.hea", tmp_path / "A0001.hea")
     size = int(len(data) * keep) if isinstance(keep, float) else (len(data) + keep if keep < 0 else keep)
     mat = tmp_path / "A0001.mat"
     mat.write_bytes(data[:size])

@@ -2,7 +2,7 @@
 
 A model folder is made up here from random out-of-fold probabilities (no training: only its
 JSON and CSV files are read), with records of every source and classes with many, few and
-no positives; the tiny model trained on sample records (conftest's `tiny_model`) checks the
+no positives; the tiny model trained on the committed records (conftest's `tiny_model`) checks the
 real files. The page must hold every section and every class, embed its plots, name what is
 missing, and render in a real browser (headless Chromium; skipped where it is absent).
 """
@@ -29,7 +29,7 @@ from ecgnet.report.training_labels import read_training_labels
 from ecgnet.thresholds import apply_thresholds, search_thresholds, threshold_sweep
 from ecgnet.transfer import threshold_transfer
 
-from helpers import ROOT
+from helpers import ROOT, TINY
 
 pytestmark = pytest.mark.slow  # a report draws a dozen figures: seconds each on a busy CPU
 N = label_space.NUM_CLASSES
@@ -407,7 +407,7 @@ def test_driver_side_never_imports_matplotlib():
 
 
 def test_report_of_a_trained_model(tiny_model, tmp_path):
-    """The real MODEL files of a model trained on sample records of five sources."""
+    """The real MODEL files of a model trained on the committed records of five sources."""
     model, data = tiny_model
     path = write_report(model, str(tmp_path), labels=data)
     text = open(path, encoding="utf-8").read()
@@ -418,7 +418,7 @@ def test_report_of_a_trained_model(tiny_model, tmp_path):
     for key in ("A", "E", "HR", "JS", "Q"):
         assert f'<td class="left">{key}</td>' in section(text, "sources"), key
         assert f'<td class="left">{key}</td>' in section(text, "generalisation"), key
-    assert "<b>per_class</b> (this model's)" in section(text, "generalisation")
+    assert f"<b>{TINY.threshold_method}</b> (this model's)" in section(text, "generalisation")
     for stem in ("oof_roc", "oof_pr", "threshold_search", "learning_curves", "oof_confusion"):
         assert (tmp_path / f"{stem}.png").is_file() and (tmp_path / f"{stem}.svg").is_file()
 

@@ -8,18 +8,15 @@ import time
 import torch
 
 from helpers import (
+    RECORDS,
     ROOT,
-    SAMPLE,
     TINY,
     cli_settings,
     kill_process_group,
     link_records,
-    needs_sample,
     sample_names,
     start_process,
 )
-
-pytestmark = needs_sample
 
 COMMAND = cli_settings(TINY.replace(epochs=4, lr_milestones=(2,), batch_size=8))
 
@@ -44,7 +41,7 @@ def weights(model):
 
 
 def test_resumed_training_equals_uninterrupted_training(tmp_path):
-    data = link_records(SAMPLE, tmp_path / "data", sample_names(per_prefix=3))
+    data = link_records(RECORDS, tmp_path / "data", sample_names())
     train(data, tmp_path / "straight")
     interrupted = tmp_path / "interrupted"
     for checkpoint in ("fold1_checkpoint.pt", "fold2_checkpoint.pt"):  # kill once in each fold

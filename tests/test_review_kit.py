@@ -23,6 +23,7 @@ from ecgnet.preprocess import LEADS  # noqa: E402
 from ecgnet.review import formats, kit, sheet  # noqa: E402
 from ecgnet.synthetic import make_signal, write_record  # noqa: E402
 
+import helpers  # noqa: E402
 from helpers import SAMPLE, needs_sample  # noqa: E402
 
 FS = 500
@@ -387,14 +388,13 @@ def test_refusals(inputs, tmp_path, capsys):
         commands.review_kit([inputs["data"], str(tmp_path / "new3"), "--records", str(names)])  # needs --classes
 
 
-@needs_sample
-def test_sample_records_render(tmp_path):
+def test_real_records_render(tmp_path):
     """A CPSC record of 15 s, a Georgia record stating 4880/mV and a PTB-XL record stating 200/mV."""
     names = tmp_path / "names.txt"
     names.write_text("A0001\nE00009\nHR00599\n")
     out = commands.review_kit(
         [
-            str(SAMPLE),
+            str(helpers.RECORDS),
             str(tmp_path / "kit"),
             "--records",
             str(names),

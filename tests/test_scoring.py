@@ -18,8 +18,8 @@ from ecgnet import labels as label_space
 from ecgnet import metrics, scoring
 
 import reference_metrics as reference
+from helpers import RECORDS, record_folders
 from helpers import ROOT as REPO
-from helpers import SAMPLE, needs_sample
 
 CLASSES = label_space.CLASSES
 C = label_space.CLASS_INDEX
@@ -343,11 +343,12 @@ def test_label_file_reading(tmp_path):
     assert not scoring.read_label_file(str(tmp_path / "A0002.hea")).any()
 
 
-@needs_sample
-def test_real_label_files(tmp_path):
-    # The sample headers used as label files; outputs predict each record's labels exactly.
+@pytest.mark.parametrize("records", record_folders())
+def test_real_label_files(records, tmp_path):
+    # Real headers used as label files (every third of the whole sample); outputs predict each
+    # record's labels exactly.
     folder = tmp_path / "outputs"
-    paths = sorted(SAMPLE.glob("*.hea"))[::3]
+    paths = sorted(records.glob("*.hea"))[:: 1 if records == RECORDS else 3]
     for path in paths:
         truth = ref_read_label(path)
         positives = [c for c, y in zip(CLASSES, truth) if y]

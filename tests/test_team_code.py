@@ -25,8 +25,8 @@ def test_per_record_functions_match_the_driver(tiny_model, tmp_path):
     model = run_12ECG_classifier.load_12ECG_model(model_folder)
     model_2021 = team_code.load_model(model_folder, ("I", "II"))
     headers, recordings = helper_code.find_challenge_files(data)
-    assert len(headers) == 30
-    for header_file, recording_file in list(zip(headers, recordings))[::5]:
+    assert len(headers) == 13
+    for header_file, recording_file in list(zip(headers, recordings))[::2]:
         name = os.path.splitext(os.path.basename(header_file))[0]
         lines = open(tmp_path / f"{name}.csv").read().splitlines()
         expected_labels = np.array(lines[2].split(","), dtype=int)
@@ -62,7 +62,7 @@ def test_entry_points_do_not_import_helper_code():
     assert result.stdout.strip() == "False", result.stderr
 
 
-def test_training_uses_the_paper_settings_unless_ECGNET_CONFIG_names_a_file(monkeypatch, tmp_path):
+def test_training_uses_the_defaults_unless_ECGNET_CONFIG_names_a_file(monkeypatch, tmp_path):
     calls = []
     monkeypatch.setattr(team_code, "train", lambda data, model, config=None: calls.append((data, model, config)))
     monkeypatch.delenv(team_code.CONFIG_VARIABLE, raising=False)

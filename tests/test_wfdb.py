@@ -21,7 +21,7 @@ from ecgnet.folders import RecordFiles, list_records
 from ecgnet.headers import load_header
 from ecgnet.records import read_record, record_signal
 
-from helpers import SHARED
+from helpers import PTBXL, SHARED, WHOLE_SAMPLE
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # wfdb's own imports warn about pandas options
@@ -237,15 +237,27 @@ def test_byte_ranges_of_packed_formats():
 # The PTB-XL sample as PTB-XL ships it
 # ---------------------------------------------------------------------------------------------
 
-PTBXL = SHARED / "data" / "ptbxl_sample"
-needs_ptbxl = pytest.mark.skipif(not PTBXL.is_dir(), reason=f"PTB-XL sample not found at {PTBXL}")
+SHARED_PTBXL = SHARED / "data" / "ptbxl_sample"  # all ten records of the shared PTB-XL sample, at both rates
 
 
-@needs_ptbxl
+@pytest.mark.parametrize(
+    "folder, count",
+    [
+        pytest.param(PTBXL, 7, id="committed"),
+        pytest.param(
+            SHARED_PTBXL,
+            20,
+            id="sample",
+            marks=pytest.mark.skipif(
+                not SHARED_PTBXL.is_dir(), reason=f"{WHOLE_SAMPLE}: the PTB-XL sample is not at {SHARED_PTBXL}"
+            ),
+        ),
+    ],
+)
 @pytest.mark.filterwarnings("ignore")
-def test_the_ptbxl_sample_reads_as_wfdb_reads_it():
-    found = list_records(PTBXL)
-    assert len(found) == 20 and {f.name[-2:] for f in found} == {"hr", "lr"}
+def test_the_ptbxl_records_read_as_wfdb_reads_them(folder, count):
+    found = list_records(folder)
+    assert len(found) == count and {f.name[-2:] for f in found} == {"hr", "lr"}
     for files in found:
         header = load_header(files.header)
         assert header.is_native and header.leads[0].file == files.name + ".dat"

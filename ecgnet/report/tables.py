@@ -109,14 +109,28 @@ def notices(model, test=None):
         provenance = model.provenance
         trained = provenance.trained_with if provenance is not None else None
         applied = provenance.applied if provenance is not None else None
-        if trained and (applied is None or applied["sha256"] != trained.get("sha256")):
+        other_labels = trained and (applied is None or applied["sha256"] != trained.get("sha256"))
+        second_stage = bool(model.config.decide_rules) or model.config.stacking != "none"
+        if other_labels:
             notes.append(
                 H.note(
                     f"On these labels the out-of-fold challenge metric is {scored:.4f}; cv_report.json records "
                     f"{recorded:.4f} on the labels the model was trained with (its label overrides)."
                 )
             )
-        else:
+        if second_stage:
+            # cv_report.json scores the labels after the second stage; the views here show the
+            # network's probabilities and thresholds alone, so the two differ by design.
+            notes.append(
+                H.note(
+                    f"cv_report.json records an out-of-fold challenge metric of {recorded:.4f} for this "
+                    f"model's labels, which pass through a second stage after the thresholds (rule decisions "
+                    f"{H.esc(model.config.decide_rules or 'none')}, stacking {H.esc(model.config.stacking)}). "
+                    f"The per-class, curve, confusion and per-source views below show the network's "
+                    f"probabilities and thresholds alone: {scored:.4f}."
+                )
+            )
+        if not other_labels and not second_stage:
             notes.append(
                 H.note(
                     f"The labels given give an out-of-fold challenge metric of {scored:.4f}, but cv_report.json "
