@@ -256,7 +256,7 @@ class Config:
 # Fields' earlier names, read in model folders and config files written before the rename.
 _RENAMED = {"checkpoint_threshold": "uniform_threshold"}
 # The published method's values of the fields whose defaults are not theirs: the defaults were
-# chosen by leave-one-source-out validation (README, "Generalisation to unseen sites";
+# chosen by leave-one-source-out validation (docs/generalisation.md;
 # docs/hybrid.md for the measurements).
 PAPER_SETTINGS: dict[str, Any] = {
     "selection": "validation",

@@ -44,7 +44,7 @@ WIDTH_STEP = 32
 # oneDNN compiles a kernel for every convolution shape it meets (for int8, also every layer's
 # scales) and by default keeps 1024 of them: 70 to 90 MiB of the driver's peak on the sample
 # records. Compiling again costs about 0.4 ms a call, and the driver's time did not change
-# measurably without the cache (see README, Speed), so it is off unless the user sets it.
+# measurably without the cache (docs/speed.md), so it is off unless the user sets it.
 KERNEL_CACHE_CAPACITY = 0
 
 

@@ -1,4 +1,4 @@
-"""What a record may declare (README, "The data"): checked before anything is allocated from it.
+"""What a record may declare (docs/data.md, "The limits"): checked before anything is allocated from it.
 
 Challenge records are 257 to 1000 Hz, 12 leads, 6 s to 30 min; these limits leave wide room
 while bounding the memory and time one record can cost.

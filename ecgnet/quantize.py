@@ -61,7 +61,7 @@ class Gate:
     max_metric_change: float = 0.005  # absolute change of the challenge metric
     # Largest |float32 output - saved out-of-fold probability|: 5e-7 on the CPU (the file keeps 6
     # decimals); a model trained on a GPU computed them there, with TF32 convolutions, which
-    # agree with the CPU's to 1e-4 (README, "Training on GPUs"): ten times that is allowed.
+    # agree with the CPU's to 1e-4 (docs/gpus.md, "Training on GPUs"): ten times that is allowed.
     max_oof_difference: float = 1e-3
 
     def __post_init__(self):

@@ -257,7 +257,7 @@ owner=$(docker run --rm --network none "$image" sh -c 'echo "$(id -u):$(id -g)"'
 chown "$owner" "$work/model" "$work/test_outputs" "$work/scores"
 end "prepare records"
 
-# The same mounts as README's commands: inputs read-only, only the folder a step writes read-write.
+# The same mounts as docs/docker.md's commands: inputs read-only, only the folder a step writes read-write.
 run=(docker run --rm --network none)
 log "runs: ${run[*]} -v HOST_FOLDER:/physionet/FOLDER[:ro] $image python ..."
 begin "train in container"

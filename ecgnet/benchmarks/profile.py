@@ -143,7 +143,7 @@ def child(model: str, data: str, out: str, precision: str) -> dict[str, float]:
     ensemble = inference.Ensemble.from_folder(model, "cpu", precision)
     timers.stop("model load", started)
     for model_ in ensemble.models:
-        model_.probabilities = timers.wrap("network: other", model_.probabilities)
+        model_.probabilities = timers.wrap("network: other", model_.probabilities)  # type: ignore[method-assign]  # this instance only
     _instrument_network(timers, ensemble.models)
     started = timers.start()
     runner.run_folder(ensemble, data, out)
@@ -207,14 +207,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     for _ in range(args.rounds):
         for precision in precisions:
             runs[precision].append(profile_process(model, data, precision))
-    results = {"machine": machine(), "threads": os.environ.get("OMP_NUM_THREADS", "default"), "profiles": {}}
-    print(f"machine: {results['machine']}")
+    profiles: dict[str, dict] = {}
     for precision, entries in runs.items():
         best = min(entries, key=lambda r: r["wall_s"])
-        results["profiles"][precision] = {**best, "wall_s_rounds": [r["wall_s"] for r in entries]}
-    records = next(iter(results["profiles"].values()))["records"]
+        profiles[precision] = {**best, "wall_s_rounds": [r["wall_s"] for r in entries]}
+    results = {"machine": machine(), "threads": os.environ.get("OMP_NUM_THREADS", "default"), "profiles": profiles}
+    print(f"machine: {results['machine']}")
+    records = next(iter(profiles.values()))["records"]
     print(f"{records} records of {data}, threads: {results['threads']}\n")
-    print(table(list(results["profiles"].values())))
+    print(table(list(profiles.values())))
     if args.json:
         atomic_write(args.json, json.dumps(results, indent=2) + "\n")
     return 0

@@ -48,7 +48,7 @@ from ecgnet.runner import run_folder
 
 SAMPLE = os.path.join("..", "shared", "data", "cinc2020_sample")
 ECGNET = [sys.executable, "-m", "ecgnet"]
-# configs/sample-budget.json, the budget of README's results table, as --set arguments.
+# configs/sample-budget.json, the budget of docs/training.md's results table, as --set arguments.
 SAMPLE_BUDGET = ["--set", "epochs=15", "--set", "lr_milestones=8,12", "--set", "batch_size=16"]
 
 

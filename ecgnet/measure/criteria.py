@@ -9,7 +9,7 @@ more than 8% (standard deviation over mean, as in atrial fibrillation) is not si
 waves but regular (P hidden in T at a fast rate, flutter, a junctional rhythm) or on a noisy
 signal it is unknown.
 
-`CRITERIA` is the table README and docs/measurements.md list, with sources.
+`CRITERIA` is the table docs/measurements.md lists, with sources.
 """
 
 from collections.abc import Callable

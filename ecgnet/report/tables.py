@@ -167,6 +167,13 @@ def notices(model, test=None):
     return notes
 
 
+def _threshold_kind(cv_report: dict) -> str:
+    """How the model's thresholds were searched, in words, from cv_report.json."""
+    method = cv_report.get("threshold_method", "per_class")
+    kinds = {"per_class": "one per class", "global": "one threshold for every class"}
+    return kinds.get(method, f"threshold_method={H.esc(str(method))}")
+
+
 def summary_section(model, test_data):
     """The summary table: each fold, the pooled out-of-fold predictions and the test set."""
     rows = _fold_rows(model)
@@ -188,7 +195,8 @@ def summary_section(model, test_data):
     summary = (
         H.summary_table(rows)
         + f"<p>Labels from p &ge; {model.checkpoint_threshold:g} (or the most probable class: the rule that chose "
-        "each fold's epoch) and from the searched per-class thresholds. Every training record is predicted "
+        f"each fold's epoch) and from the searched thresholds ({_threshold_kind(model.cv_report)}). Every "
+        "training record is predicted "
         f"once, by the fold model that did not see it ({len(model.names)} records pooled). The searched thresholds "
         "were fitted on these same predictions, so the 'searched' out-of-fold columns are optimistic. AUROC and "
         "AUPRC do not depend on thresholds. Sensitivity and specificity are macro averages over the classes "
