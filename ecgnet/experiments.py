@@ -21,6 +21,7 @@ variant the mean and spread over seeds, the differences from the baseline paired
 and each class's AUROC.
 """
 
+import html
 import json
 import logging
 import math
@@ -460,8 +461,7 @@ def _text(value: object) -> str:
     """`value` as inert Markdown text: the strings comparison.md shows come from the command line
     and from run folders people pass around, so HTML, table pipes, backticks, link brackets and
     line breaks are written escaped, never as markup."""
-    text = " ".join(str(value).split())
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = html.escape(" ".join(str(value).split()), quote=False)
     for special in "\\|`[]*":
         text = text.replace(special, "\\" + special)
     return text

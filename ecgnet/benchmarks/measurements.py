@@ -53,7 +53,6 @@ QUANTITIES = {  # name: (our column, truth from a WaveTruth and its onsets, kind
     "QRS axis (deg)": ("qrs_axis_deg", lambda t, on: t.qrs_axis, "angle"),
     "T axis (deg)": ("t_axis_deg", lambda t, on: t.t_axis, "angle"),
 }
-AIMS = {"heart rate (bpm)": 2.0, "PR (ms)": 10.0, "QRS (ms)": 10.0, "QRS axis (deg)": 10.0}
 NK_METHODS = ("dwt", "peak", "cwt")
 DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cinc2020_sample"
 DEFAULT_PTBXL = DEFAULT_DATA.parent / "ptbxl_sample"

@@ -208,11 +208,3 @@ def run_rules(data, out, model=None, measurements=None, jobs=1, seed=0) -> dict:
     result["records_with_unreadable_headers"] = unreadable
     atomic_write(os.path.join(out, AGREEMENT_FILE), json.dumps(result, indent=2) + "\n")
     return result
-
-
-def _kappa_text(entry: dict | None) -> str:
-    if not entry or entry.get("kappa") is None:
-        return "-"
-    ci = entry.get("ci") or [None, None]
-    low, high = ("?" if v is None else f"{v:.2f}" for v in ci)
-    return f"{entry['kappa']:.2f} ({low} to {high}), n={entry['n']}"
