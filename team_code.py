@@ -21,7 +21,7 @@ import numpy as np
 from ecgnet import labels as label_space
 from ecgnet.config import load_config_file
 from ecgnet.headers import parse_header
-from ecgnet.inference import Ensemble, bound_kernel_cache
+from ecgnet.inference import Ensemble, bound_kernel_cache, freeze_loaded_objects
 from ecgnet.matfiles import to_millivolts
 from ecgnet.records import make_record
 from ecgnet.report import write_training_report
@@ -42,9 +42,12 @@ def train_12ECG_classifier(input_directory: str, output_directory: str) -> None:
 
 def load_12ECG_model(input_directory: str) -> Ensemble:
     """Load a MODEL folder once; the result is passed to run_12ECG_classifier. The process's
-    environment is set first, as the driver sets it (`inference.bound_kernel_cache`)."""
+    environment is set first, and the loaded objects frozen after, as the driver does
+    (`inference.bound_kernel_cache`, `inference.freeze_loaded_objects`)."""
     bound_kernel_cache()
-    return Ensemble.from_folder(input_directory)
+    ensemble = Ensemble.from_folder(input_directory)
+    freeze_loaded_objects()
+    return ensemble
 
 
 def _header_text(header):

@@ -5,7 +5,9 @@ Every record of the folder counts: each NAME.hea, and each NAME.mat without a he
 own). The folder is listed twice, streaming: once to count its records and refuse two of one
 name before any output is written, then to classify them. Records are read and classified in
 chunks, so memory stays flat however many records there are, while each chunk holds enough
-views to fill the network's batches. For collections spread over machines, `Shard` K/N takes
+views to fill the network's batches. A reader thread reads and measures the next chunk while
+the network classifies this one (`_ahead`): reading and measuring are single-threaded NumPy,
+which would otherwise leave a core idle. For collections spread over machines, `Shard` K/N takes
 the records whose name hashes to K of N (stable across machines and runs), and
 `skip_existing` passes over records whose output file exists (written whole or not at all, so
 an existing one is finished), which resumes an interrupted run. A record that fails, whether
@@ -17,16 +19,18 @@ summary.
 
 import logging
 import os
+import queue
+import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import labels as label_space
-from .config import Config
 from .errors import OutputError, RecordError, describe
+from .features import MeasurementTable
 from .folders import RecordFiles, iter_records
 from .inference import Ensemble, default_batch_samples
 from .outputs import write_output
@@ -36,6 +40,10 @@ from .records import Record, read_record
 log = logging.getLogger(__name__)
 
 NEGATIVE = np.zeros(label_space.NUM_CLASSES)
+
+# Records are read and classified in chunks of this many batches' samples: enough views for
+# the batch plan to find nearly equal lengths; more only held memory (docs/speed.md).
+CHUNK_BATCHES = 2
 
 
 @dataclass
@@ -67,31 +75,78 @@ def prepare_output_folder(folder: str) -> None:
     os.makedirs(folder, exist_ok=True)
 
 
+# A chunk: its records, their measurements (`Ensemble.measure`), and the records that could
+# not be read, as (name, reason).
+Chunk = tuple[list[Record], MeasurementTable | None, list[tuple[str, str]]]
+
+
 def _chunks(
     found: Iterable[RecordFiles],
-    config: Config,
+    ensemble: Ensemble,
     chunk_samples: int,
-    fail: Callable[[str, str], None],
     labels: PtbxlLabels | None = None,
-) -> Iterator[list[Record]]:
-    """Yield lists of records whose total length is about `chunk_samples`; records that
-    cannot be read go to `fail` instead. With `labels`, age and sex come from them."""
-    chunk, samples = [], 0
+) -> Iterator[Chunk]:
+    """Yield the records of `found` read and measured, in chunks whose total length is about
+    `chunk_samples`; records that cannot be read are listed in their chunk's failures. With
+    `labels`, age and sex come from them."""
+    chunk: list[Record] = []
+    failures: list[tuple[str, str]] = []
+    samples = 0
     for files in found:
         try:
-            record = read_record(files, config.sample_rate)
+            record = read_record(files, ensemble.config.sample_rate)
             if labels is not None:
                 record.demographics = labels.demographics(files.name, files.header_path)
         except RecordError as e:
-            fail(files.name, str(e))
+            failures.append((files.name, str(e)))
             continue
         chunk.append(record)
         samples += record.signal.shape[1]
         if samples >= chunk_samples:
-            yield chunk
-            chunk, samples = [], 0
-    if chunk:
-        yield chunk
+            yield chunk, ensemble.measure(chunk), failures
+            chunk, failures, samples = [], [], 0
+    if chunk or failures:
+        yield chunk, ensemble.measure(chunk) if chunk else None, failures
+
+
+def _ahead(items: Iterator[Chunk]) -> Iterator[Chunk]:
+    """`items`, made one ahead in a thread of their own; an exception there is raised here."""
+    made: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+    end = object()
+
+    def make() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        made.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            made.put((end, None))
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer, raised there
+            made.put((end, e))
+
+    thread = threading.Thread(target=make, name="ecgnet-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = made.get()
+            if error is not None:
+                raise error
+            if item is end:
+                return
+            yield item
+    finally:
+        stop.set()  # the consumer stopped early: let the thread end
+        while thread.is_alive():
+            try:
+                made.get(timeout=0.1)
+            except queue.Empty:
+                pass
 
 
 class _Run:
@@ -163,10 +218,12 @@ def run_folder(
                 continue
             yield files
 
-    chunk_samples = 8 * default_batch_samples(ensemble.device)
+    chunk_samples = CHUNK_BATCHES * default_batch_samples(ensemble.device)
     started = last_report = time.time()
-    for records in _chunks(todo(), ensemble.config, chunk_samples, run.fail, labels):
-        run.classified(records, _classify_isolating_failures(ensemble, records))
+    for records, measurements, failures in _ahead(_chunks(todo(), ensemble, chunk_samples, labels)):
+        for name, reason in failures:
+            run.fail(name, reason)
+        run.classified(records, _classify_isolating_failures(ensemble, records, measurements))
         if time.time() - last_report >= progress_seconds:
             last_report = time.time()
             done = run.report.written + len(run.report.failures)
@@ -184,20 +241,25 @@ def run_folder(
     return run.report
 
 
-def _classify_isolating_failures(ensemble: Ensemble, records: Sequence[Record]) -> list[tuple]:
+def _classify_isolating_failures(
+    ensemble: Ensemble, records: Sequence[Record], measurements: MeasurementTable | None = None
+) -> list[tuple]:
     """Per-record (labels, probabilities, failure or None); if a chunk fails, it is logged and
     retried record by record, so that only the records that really fail are failures."""
+    if not records:
+        return []
     try:
-        labels, probabilities = ensemble.classify(records)
+        labels, probabilities = ensemble.classify(records, measurements=measurements)
         return [(y, p, None) for y, p in zip(labels, probabilities)]
     except Exception as e:  # noqa: BLE001 - isolate the failing records below
         log.warning(
             f"driver: a chunk of {len(records)} records failed ({type(e).__name__}: {e}); classifying them one by one"
         )
     results: list[tuple[np.ndarray, np.ndarray, str | None]] = []
-    for record in records:
+    for i, record in enumerate(records):
         try:
-            labels, probabilities = ensemble.classify([record])
+            one = None if measurements is None else measurements.take([i])
+            labels, probabilities = ensemble.classify([record], measurements=one)
             results.append((labels[0], probabilities[0], None))
         except Exception as e:  # noqa: BLE001 - any failure of one record must not stop the run
             results.append((NEGATIVE, NEGATIVE, f"{type(e).__name__}: {e}"))

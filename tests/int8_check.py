@@ -11,8 +11,9 @@ int8 kernels that ran, and what was measured:
   scales make the dequantised outputs exact too), over shapes that include the strided 1x1
   ones oneDNN got wrong on several threads, and full-range weights with 7-bit activations;
 - batches: the largest difference between records classified alone and in batches of
-  several sizes (some records shortened, so zero-padded and masked), padding masks on and
-  off; repeat: the largest difference between two runs of the same batches;
+  several sizes (some records shortened, so zero-padded and masked), in one thread or in
+  worker threads at once, padding masks on and off; repeat: the largest difference between
+  two runs of the same batches;
 - fidelity: the largest difference between int8 and float32 probabilities.
 Runs on several threads: the oneDNN race above needs two at the same time.
 """
@@ -95,10 +96,12 @@ def inexact_convolutions() -> list[str]:
 
 
 def batch_differences(ensemble: Ensemble, records: list) -> tuple[float, float]:
-    """(largest difference alone vs batched, largest difference between two identical runs)."""
+    """(largest difference alone vs batched, in one thread or in worker threads at once; largest
+    difference between two identical runs)."""
     models, config = ensemble.models, ensemble.config
     alone = np.concatenate([predict(models, [r], config, "cpu") for r in records], axis=1)
     batched = [predict(models, records, config, "cpu", samples) for samples in (3 * 4096, 16 * 4096)]
+    batched += [predict(models, records, config, "cpu", 16 * 4096, workers=workers) for workers in (2, 3)]
     again = predict(models, records, config, "cpu", 16 * 4096)
     return max(float(np.abs(b - alone).max()) for b in batched), float(np.abs(again - batched[-1]).max())
 

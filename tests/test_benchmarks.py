@@ -5,6 +5,7 @@ import json
 import os
 import stat
 import sys
+import threading
 import time
 
 import pytest
@@ -113,14 +114,21 @@ def test_driver_process_without_the_anchor_keeps_the_rebuilt_loop(bench_model):
     assert "absent" in lines[1]
 
 
-def test_timers_count_each_stage_without_the_stages_inside_it():
+def busy(seconds):
+    """Use `seconds` of this thread's CPU time."""
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+
+
+def test_timers_count_each_stages_cpu_time_without_the_stages_inside_it():
     timers = profile.Timers()
 
     def inner():
-        time.sleep(0.05)
+        busy(0.05)
 
     def outer():
-        time.sleep(0.02)
+        busy(0.02)
         wrapped_inner()
 
     wrapped_inner = timers.wrap("resampling", inner)
@@ -128,10 +136,27 @@ def test_timers_count_each_stage_without_the_stages_inside_it():
     items = timers.wrap_iterator("listing", lambda: iter([wrapped_inner, wrapped_inner]))
     for item in items():
         item()
+    timers.wrap("views", time.sleep)(0.2)  # waiting is no CPU time
     assert timers.seconds["resampling"] >= 0.15
     assert 0.02 <= timers.seconds["header reading"] < 0.05
-    assert timers.seconds["listing"] < 0.05
+    assert timers.seconds["listing"] < 0.05 and timers.seconds["views"] < 0.05
     assert set(timers.seconds) == set(profile.STAGE_NAMES)
+
+
+def test_timers_in_other_threads_count_apart():
+    """A stage timed in a worker thread while the main thread's timer runs: each counts its own
+    thread's time; the main thread's stage does not lose the worker's."""
+    timers = profile.Timers()
+    worker = threading.Thread(target=timers.wrap("measurements", busy), args=(0.1,))
+
+    def main_stage():
+        worker.start()
+        busy(0.05)
+        worker.join()
+
+    timers.wrap("batching", main_stage)()
+    assert timers.seconds["measurements"] >= 0.1
+    assert 0.05 <= timers.seconds["batching"] < 0.1
 
 
 @pytest.mark.parametrize("precision", ["int8", "fp32"])
@@ -140,11 +165,13 @@ def test_profile_covers_the_whole_process_in_its_stages(bench_model, precision):
     stages = run["stages"]
     assert set(stages) == set(profile.STAGE_NAMES)
     assert run["records"] == 4 and min(stages.values()) >= 0
-    assert sum(stages.values()) == pytest.approx(run["wall_s"])
+    assert sum(stages.values()) == pytest.approx(run["cpu_s"])
+    assert stages["interpreter start-up and exit"] < run["wall_s"]
     for stage in ("imports", "model load", "signal reading", "resampling", "measurements"):
         assert stages[stage] > 0, stage
     assert stages["network: block convolutions"] > 0 and stages["network: stem stage"] > 0
     text = profile.table([run, run])
     assert all(f"| {name} | " in text for name in profile.STAGE_NAMES)
-    assert text.splitlines()[0] == f"| stage | {precision} s | share | {precision} s | share |"
+    assert text.splitlines()[0] == f"| stage | {precision} CPU s | share | {precision} CPU s | share |"
+    assert "cores busy" in text
     json.dumps(run)  # what --json writes

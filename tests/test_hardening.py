@@ -117,7 +117,7 @@ def test_no_output_file_holds_nan_even_when_the_network_gives_it(ensemble, tmp_p
     for name in ("R1", "R2"):
         write_record(data, name)
 
-    def nan_for_r2(records, batch_samples=None):
+    def nan_for_r2(records, batch_samples=None, measurements=None):
         binary = np.zeros((len(records), 24), dtype=bool)
         probabilities = np.full((len(records), 24), 0.25, dtype=np.float32)
         probabilities[[r.name == "R2" for r in records]] = np.nan
@@ -230,10 +230,10 @@ def test_a_failing_chunk_is_logged_and_retried_record_by_record(ensemble, tmp_pa
         write_record(data, name)
     real = ensemble.classify
 
-    def fails_on_b(records, batch_samples=None):
+    def fails_on_b(records, batch_samples=None, measurements=None):
         if any(r.name == "B" for r in records):
             raise RuntimeError("B breaks the batch")
-        return real(records, batch_samples)
+        return real(records, batch_samples, measurements)
 
     monkeypatch.setattr(ensemble, "classify", fails_on_b)
     _, failures, log = drive(ensemble, data, tmp_path / "out")

@@ -5,26 +5,33 @@
 
 For each precision, a fresh process (`--child`) does what `driver.py` does (`cli.drive`: import
 the inference modules, load MODEL, `runner.run_folder` over DATA into a temporary folder) with
-timers around the functions of each stage (STAGES, in order). Each timer counts its own time
-less that of the timers inside it, so the stages add up to the process's wall time: the
-interpreter's start-up is the process's wall time, measured from outside, less what the child
-timed from its first line. Network stages are summed over the fold models. The timers add a
-few microseconds a call (thousands of calls: well under 1%). `--rounds`: processes per precision,
-alternating; the one with the least wall time is reported.
+timers around the functions of each stage (STAGES, in order). The driver works in several
+threads at once (a reader, the network's workers: `runner`, `inference.predict`), so the
+timers count CPU time, in the thread that runs each stage (`time.thread_time`); each counts
+its own time less that of the timers inside it in its thread, and a thread waiting for
+another counts nothing. Two rows are measured otherwise: the interpreter's start-up and exit
+(the process's wall time, measured from outside, less the wall time the child timed from its
+first line to its last: one thread, so its CPU time too), and what no timer saw (the process's
+CPU time less the stages', such as threads torch or oneDNN start). The stages then add up to
+the process's CPU time; its wall time is beside it. Network stages are summed over the fold
+models. The timers add a few microseconds a call (thousands of calls: well under 1%).
+`--rounds`: processes per precision, alternating; the one with the least wall time is reported.
 """
 
 import argparse
 import functools
 import json
 import os
+import resource
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 
 # (stage, what it holds), in the order of the table.
 STAGES = (
-    ("interpreter start-up", "python itself, before the driver's first line"),
+    ("interpreter start-up and exit", "python itself, before the driver's first line and after its last"),
     ("imports", "the modules `driver.py` imports (torch, numpy, scipy.io, ecgnet)"),
     ("model load", "reading, checking and building the fold models"),
     ("listing", "finding the records (`folders.iter_records`, twice)"),
@@ -46,25 +53,37 @@ STAGES = (
     ("thresholds and vote", "`inference.combine`"),
     ("output writing", "`outputs.write_output`, one file per record"),
     ("driver loop: other", "the rest of `runner.run_folder`"),
+    ("not timed", "CPU time no timer saw (threads of torch and oneDNN, the garbage collector)"),
 )
 STAGE_NAMES = tuple(name for name, _ in STAGES)
 
 
 class Timers:
-    """Exclusive seconds per stage: a timer's time less that of the timers running inside it."""
+    """Exclusive CPU seconds per stage: in each thread, a timer's time less that of the timers
+    running inside it in the same thread."""
 
     def __init__(self) -> None:
         self.seconds = dict.fromkeys(STAGE_NAMES, 0.0)
-        self._inner = [0.0]  # time of finished inner timers, per level of the running ones
+        self._threads = threading.local()
+        self._lock = threading.Lock()
+
+    def _inner(self) -> list[float]:
+        """This thread's time of finished inner timers, per level of its running ones."""
+        if not hasattr(self._threads, "inner"):
+            self._threads.inner = [0.0]
+        return self._threads.inner
 
     def start(self) -> float:
-        self._inner.append(0.0)
-        return time.perf_counter()
+        self._inner().append(0.0)
+        return time.thread_time()
 
     def stop(self, stage: str, started: float) -> None:
-        elapsed = time.perf_counter() - started
-        self.seconds[stage] += elapsed - self._inner.pop()
-        self._inner[-1] += elapsed
+        elapsed = time.thread_time() - started
+        inner = self._inner()
+        own = elapsed - inner.pop()
+        inner[-1] += elapsed
+        with self._lock:
+            self.seconds[stage] += own
 
     def wrap(self, stage: str, function: Callable) -> Callable:
         @functools.wraps(function)
@@ -111,9 +130,11 @@ def _instrument_network(timers: Timers, models: Sequence) -> None:
             block.forward = timers.wrap("network: body other", block.forward)
 
 
-def child(model: str, data: str, out: str, precision: str) -> dict[str, float]:
-    """What `driver.py` does, timed: {stage: seconds} (all but the interpreter's start-up)."""
+def child(model: str, data: str, out: str, precision: str) -> dict:
+    """What `driver.py` does, timed: {"stages": {stage: CPU seconds} (all but the two measured
+    from outside), "wall_s": this function's wall time, "cpu_s": the process's CPU time}."""
     timers = Timers()
+    wall_started = time.perf_counter()
     first = timers.start()
     started = timers.start()
     from ecgnet import features, inference, records, runner
@@ -141,6 +162,7 @@ def child(model: str, data: str, out: str, precision: str) -> dict[str, float]:
     started = timers.start()
     inference.bound_kernel_cache()  # as the driver
     ensemble = inference.Ensemble.from_folder(model, "cpu", precision)
+    inference.freeze_loaded_objects()
     timers.stop("model load", started)
     for model_ in ensemble.models:
         model_.probabilities = timers.wrap("network: other", model_.probabilities)  # type: ignore[method-assign]  # this instance only
@@ -149,33 +171,53 @@ def child(model: str, data: str, out: str, precision: str) -> dict[str, float]:
     runner.run_folder(ensemble, data, out)
     timers.stop("driver loop: other", started)
     timers.stop("driver loop: other", first)  # this function's own lines
-    return timers.seconds
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "stages": timers.seconds,
+        "wall_s": time.perf_counter() - wall_started,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+    }
 
 
 def profile_process(model: str, data: str, precision: str) -> dict:
-    """One child process: wall seconds, peak MiB, records and {stage: seconds}."""
+    """One child process: wall seconds, CPU seconds, peak MiB, records and {stage: CPU seconds}
+    (adding up to the CPU seconds)."""
     from ecgnet.benchmarks.tools import run_measured
 
     with tempfile.TemporaryDirectory() as out:
         command = [sys.executable, "-m", "ecgnet.benchmarks.profile", "--child", model, data, out, precision]
         wall, mib, (stdout, _) = run_measured(command)
         count = len(os.listdir(out))
-    stages = json.loads(stdout.strip().splitlines()[-1])
-    stages["interpreter start-up"] = max(0.0, wall - sum(stages.values()))
-    return {"precision": precision, "records": count, "wall_s": wall, "peak_mib": mib, "stages": stages}
+    timed = json.loads(stdout.strip().splitlines()[-1])
+    stages = timed["stages"]
+    stages["not timed"] = max(0.0, timed["cpu_s"] - sum(stages.values()))
+    stages["interpreter start-up and exit"] = max(0.0, wall - timed["wall_s"])
+    return {
+        "precision": precision,
+        "records": count,
+        "wall_s": wall,
+        "cpu_s": sum(stages.values()),
+        "peak_mib": mib,
+        "stages": stages,
+    }
 
 
 def table(runs: Sequence[dict]) -> str:
-    """A Markdown table of profiles side by side: stage, then seconds and share of the wall time
-    for each."""
+    """A Markdown table of profiles side by side: stage, then CPU seconds and share of the
+    process's CPU time for each; then the CPU and wall time, and how many cores that kept busy."""
     lines = [
-        "| stage | " + " | ".join(f"{run['precision']} s | share" for run in runs) + " |",
+        "| stage | " + " | ".join(f"{run['precision']} CPU s | share" for run in runs) + " |",
         "|---|" + "---|---|" * len(runs),
     ]
     for name in STAGE_NAMES:
-        cells = [f"{run['stages'][name]:.2f} | {100 * run['stages'][name] / run['wall_s']:.1f}%" for run in runs]
+        cells = [f"{run['stages'][name]:.2f} | {100 * run['stages'][name] / run['cpu_s']:.1f}%" for run in runs]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines.append("| **whole process** | " + " | ".join(f"**{run['wall_s']:.2f}** | 100%" for run in runs) + " |")
+    lines.append("| **whole process, CPU** | " + " | ".join(f"**{run['cpu_s']:.2f}** | 100%" for run in runs) + " |")
+    lines.append(
+        "| **whole process, wall** | "
+        + " | ".join(f"**{run['wall_s']:.2f}** | {run['cpu_s'] / run['wall_s']:.2f} cores busy" for run in runs)
+        + " |"
+    )
     lines.append("| peak memory | " + " | ".join(f"{run['peak_mib']:.0f} MiB | " for run in runs) + " |")
     return "\n".join(lines)
 

@@ -208,12 +208,13 @@ def drive(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     dataoptions.add_strat_folds(parser)
     args = parser.parse_args(argv)
     dataoptions.check(parser, args)
-    from ..inference import Ensemble, bound_kernel_cache
+    from ..inference import Ensemble, bound_kernel_cache, freeze_loaded_objects
     from ..runner import run_folder
 
     labels = dataoptions.label_source(args, args.data)
     bound_kernel_cache()
     ensemble = Ensemble.from_folder(args.model, args.device, args.precision)
+    freeze_loaded_objects()
     report = run_folder(
         ensemble,
         args.data,

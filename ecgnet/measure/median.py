@@ -9,7 +9,6 @@ between 0.35 and 0.7 s. A beat near the record's ends adds the part of its windo
 inside the record; a sample needs at least half the beats (and two) to count.
 """
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,13 +45,27 @@ def median_beat(signals: tuple[np.ndarray, ...], rate: float, samples: np.ndarra
         stack = signal[:, np.clip(index, 0, n - 1)]  # (leads, beats, length)
         waves = np.full((signal.shape[0], len(offsets)), np.nan)
         spread = np.full_like(waves, np.nan)
-        waves[:, full] = np.median(stack[:, :, full], axis=1)
-        spread[:, full] = 1.4826 * np.median(np.abs(stack[:, :, full] - waves[:, None, full]), axis=1)
+        waves[:, full] = _median_over_beats(stack[:, :, full])
+        spread[:, full] = 1.4826 * _median_over_beats(np.abs(stack[:, :, full] - waves[:, None, full]))
         if partial.any():
-            edge = np.where(inside[None][:, :, partial], stack[:, :, partial], np.nan)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                waves[:, partial] = np.nanmedian(edge, axis=1)
-                spread[:, partial] = 1.4826 * np.nanmedian(np.abs(edge - waves[:, None, partial]), axis=1)
+            reach = inside[:, partial]
+            edge = np.where(reach[None], stack[:, :, partial], np.nan)
+            waves[:, partial] = _median_over_beats(edge, reach.sum(axis=0))
+            spread[:, partial] = 1.4826 * _median_over_beats(np.abs(edge - waves[:, None, partial]), reach.sum(axis=0))
         out.append(MedianBeat(waves, int(-offsets[0]), rate, len(samples), spread))
     return out
+
+
+def _median_over_beats(values: np.ndarray, reached: np.ndarray | None = None) -> np.ndarray:
+    """The median over the beats (axis 1) of (leads, beats, samples) `values`: the middle value,
+    or the mean of the middle two, the same numbers as np.median(values, axis=1). With `reached`
+    (per sample, the number of beats that reach it; the others NaN, at least one reached), those
+    of np.nanmedian, without its warnings, which only a process-wide filter could silence (not
+    thread-safe). Sorting each sample's few beats is 2 to 3 times quicker than np.median's
+    partition across them."""
+    ordered = np.sort(values.transpose(0, 2, 1), axis=-1)  # (leads, samples, beats), NaN last
+    if reached is None:
+        beats = values.shape[1]
+        return (ordered[..., (beats - 1) // 2] + ordered[..., beats // 2]) / 2
+    samples = np.arange(values.shape[2])
+    return (ordered[:, samples, (reached - 1) // 2] + ordered[:, samples, reached // 2]) / 2
