@@ -103,10 +103,21 @@ def _chunks(
         chunk.append(record)
         samples += record.signal.shape[1]
         if samples >= chunk_samples:
-            yield chunk, ensemble.measure(chunk), failures
+            yield chunk, _measured(ensemble, chunk), failures
             chunk, failures, samples = [], [], 0
     if chunk or failures:
-        yield chunk, ensemble.measure(chunk) if chunk else None, failures
+        yield chunk, _measured(ensemble, chunk), failures
+
+
+def _measured(ensemble: Ensemble, records: list[Record]) -> MeasurementTable | None:
+    """`ensemble.measure(records)`; None if that fails, so that `classify` measures them again
+    where a failure is isolated to the records that cause it (`_classify_isolating_failures`)."""
+    if not records:
+        return None
+    try:
+        return ensemble.measure(records)
+    except Exception:  # noqa: BLE001 - measured again, and reported, where it can be isolated
+        return None
 
 
 def _ahead(items: Iterator[Chunk]) -> Iterator[Chunk]:

@@ -189,3 +189,22 @@ def test_medians_over_beats_equal_numpys_median_and_nanmedian():
             warnings.simplefilter("error")
             expected = np.nanmedian(values, axis=1)
         np.testing.assert_array_equal(_median_over_beats(values, reach.sum(axis=0)), expected)
+
+
+def test_a_chunk_that_cannot_be_measured_ahead_is_measured_again_record_by_record(tiny_model, tmp_path, monkeypatch):
+    """The reader's measurement of a chunk fails: the run goes on, the chunk is measured again
+    where a failure is isolated, and only the record that causes it fails."""
+    ensemble = Ensemble.from_folder(tiny_model[0], "cpu", "fp32")
+    real = ensemble.measure
+    calls = []
+
+    def measure(records):
+        calls.append(len(records))
+        if any(r.name == list_records(RECORDS)[1].name for r in records):
+            raise RuntimeError("cannot measure this one")
+        return real(records)
+
+    monkeypatch.setattr(ensemble, "measure", measure)
+    report = runner.run_folder(ensemble, str(RECORDS), str(tmp_path / "out"))
+    assert [name for name, _ in report.failures] == [list_records(RECORDS)[1].name]
+    assert report.written == len(list_records(RECORDS)) and calls[0] > 1 and 1 in calls  # the failure gets a file too
