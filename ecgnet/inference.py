@@ -20,7 +20,7 @@ import logging
 import os
 import warnings
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
@@ -212,7 +212,12 @@ def predict(
     return (totals / counts[None, :, None]).astype(np.float32)
 
 
-def _predict_in_threads(models: Sequence[SEResNet1d], batches: Iterator[Batch], workers: int, add) -> None:
+def _predict_in_threads(
+    models: Sequence[SEResNet1d],
+    batches: Iterator[Batch],
+    workers: int,
+    add: Callable[[int, np.ndarray, np.ndarray], None],
+) -> None:
     """Run every (batch, model) pair on `workers` threads; `add` gets the results in order."""
 
     def run(model: SEResNet1d, x: torch.Tensor, demographics: torch.Tensor, valid) -> np.ndarray:

@@ -5,11 +5,9 @@ given a class and in the others, with the criterion's limits drawn, where label 
 import numpy as np
 
 from .. import labels as label_space
-from ..errors import RecordError, ReportError
-from ..folders import list_records
-from ..headers import load_header
 from ..measure.table import read_measurements
 from . import html as H
+from .training_labels import header_codes
 
 # (column, axis title, groups as (name, codes any of which puts a record in it; () = none of the panel's), limits)
 PANELS = (
@@ -28,20 +26,10 @@ PANELS = (
 
 
 def record_labels(folder: str, names) -> dict[str, set]:
-    """{record: its scored classes} from the headers of `folder` (records without one left out)."""
-    try:
-        headers = {r.name: r.header for r in list_records(folder) if r.header}
-    except RecordError as e:
-        raise ReportError(f"measurement labels: {e}") from None
-    out = {}
-    for name in names:
-        if name in headers:
-            try:
-                codes = load_header(headers[name]).dx
-            except RecordError:
-                continue
-            out[name] = {label_space.canonical_code(c) for c in codes}
-    return out
+    """{record: its scored classes} from the headers of `folder` (records without a readable one
+    left out: the caption counts the records with labels)."""
+    codes, _ = header_codes(folder, names, "measurement labels")
+    return {name: {label_space.canonical_code(c) for c in found} for name, found in codes.items()}
 
 
 def groups(rows: dict, labels: dict, column: str, spec) -> list[tuple[str, np.ndarray]]:

@@ -21,6 +21,23 @@ from ..headers import load_header
 from ..overrides import apply_overrides, read_overrides, summary
 
 
+def header_codes(folder, names, what: str) -> tuple[dict[str, tuple[str, ...]], dict[str, str]]:
+    """({name: its `#Dx` codes}, {name: why its header cannot be read}) of those of `names` that
+    have a header in `folder`; a folder that cannot be listed is refused, naming `what` it holds."""
+    try:
+        headers = {r.name: r.header for r in list_records(folder) if r.header}
+    except RecordError as e:
+        raise ReportError(f"{what}: {e}") from None
+    codes, unreadable = {}, {}
+    for name in names:
+        if name in headers:
+            try:
+                codes[name] = load_header(headers[name]).dx
+            except RecordError as e:
+                unreadable[name] = str(e)
+    return codes, unreadable
+
+
 def read_training_labels(folder, names, require_labels=True):
     """Multi-hot labels of `names` from the `#Dx` lines of the headers in `folder`, encoded as
     training encodes them. `folder` may also be a mapping of name -> codes or multi-hot vector.
@@ -29,17 +46,9 @@ def read_training_labels(folder, names, require_labels=True):
     if isinstance(folder, dict):
         found = folder
     else:
-        try:
-            headers = {r.name: r.header for r in list_records(folder) if r.header}
-        except RecordError as e:
-            raise ReportError(f"training labels: {e}") from None
-        found = {}
-        for name in names:
-            if name in headers:
-                try:
-                    found[name] = load_header(headers[name]).dx
-                except RecordError as e:
-                    raise ReportError(f"training labels: {e}") from None
+        found, unreadable = header_codes(folder, names, "training labels")
+        if unreadable:
+            raise ReportError(f"training labels: {next(iter(unreadable.values()))}")
     missing = [n for n in names if n not in found]
     if missing:
         raise ReportError(
