@@ -15,8 +15,9 @@ and returns float32 (dequantisation fused). Every block input is a ReLU output, 
 activations are unsigned with zero point 0 and a masked (zero) position stays exactly zero.
 Each block's first convolution hands its output to the second as uint8 codes at the second's
 input scale (oneDNN applies the ReLU and requantises), with no float32 map in between: the
-block's masking and ReLU then work on codes (the same results, a quarter of the memory traffic).
-A projected shortcut (1x1, stride 2) runs as a 1x1 convolution on every second position, the
+block's masking then works on codes (the same results, a quarter of the memory traffic). A
+block's input is quantised once, for its first convolution and its projected shortcut
+(`Int8Block`). A projected shortcut (1x1, stride 2) runs as a 1x1 convolution on every second position, the
 same arithmetic: oneDNN's strided int8 1x1 kernels (oneDNN 3.12, torch 2.13) return wrong
 sums for a few outputs (32 of 61,440 in one run, off by as much as the sums themselves),
 different ones from run to run, when two threads run them at once and the input channels are
@@ -65,7 +66,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import Config
-from .model import SEResNet1d, SqueezeExcite, blocks, fuse_for_inference, no_masks
+from .model import BasicBlock, SEResNet1d, SqueezeExcite, blocks, fuse_for_inference, masked, no_masks
 
 ACTIVATION_MAX = 127  # 7-bit activations: see the module's docstring
 WEIGHT_MIN, WEIGHT_MAX = -128, 127
@@ -83,7 +84,9 @@ def quantise_activations(x: torch.Tensor, scale: float) -> torch.Tensor:
     """uint8 codes round(x / scale), clipped to 0..ACTIVATION_MAX (x >= 0: a ReLU output)."""
     codes = x.mul(1.0 / scale)
     codes.round_().clamp_(0, ACTIVATION_MAX)
-    return codes.to(torch.uint8)
+    # 0..127 have the same bits in int8 and uint8; torch converts float32 to int8 about 3x
+    # faster than to uint8 (measured with AVX2 and AVX-512).
+    return codes.to(torch.int8).view(torch.uint8)
 
 
 class Int8Conv1d(nn.Module):
@@ -160,6 +163,23 @@ class PerViewConv1d(nn.Conv1d):
         return torch.stack(views)
 
 
+class Int8Block(BasicBlock):
+    """A residual block of the int8 network (`int8_network` replaces its convolutions with
+    `Int8Conv1d`): its input is quantised once, for its first convolution and for its projected
+    shortcut, which calibration gives the same scale (they read the same tensor); the first
+    convolution's output stays in codes, already ReLU'd and never dropped out (eval only)."""
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, inplace: bool = False) -> torch.Tensor:
+        conv1, shortcut = cast(Int8Conv1d, self.conv1), cast(Int8Conv1d | None, self.shortcut)
+        codes = quantise_activations(x, conv1.input_scale)
+        out = self.se(masked(self.conv2(masked(conv1(codes), mask, inplace)), mask, inplace), mask, inplace)
+        if shortcut is None:
+            identity = x
+        else:
+            identity = masked(shortcut(codes if shortcut.input_scale == conv1.input_scale else x), mask, inplace)
+        return F.relu(out.add_(identity), inplace=True)
+
+
 class PerViewSqueezeExcite(SqueezeExcite):
     """SqueezeExcite that gates each view (batch row) on its own: the channel means of its
     valid positions and its gate come from tensors of that view alone (module docstring)."""
@@ -168,9 +188,12 @@ class PerViewSqueezeExcite(SqueezeExcite):
         out = x if inplace else x.clone()
         # Valid positions of a view are its first ones (views start at position 0).
         counts = [x.shape[-1]] * len(x) if mask is None else mask.sum(-1)[:, 0].long().tolist()
+        # The gate's arithmetic, without nn.Linear's module calls (a few microseconds each, twice
+        # per view and block).
+        fc1, fc2 = self.fc1.weight, self.fc2.weight
         for row, count in enumerate(counts):
             view = out[row : row + 1, :, :count]
-            view.mul_(self.gate(view.mean(dim=-1)).unsqueeze(-1))
+            view.mul_(torch.sigmoid(F.linear(F.relu(F.linear(view.mean(dim=-1), fc1)), fc2)).unsqueeze(-1))
         return out
 
 
@@ -178,6 +201,8 @@ class Int8Network(SEResNet1d):
     """The int8 network (`int8_network`): block convolutions in int8 on the whole batch, the
     float arithmetic around them one view at a time, so that a view's outputs never depend on
     the batch it is in (module docstring)."""
+
+    block_type = Int8Block
 
     def forward(
         self, x: torch.Tensor, demographics: torch.Tensor, valid: tuple[torch.Tensor, torch.Tensor] | None = None

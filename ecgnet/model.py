@@ -28,7 +28,8 @@ from .labels import NUM_CLASSES
 from .preprocess import DEMOGRAPHICS, LEADS
 
 
-def _masked(x: torch.Tensor, mask: torch.Tensor | None, inplace: bool) -> torch.Tensor:
+def masked(x: torch.Tensor, mask: torch.Tensor | None, inplace: bool) -> torch.Tensor:
+    """x with the positions outside `mask` zeroed (in place with `inplace`); x itself without one."""
     if mask is None:
         return x
     mask = mask.to(x.dtype)  # stay in the autocast dtype under mixed precision
@@ -124,9 +125,9 @@ class BasicBlock(nn.Module):
             )
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, inplace: bool = False) -> torch.Tensor:
-        out = self.dropout(F.relu(_masked(self.bn1(self.conv1(x)), mask, inplace), inplace=True))
-        out = self.se(_masked(self.bn2(self.conv2(out)), mask, inplace), mask, inplace)
-        identity = x if self.shortcut is None else _masked(self.shortcut(x), mask, inplace)
+        out = self.dropout(F.relu(masked(self.bn1(self.conv1(x)), mask, inplace), inplace=True))
+        out = self.se(masked(self.bn2(self.conv2(out)), mask, inplace), mask, inplace)
+        identity = x if self.shortcut is None else masked(self.shortcut(x), mask, inplace)
         return F.relu(out.add_(identity), inplace=True)
 
     def fuse_batch_norm(self) -> None:
@@ -140,6 +141,7 @@ class BasicBlock(nn.Module):
 class SEResNet1d(nn.Module):
     feature_center: torch.Tensor  # buffers, with features=measurements
     feature_spread: torch.Tensor
+    block_type: type[BasicBlock] = BasicBlock  # the int8 network's blocks compute otherwise
 
     def __init__(self, config: Config, initialise: bool = True):
         super().__init__()
@@ -156,7 +158,7 @@ class SEResNet1d(nn.Module):
             for i in range(count):
                 stride = 2 if stage > 0 and i == 0 else 1
                 self.blocks.append(
-                    BasicBlock(channels, out_channels, stride, config.kernel, config.dropout, config.se_reduction)
+                    self.block_type(channels, out_channels, stride, config.kernel, config.dropout, config.se_reduction)
                 )
                 channels = out_channels
         self.demographics = nn.Linear(len(DEMOGRAPHICS), config.demographics_features)
@@ -230,11 +232,11 @@ class SEResNet1d(nn.Module):
             x = self.lead_gate(x, mask(1, x.shape[-1], x.dtype))
         inplace = self.inplace
         stem_mask = mask(2, (x.shape[-1] + 1) // 2, x.dtype)
-        x = F.relu(_masked(self.stem_bn(self.stem(x)), stem_mask, inplace), inplace=True)
+        x = F.relu(masked(self.stem_bn(self.stem(x)), stem_mask, inplace), inplace=True)
         # Inputs are >= 0, so zeroed padding never wins the max inside the valid span; the
         # max does leak into padding next to it, which is zeroed again.
         x = F.max_pool1d(x, 3, 2, 1)
-        return _masked(x, mask(4, x.shape[-1], x.dtype), inplace)
+        return masked(x, mask(4, x.shape[-1], x.dtype), inplace)
 
     def body(self, x: torch.Tensor, mask: Masks) -> tuple[torch.Tensor, int]:
         """The residual blocks on the stem stage's output: (feature map, its total stride)."""
