@@ -108,10 +108,13 @@ def _mat4_variables(f: IO[bytes]):
         name = f.read(name_length).split(b"\0", 1)[0].decode("latin-1")
         kind, code_letter = _MAT4_VALUES[precision]
         itemsize = np.dtype(code_letter).itemsize
-        kind = {1: "char", 2: "sparse"}.get(matrix_type, ("complex " if imaginary else "") + kind)
-        variable = _MatVariable((rows, columns), kind, itemsize, f.tell(), endian + code_letter)
-        yield name, variable
-        f.seek(variable.values_at + rows * columns * itemsize * (2 if imaginary else 1))
+        values_at = f.tell()
+        if matrix_type:  # text or sparse: not a matrix of numbers
+            yield name, _MatVariable((rows, columns), {1: "char", 2: "sparse"}[matrix_type], 0)
+        else:
+            kind = ("complex " if imaginary else "") + kind
+            yield name, _MatVariable((rows, columns), kind, itemsize, values_at, endian + code_letter)
+        f.seek(values_at + rows * columns * itemsize * (2 if imaginary else 1))
 
 
 def _mat5_tag(data: bytes, offset: int, endian: str) -> tuple[int, int, int, int]:
@@ -222,7 +225,7 @@ def _mat5_values(f: IO[bytes], at: int, variable: _MatVariable, endian: str) -> 
 
 
 def _check_val_header(variable: _MatVariable, header: Header, mat_path: str) -> None:
-    if variable.itemsize == 0 or variable.kind.startswith("complex"):
+    if variable.itemsize == 0 or variable.kind.startswith("complex") or variable.kind == "logical":
         raise RecordError(mat_path, f"'val' is a {variable.kind} array, expected a real leads x samples matrix")
     if len(variable.shape) != 2:
         raise RecordError(mat_path, f"'val' has shape {variable.shape}, expected a leads x samples matrix")

@@ -144,3 +144,20 @@ def test_v4_header_with_a_type_code_of_another_format_is_refused(tmp_path):
     data[0:4] = struct.pack("<i", 130)  # the "O" digit must be 0
     with pytest.raises(RecordError, match=r"R\.mat.*type code 130"):
         ours(tmp_path, bytes(data), (2, 3))
+
+
+@pytest.mark.parametrize(
+    "val, fmt, kind",
+    [
+        (np.array(["hellohello" * 3]), "4", "char"),  # 1 x 30 characters
+        (np.zeros((1, 30), dtype=bool), "5", "logical"),
+        (np.ones((1, 30)) + 1j, "5", "complex double"),
+        (np.ones((1, 30)) + 1j, "4", "complex double"),
+    ],
+)
+def test_val_that_is_not_a_real_number_matrix_is_refused(tmp_path, val, fmt, kind):
+    """Refused by its class, the shape (1 x 30) being the header's, as scipy's arrays were by
+    their type (text, bool and complex are not real numbers)."""
+    scipy.io.savemat(tmp_path / "w.mat", {"val": val}, format=fmt)
+    with pytest.raises(RecordError, match=rf"R\.mat.*'val' is a {kind} array"):
+        ours(tmp_path, (tmp_path / "w.mat").read_bytes(), (1, 30))
