@@ -17,12 +17,12 @@ Each block's first convolution hands its output to the second as uint8 codes at 
 input scale (oneDNN applies the ReLU and requantises), with no float32 map in between: the
 block's masking then works on codes (the same results, a quarter of the memory traffic). A
 block's input is quantised once, for its first convolution and its projected shortcut
-(`Int8Block`). A projected shortcut (1x1, stride 2) runs as a 1x1 convolution on every second position, the
-same arithmetic: oneDNN's strided int8 1x1 kernels (oneDNN 3.12, torch 2.13) return wrong
-sums for a few outputs (32 of 61,440 in one run, off by as much as the sums themselves),
-different ones from run to run, when two threads run them at once and the input channels are
-an odd multiple of the instruction set's block (8 with AVX2, 4 with SSE4.1 and AVX; the tiny
-test model has 8).
+(`Int8Block`). A projected shortcut (1x1, stride 2) runs as a 1x1 convolution on every second
+position, the same arithmetic: oneDNN's strided int8 1x1 kernels (oneDNN 3.12, torch 2.13)
+return wrong sums for a few outputs (32 of 61,440 in one run, off by as much as the sums
+themselves), different ones from run to run, when two threads run them at once and the input
+channels are an odd multiple of the instruction set's block (8 with AVX2, 4 with SSE4.1 and
+AVX; the tiny test model has 8).
 
 7-bit activations (0..127). On x86 CPUs without VNNI (AVX2 only, as AMD Zen 3), the int8
 kernels add pairs of uint8 x int8 products in int16, which saturates for full-range

@@ -218,7 +218,8 @@ def _mat5_values(f: IO[bytes], at: int, variable: _MatVariable, endian: str) -> 
     dtype = endian + _MI_VALUES[mdtype]
     count = math.prod(variable.shape)
     if size != count * np.dtype(dtype).itemsize:
-        raise ValueError(f"'val' holds {size} bytes of values where its shape {variable.shape} needs {count}")
+        needed = count * np.dtype(dtype).itemsize
+        raise ValueError(f"'val' holds {size} bytes of values where its shape {variable.shape} needs {needed}")
     if start == 4:  # a small element: the values are in the tag
         return np.frombuffer(tag[4 : 4 + size], dtype).astype(np.dtype(dtype).newbyteorder("="))
     return _values(f, count, dtype)
