@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from .config import Config
 from .files import atomic_write
@@ -43,6 +42,8 @@ from .preprocess import DEMOGRAPHICS
 from .records import Record
 
 if TYPE_CHECKING:  # the driver never reads a signal cache: its module (and joblib) stay unimported
+    import torch  # imported where used: the driver's reader process measures without torch
+
     from .cache import SignalCache
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,11 @@ def _table(measured: list[tuple[np.ndarray, str]]) -> MeasurementTable:
 def measure_records(records: Sequence[Record], rate: int) -> MeasurementTable:
     """The measurements of records read by `records.read_record` at `rate` Hz."""
     return _table([measure_signal(r.signal, rate, r.missing, r.gain) for r in records])
+
+
+def measure_for(config: Config, records: Sequence[Record]) -> MeasurementTable | None:
+    """The measurements of `records` that a model of `config` needs (None if it needs none)."""
+    return measure_records(records, config.sample_rate) if needed(config) else None
 
 
 def _measure_cached(cache: "SignalCache", rate: int, indices: list[int]) -> list[tuple[np.ndarray, str]]:
@@ -215,8 +221,10 @@ def fit_scaling(encoded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return center, spread
 
 
-def scale(encoded: torch.Tensor, center: torch.Tensor, spread: torch.Tensor) -> torch.Tensor:
+def scale(encoded: "torch.Tensor", center: "torch.Tensor", spread: "torch.Tensor") -> "torch.Tensor":
     """Scaled features (the module's description) of encoded ones, (records, FEATURE_COUNT)."""
+    import torch
+
     number = torch.zeros(FEATURE_COUNT, dtype=encoded.dtype, device=encoded.device)
     number[:VALUE_COUNT] = 1.0
     flag_of = _FLAG_OF_VALUE + list(range(VALUE_COUNT, FEATURE_COUNT))
@@ -226,6 +234,8 @@ def scale(encoded: torch.Tensor, center: torch.Tensor, spread: torch.Tensor) -> 
 
 def scale_array(encoded: np.ndarray, center: np.ndarray, spread: np.ndarray) -> np.ndarray:
     """`scale` on NumPy arrays (float64)."""
+    import torch
+
     as_tensor = [torch.from_numpy(np.asarray(a, dtype=np.float64)) for a in (encoded, center, spread)]
     return scale(*as_tensor).numpy()
 

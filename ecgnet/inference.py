@@ -341,7 +341,7 @@ class Ensemble:
     def measure(self, records: Sequence[Record]) -> features.MeasurementTable | None:
         """The measurements of `records` that this model's features and decisions need (None
         if it needs none); `classify` measures the records itself unless given them."""
-        return features.measure_records(records, self.config.sample_rate) if features.needed(self.config) else None
+        return features.measure_for(self.config, records)
 
     def classify(
         self,

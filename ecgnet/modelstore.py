@@ -37,19 +37,22 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 import numpy as np
-import torch
 
-from . import __version__, int8, jsonshape
+from . import __version__, jsonshape
 from . import labels as label_space
 from .config import Config
 from .csvfiles import Problems, read_table, write_table
 from .errors import ConfigError, InputFileError, ModelFolderError, first_line, quote
 from .files import atomic_file, atomic_write, read_json
-from .model import state_shapes
 from .stacking import Stacker
+
+if TYPE_CHECKING:
+    # torch (with the network modules) is imported where tensors are: the driver reads the
+    # model's config, and starts reading records, before its second of importing torch.
+    import torch
 
 FORMAT = "ecgnet-model"
 FORMAT_VERSION = 1
@@ -87,6 +90,8 @@ class _Writes:
 def save_tensors(path: str, obj: object) -> None:
     """torch.save of tensors, primitives and containers of them, written whole or not at all;
     a failed write is the OSError naming `path` (`files.atomic_file`), not torch's RuntimeError."""
+    import torch
+
     with atomic_file(path, binary=True) as f:
         writes = _Writes(f)
         try:
@@ -99,6 +104,8 @@ def save_tensors(path: str, obj: object) -> None:
 
 def load_tensors(path: str) -> Any:
     """Load a file written by `save_tensors` without executing pickled code."""
+    import torch
+
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
@@ -114,9 +121,11 @@ def load_tensors(path: str) -> Any:
         ) from None
 
 
-def _checked_state(path: str, expected: dict[str, tuple[tuple[int, ...], torch.dtype]], what: str) -> dict:
+def _checked_state(path: str, expected: dict[str, tuple[tuple[int, ...], "torch.dtype"]], what: str) -> dict:
     """The tensors of `path` (`load_tensors`), checked to be exactly `expected` ({name: (shape,
     dtype)}), and finite. `what` names the kind of file in messages ("weight file")."""
+    import torch
+
     state = load_tensors(path)
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ModelFolderError(
@@ -142,15 +151,19 @@ def _checked_state(path: str, expected: dict[str, tuple[tuple[int, ...], torch.d
     return state
 
 
-def load_weights(path: str, config: Config) -> dict[str, torch.Tensor]:
+def load_weights(path: str, config: Config) -> dict[str, "torch.Tensor"]:
     """A fold's weights (`load_tensors`), checked to be exactly the tensors, shapes and types
     of the network `config` describes, and finite."""
+    from .model import state_shapes
+
     return _checked_state(path, state_shapes(config), "a weight file")
 
 
-def load_int8_weights(path: str, config: Config) -> dict[str, torch.Tensor]:
+def load_int8_weights(path: str, config: Config) -> dict[str, "torch.Tensor"]:
     """A fold's int8 weights (`ecgnet quantize`), checked like `load_weights` against the int8
     network of `config` (`int8.state_shapes`), every scale a positive number."""
+    from . import int8
+
     state = _checked_state(path, int8.state_shapes(config), "an int8 weight file")
     not_positive = [name for name, t in state.items() if name.endswith("_scale") and not (t > 0).all()]
     if not_positive:
@@ -437,6 +450,13 @@ def stored_precision(folder: str | os.PathLike) -> str:
     return _int8_entries(manifest, path, len(weights))[1]
 
 
+def read_config(folder: str | os.PathLike) -> Config:
+    """The config of a finished MODEL folder, from model.json checked as `load_model` checks
+    it, without looking at the weights."""
+    config, _, _ = _manifest_fields(read_manifest(folder), ModelFolder(folder).manifest)
+    return config
+
+
 def load_model(folder: str | os.PathLike, precision: str = "fp32") -> tuple[Config, list[str], list[float]]:
     """(config, fold weight files, thresholds) of a finished MODEL folder, every file checked.
 
@@ -466,6 +486,8 @@ def save_int8(folder: str | os.PathLike, states: Sequence[dict], record: dict, d
     calibration and fidelity numbers) and the default precision (int8 if `default`). The new
     files get new names; model.json is replaced last and older int8 files are removed after,
     so the folder is complete and consistent at every moment."""
+    import torch
+
     store = ModelFolder(folder)
     manifest = read_manifest(folder)
     entries = []

@@ -6,8 +6,9 @@ own). The folder is listed twice, streaming: once to count its records and refus
 name before any output is written, then to classify them. Records are read and classified in
 chunks, so memory stays flat however many records there are, while each chunk holds enough
 views to fill the network's batches. A reader thread reads and measures the next chunk while
-the network classifies this one (`_ahead`): reading and measuring are single-threaded NumPy,
-which would otherwise leave a core idle. For collections spread over machines, `Shard` K/N takes
+the network classifies this one, and a head start process the first ones while the driver
+loads (`reading`): reading and measuring are single-threaded NumPy, which would otherwise leave
+a core idle. For collections spread over machines, `Shard` K/N takes
 the records whose name hashes to K of N (stable across machines and runs), and
 `skip_existing` passes over records whose output file exists (written whole or not at all, so
 an existing one is finished), which resumes an interrupted run. A record that fails, whether
@@ -18,35 +19,34 @@ summary.
 """
 
 import logging
-import os
-import queue
-import threading
 import time
-import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import labels as label_space
-from .errors import OutputError, RecordError, describe
+from .errors import OutputError, describe
 from .features import MeasurementTable
 from .folders import RecordFiles, iter_records
 from .inference import Ensemble, default_batch_samples
 from .outputs import write_output
 from .ptbxl import PtbxlLabels
-from .records import Record, read_record
+from .reading import (
+    CHUNK_BATCHES,
+    Chunk,
+    HeadStart,
+    Selection,
+    Shard,
+    ahead,
+    prepare_output_folder,
+    read_chunks,
+)
+from .records import Record
 
 log = logging.getLogger(__name__)
 
 NEGATIVE = np.zeros(label_space.NUM_CLASSES)
-
-# Records are read and classified in chunks of this many batches' samples: enough views for
-# the batch plan to find nearly equal lengths; more only held memory (docs/speed.md).
-CHUNK_BATCHES = 2
-# The first chunk is this much smaller: the network waits for it alone, with a core idle
-# (about 0.4 s of reading and measuring on the sample records before it).
-FIRST_CHUNK_DIVISOR = 8
 
 
 @dataclass
@@ -54,114 +54,6 @@ class DriverReport:
     written: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)  # (record name, reason)
     existing: int = 0  # records passed over for their existing output file (skip_existing)
-
-
-@dataclass(frozen=True)
-class Shard:
-    """Part `index` (1..count) of a folder's records: those whose name's CRC-32 is
-    index - 1 modulo count, the same on every machine, run and listing order."""
-
-    index: int
-    count: int
-
-    def __post_init__(self):
-        if not 1 <= self.index <= self.count:
-            raise ValueError(f"shard {self.index}/{self.count}: K/N needs 1 <= K <= N")
-
-    def holds(self, name: str) -> bool:
-        return zlib.crc32(name.encode("utf-8", "surrogateescape")) % self.count == self.index - 1
-
-
-def prepare_output_folder(folder: str) -> None:
-    if os.path.exists(folder) and not os.path.isdir(folder):
-        raise OutputError(f"output folder {folder} is a file, not a folder")
-    os.makedirs(folder, exist_ok=True)
-
-
-# A chunk: its records, their measurements (`Ensemble.measure`), and the records that could
-# not be read, as (name, reason).
-Chunk = tuple[list[Record], MeasurementTable | None, list[tuple[str, str]]]
-
-
-def _chunks(
-    found: Iterable[RecordFiles],
-    ensemble: Ensemble,
-    chunk_samples: int,
-    labels: PtbxlLabels | None = None,
-) -> Iterator[Chunk]:
-    """Yield the records of `found` read and measured, in chunks whose total length is about
-    `chunk_samples` (the first FIRST_CHUNK_DIVISOR times less); records that cannot be read are
-    listed in their chunk's failures. With `labels`, age and sex come from them."""
-    chunk: list[Record] = []
-    failures: list[tuple[str, str]] = []
-    samples = 0
-    limit = chunk_samples // FIRST_CHUNK_DIVISOR
-    for files in found:
-        try:
-            record = read_record(files, ensemble.config.sample_rate)
-            if labels is not None:
-                record.demographics = labels.demographics(files.name, files.header_path)
-        except RecordError as e:
-            failures.append((files.name, str(e)))
-            continue
-        chunk.append(record)
-        samples += record.signal.shape[1]
-        if samples >= limit:
-            yield chunk, _measured(ensemble, chunk), failures
-            chunk, failures, samples, limit = [], [], 0, chunk_samples
-    if chunk or failures:
-        yield chunk, _measured(ensemble, chunk), failures
-
-
-def _measured(ensemble: Ensemble, records: list[Record]) -> MeasurementTable | None:
-    """`ensemble.measure(records)`; None if that fails, so that `classify` measures them again
-    where a failure is isolated to the records that cause it (`_classify_isolating_failures`)."""
-    if not records:
-        return None
-    try:
-        return ensemble.measure(records)
-    except Exception:  # noqa: BLE001 - measured again, and reported, where it can be isolated
-        return None
-
-
-def _ahead(items: Iterator[Chunk]) -> Iterator[Chunk]:
-    """`items`, made one ahead in a thread of their own; an exception there is raised here."""
-    made: queue.Queue = queue.Queue(maxsize=1)
-    stop = threading.Event()
-    end = object()
-
-    def make() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        made.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            made.put((end, None))
-        except BaseException as e:  # noqa: BLE001 - handed to the consumer, raised there
-            made.put((end, e))
-
-    thread = threading.Thread(target=make, name="ecgnet-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item, error = made.get()
-            if error is not None:
-                raise error
-            if item is end:
-                return
-            yield item
-    finally:
-        stop.set()  # the consumer stopped early: let the thread end
-        while thread.is_alive():
-            try:
-                made.get(timeout=0.1)
-            except queue.Empty:
-                pass
 
 
 class _Run:
@@ -204,38 +96,46 @@ def run_folder(
     skip_existing: bool = False,
     labels: PtbxlLabels | None = None,
     strat_folds: frozenset[int] | None = None,
+    head_start: HeadStart | None = None,
 ) -> DriverReport:
     """Classify every record of `data_folder` (its subfolders' too when `recursive`, or when None
     and it has no records of its own; only `shard`'s part; without those whose output file
     exists, with `skip_existing`; age and sex from `labels` when given, and only the records of
     their `strat_folds` when given) into `output_folder`, logging progress every
-    `progress_seconds`; returns a DriverReport."""
+    `progress_seconds`; returns a DriverReport. `head_start`: the first records' chunks, read
+    by a process (`reading.HeadStart`) for the same folder and options."""
+    selection = Selection(data_folder, output_folder, recursive, shard, skip_existing, labels, strat_folds)
+    return classify_selection(ensemble, selection, progress_seconds, head_start)
 
-    def chosen(name: str) -> bool:
-        if shard is not None and not shard.holds(name):
-            return False
-        if not strat_folds:
-            return True
-        assert labels is not None  # strat_folds come with PTB-XL's labels
-        entry = labels.entry(name)
-        return entry is None or entry.strat_fold in strat_folds  # a record missing from the labels fails by name
 
-    total = sum(1 for files in iter_records(data_folder, recursive, require=True) if chosen(files.name))
-    prepare_output_folder(output_folder)
-    run = _Run(output_folder)
+def classify_selection(
+    ensemble: Ensemble, selection: Selection, progress_seconds: float = 10.0, head_start: HeadStart | None = None
+) -> DriverReport:
+    """`run_folder` of a `reading.Selection`."""
+    total = selection.count()
+    prepare_output_folder(selection.output_folder)
+    run = _Run(selection.output_folder)
 
     def todo() -> Iterator[RecordFiles]:
-        for files in iter_records(data_folder, recursive):
-            if not chosen(files.name):
+        for files in iter_records(selection.data_folder, selection.recursive):
+            if not selection.chosen(files.name):
                 continue
-            if skip_existing and os.path.isfile(os.path.join(output_folder, files.name + ".csv")):
+            if selection.done(files.name):
                 run.report.existing += 1
                 continue
+            if head_start is not None and files.name in head_start.names:
+                continue  # read by the head start
             yield files
 
-    chunk_samples = CHUNK_BATCHES * default_batch_samples(ensemble.device)
+    def chunks() -> Iterator[Chunk]:
+        if head_start is not None:
+            yield from head_start.chunks()
+        # Listed only now, so that the records the head start holds are passed over.
+        chunk_samples = CHUNK_BATCHES * default_batch_samples(ensemble.device)
+        yield from ahead(read_chunks(todo(), ensemble.config, chunk_samples, selection.labels))
+
     started = last_report = time.time()
-    for records, measurements, failures in _ahead(_chunks(todo(), ensemble, chunk_samples, labels)):
+    for records, measurements, failures in chunks():
         for name, reason in failures:
             run.fail(name, reason)
         run.classified(records, _classify_isolating_failures(ensemble, records, measurements))
@@ -247,8 +147,8 @@ def run_folder(
                 f"driver: {done + run.report.existing}/{total} records ({rate:.1f} records/s, "
                 f"{len(run.report.failures)} failed, {run.report.existing} already done)"
             )
-    part = f" (shard {shard.index}/{shard.count})" if shard is not None else ""
-    existing = f", {run.report.existing} already had one" if skip_existing else ""
+    part = f" (shard {selection.shard.index}/{selection.shard.count})" if selection.shard is not None else ""
+    existing = f", {run.report.existing} already had one" if selection.skip_existing else ""
     log.info(
         f"driver: wrote {run.report.written} output files for {total} recordings{part} in "
         f"{time.time() - started:.1f} s{existing}; {len(run.report.failures)} failed"

@@ -1,6 +1,6 @@
 """How the driver shares its work out: the batch plan (`inference.plan_batches`), worker threads
 (`inference.predict`'s `workers`), the reader thread that reads and measures one chunk ahead
-(`runner._ahead`), and the thread-safe medians the measurements use there."""
+(`reading.ahead`), and the thread-safe medians the measurements use there."""
 
 import itertools
 import threading
@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import pytest
 
-from ecgnet import inference, runner
+from ecgnet import features, inference, reading, runner
 from ecgnet.folders import list_records
 from ecgnet.inference import BATCH_COST_SAMPLES, Ensemble, plan_batches, predict
 from ecgnet.measure.median import _median_over_beats
@@ -139,7 +139,7 @@ def test_ahead_yields_everything_in_order_from_another_thread():
             threads.append(threading.current_thread())
             yield i
 
-    assert list(runner._ahead(made())) == list(range(20))
+    assert list(reading.ahead(made())) == list(range(20))
     assert all(t is not threading.main_thread() for t in threads)
 
 
@@ -151,7 +151,7 @@ def test_ahead_raises_the_readers_exception_after_what_came_before():
 
     got = []
     with pytest.raises(KeyError, match="record X"):
-        for item in runner._ahead(made()):
+        for item in reading.ahead(made()):
             got.append(item)
     assert got == [1, 2]
 
@@ -164,7 +164,7 @@ def test_ahead_stops_its_thread_when_the_consumer_stops():
             yield i
 
     before = threading.active_count()
-    items = runner._ahead(endless())
+    items = reading.ahead(endless())
     assert next(items) == 1 and next(items) == 2
     items.close()  # as a `for` loop left by an exception does
     deadline = time.time() + 5
@@ -195,16 +195,16 @@ def test_a_chunk_that_cannot_be_measured_ahead_is_measured_again_record_by_recor
     """The reader's measurement of a chunk fails: the run goes on, the chunk is measured again
     where a failure is isolated, and only the record that causes it fails."""
     ensemble = Ensemble.from_folder(tiny_model[0], "cpu", "fp32")
-    real = ensemble.measure
+    real = features.measure_records
     calls = []
 
-    def measure(records):
+    def measure(records, rate):
         calls.append(len(records))
         if any(r.name == list_records(RECORDS)[1].name for r in records):
             raise RuntimeError("cannot measure this one")
-        return real(records)
+        return real(records, rate)
 
-    monkeypatch.setattr(ensemble, "measure", measure)
+    monkeypatch.setattr(features, "measure_records", measure)  # where the reader and classify measure
     report = runner.run_folder(ensemble, str(RECORDS), str(tmp_path / "out"))
     assert [name for name, _ in report.failures] == [list_records(RECORDS)[1].name]
     assert report.written == len(list_records(RECORDS)) and calls[0] > 1 and 1 in calls  # the failure gets a file too

@@ -32,12 +32,38 @@ def machine() -> str:
 
 # A child forked from this (large) process starts its peak-RSS count at this process's size;
 # a small launcher process forks the measured command instead and reports its own child's peak.
+# The driver has a process of its own beside it for a while (`reading.HeadStart`): where /proc
+# exists, the launcher also adds up the RSS of the command's process tree every 10 ms, and
+# reports the larger of that sum (shared pages counted in each process) and the kernel's peak.
 _LAUNCHER = """
 import os, subprocess, sys, time
+
+def rss(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
+    except OSError:
+        return 0
+
+def tree(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            children = [int(child) for child in f.read().split()]
+    except OSError:
+        children = []
+    return [pid] + [p for child in children for p in tree(child)]
+
 started = time.perf_counter()
 process = subprocess.Popen(sys.argv[1:])
-_, status, usage = os.wait4(process.pid, 0)
-print(f"{time.perf_counter() - started} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}", file=sys.stderr)
+peak = 0
+while True:
+    pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+    if pid:
+        break
+    peak = max(peak, sum(rss(p) for p in tree(process.pid)))
+    time.sleep(0.01)
+seconds = time.perf_counter() - started
+print(f"{seconds} {max(peak, usage.ru_maxrss)} {os.waitstatus_to_exitcode(status)}", file=sys.stderr)
 """
 
 
