@@ -192,10 +192,10 @@ class HeadStart:
 
     @classmethod
     def start(cls, config: Config, selection: Selection, chunks: int = HEAD_START_CHUNKS) -> "HeadStart | None":
-        """The head start of a run, or None where processes cannot be forked (not on Linux) or
-        once torch is imported (a forked copy of it would be unsafe and there is nothing left
-        to overlap)."""
-        if "fork" not in multiprocessing.get_all_start_methods() or "torch" in sys.modules:
+        """The head start of a run, or None but on Linux (elsewhere forking a process that has
+        loaded system libraries is not safe) and before torch is imported (a forked copy of it
+        would not be safe either, and there would be nothing left to overlap)."""
+        if not sys.platform.startswith("linux") or "torch" in sys.modules:
             return None
         context = multiprocessing.get_context("fork")
         results, sender = context.Pipe(duplex=False)

@@ -5,8 +5,10 @@
 
 For each precision, a fresh process (`--child`) does what `driver.py` does (`cli.drive`: import
 the inference modules, load MODEL, `runner.run_folder` over DATA into a temporary folder) with
-timers around the functions of each stage (STAGES, in order). The driver works in several
-threads at once (a reader, the network's workers: `runner`, `inference.predict`), so the
+timers around the functions of each stage (STAGES, in order), but without the driver's head
+start (`reading.HeadStart`): every record is read and measured in the process, where the timers
+see it. The driver works in several
+threads at once (a reader, the network's workers: `reading`, `inference.predict`), so the
 timers count CPU time, in the thread that runs each stage (`time.thread_time`); each counts
 its own time less that of the timers inside it in its thread, and a thread waiting for
 another counts nothing. Two rows are measured otherwise: the interpreter's start-up and exit
@@ -32,7 +34,7 @@ from collections.abc import Callable, Iterator, Sequence
 # (stage, what it holds), in the order of the table.
 STAGES = (
     ("interpreter start-up and exit", "python itself, before the driver's first line and after its last"),
-    ("imports", "the modules `driver.py` imports (torch, numpy, scipy.io, ecgnet)"),
+    ("imports", "the modules `driver.py` imports (torch, numpy, ecgnet)"),
     ("model load", "reading, checking and building the fold models"),
     ("listing", "finding the records (`folders.iter_records`, twice)"),
     ("header reading", "`headers.load_header`"),
@@ -137,7 +139,7 @@ def child(model: str, data: str, out: str, precision: str) -> dict:
     wall_started = time.perf_counter()
     first = timers.start()
     started = timers.start()
-    from ecgnet import features, inference, records, runner
+    from ecgnet import features, inference, reading, records, runner
     from ecgnet.model import SEResNet1d
 
     timers.stop("imports", started)
@@ -146,7 +148,7 @@ def child(model: str, data: str, out: str, precision: str) -> dict:
         (records, "load_signal", "signal reading"),
         (records.datfiles, "load_adc", "signal reading"),
         (records.preprocess, "resample", "resampling"),
-        (runner, "read_record", "record: other"),
+        (reading, "read_record", "record: other"),
         (features, "measure_records", "measurements"),
         (features, "network_inputs", "network inputs"),
         (inference.preprocess, "condition", "views"),
@@ -158,7 +160,8 @@ def child(model: str, data: str, out: str, precision: str) -> dict:
         (runner, "write_output", "output writing"),
     ):
         timers.patch(module, attribute, stage)
-    timers.patch(runner, "iter_records", "listing", iterator=True)
+    timers.patch(reading, "iter_records", "listing", iterator=True)  # counting
+    timers.patch(runner, "iter_records", "listing", iterator=True)  # the run's listing
     started = timers.start()
     inference.bound_kernel_cache()  # as the driver
     ensemble = inference.Ensemble.from_folder(model, "cpu", precision)
