@@ -522,7 +522,7 @@ def test_the_projects_errors_share_a_base_class_and_programming_errors_show(tiny
         parse_overrides(["epochs=many"])
     import ecgnet.runner
 
-    monkeypatch.setattr(ecgnet.runner, "run_folder", lambda *args, **options: None.written)
+    monkeypatch.setattr(ecgnet.runner, "classify_selection", lambda *args, **options: None.written)
     with pytest.raises(AttributeError):  # a bug in the code is not reported as a user's mistake
         driver.main([tiny_model[0], tiny_model[1], str(tmp_path / "out")])
 
