@@ -42,7 +42,7 @@ from .preprocess import DEMOGRAPHICS
 from .records import Record
 
 if TYPE_CHECKING:  # the driver never reads a signal cache: its module (and joblib) stay unimported
-    import torch  # imported where used: the driver's reader process measures without torch
+    import torch  # imported where used: the driver's head start process measures without torch
 
     from .cache import SignalCache
 
@@ -223,9 +223,7 @@ def fit_scaling(encoded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def scale(encoded: "torch.Tensor", center: "torch.Tensor", spread: "torch.Tensor") -> "torch.Tensor":
     """Scaled features (the module's description) of encoded ones, (records, FEATURE_COUNT)."""
-    import torch
-
-    number = torch.zeros(FEATURE_COUNT, dtype=encoded.dtype, device=encoded.device)
+    number = encoded.new_zeros(FEATURE_COUNT)
     number[:VALUE_COUNT] = 1.0
     flag_of = _FLAG_OF_VALUE + list(range(VALUE_COUNT, FEATURE_COUNT))
     kept = 1.0 - encoded[:, flag_of] * number

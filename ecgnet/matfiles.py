@@ -199,8 +199,9 @@ def _inflate(f: IO[bytes], variable: _MatVariable, path: str) -> io.BytesIO:
 
 def _values(f: IO[bytes], count: int, dtype: str) -> np.ndarray:
     """`count` values of `dtype` from where `f` stands, in native byte order."""
-    data = f.read(count * np.dtype(dtype).itemsize)
-    if len(data) < count * np.dtype(dtype).itemsize:
+    size = count * np.dtype(dtype).itemsize
+    data = f.read(size)
+    if len(data) < size:
         raise ValueError("the file ends inside 'val''s values")
     return np.frombuffer(data, dtype).astype(np.dtype(dtype).newbyteorder("="))
 

@@ -96,22 +96,21 @@ def run_folder(
     skip_existing: bool = False,
     labels: PtbxlLabels | None = None,
     strat_folds: frozenset[int] | None = None,
-    head_start: HeadStart | None = None,
 ) -> DriverReport:
     """Classify every record of `data_folder` (its subfolders' too when `recursive`, or when None
     and it has no records of its own; only `shard`'s part; without those whose output file
     exists, with `skip_existing`; age and sex from `labels` when given, and only the records of
     their `strat_folds` when given) into `output_folder`, logging progress every
-    `progress_seconds`; returns a DriverReport. `head_start`: the first records' chunks, read
-    by a process (`reading.HeadStart`) for the same folder and options."""
+    `progress_seconds`; returns a DriverReport."""
     selection = Selection(data_folder, output_folder, recursive, shard, skip_existing, labels, strat_folds)
-    return classify_selection(ensemble, selection, progress_seconds, head_start)
+    return classify_selection(ensemble, selection, progress_seconds)
 
 
 def classify_selection(
     ensemble: Ensemble, selection: Selection, progress_seconds: float = 10.0, head_start: HeadStart | None = None
 ) -> DriverReport:
-    """`run_folder` of a `reading.Selection`."""
+    """`run_folder` of a `reading.Selection`; `head_start`: its first chunks, read by a process
+    (`reading.HeadStart`) started for the same selection."""
     total = selection.count()
     prepare_output_folder(selection.output_folder)
     run = _Run(selection.output_folder)

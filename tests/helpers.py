@@ -15,6 +15,7 @@ imported, so `from helpers import SAMPLE` in a test module sees the final path.
 import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,17 @@ def sample_names(prefixes=("A", "E", "HR", "JS", "Q"), per_prefix=None, folder=N
     for prefix in prefixes:
         chosen += [n for n in names if n.rstrip("0123456789") == prefix][:per_prefix]
     return chosen
+
+
+def run_driver(model, data, outputs):
+    """The project's driver.py as a user runs it, in a fresh process from the repository root."""
+    return subprocess.run(
+        [sys.executable, "driver.py", str(model), str(data), str(outputs)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def start_process(args, **kwargs):

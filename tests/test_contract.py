@@ -26,7 +26,7 @@ from ecgnet.inference import Ensemble
 from ecgnet.model import SEResNet1d
 from ecgnet.records import Record
 
-from helpers import PTBXL, RECORDS, ROOT, TINY, sample_names
+from helpers import PTBXL, RECORDS, ROOT, TINY, run_driver, sample_names
 
 # python-classifier-2020 driver.py: load the model once; for each .mat (hidden files skipped),
 # `val` as float64 and the header's readlines() go to run_12ECG_classifier; str() of each value.
@@ -258,13 +258,7 @@ def test_data(tmp_path_factory):
 def driver_outputs(tiny_model, test_data):
     """The project's batched driver.py on the test data."""
     outputs = test_data.parent / "driver_outputs"
-    result = subprocess.run(
-        [sys.executable, "driver.py", tiny_model[0], str(test_data), str(outputs)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = run_driver(tiny_model[0], test_data, outputs)
     assert result.returncode == 0, result.stderr
     return read_outputs(outputs)
 
@@ -388,13 +382,7 @@ def test_official_2021_test_model_with_our_helper_reads_native_wfdb_records(tiny
     data = tmp_path / "ptbxl"
     for rate in ("records500", "records100"):
         shutil.copytree(PTBXL / rate, data / rate)
-    result = subprocess.run(
-        [sys.executable, "driver.py", tiny_model[0], str(data), str(tmp_path / "driver")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = run_driver(tiny_model[0], data, tmp_path / "driver")
     assert result.returncode == 0, result.stderr
     run_script(tmp_path / "organisers", {"test_model.py": TEST_2021}, [tiny_model[0], data, tmp_path / "out"])
     outputs = read_outputs(tmp_path / "out")

@@ -2,8 +2,6 @@
 
 import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 
@@ -12,17 +10,7 @@ from ecgnet.inference import Ensemble
 from ecgnet.preprocess import LEADS
 from ecgnet.runner import run_folder
 
-from helpers import ROOT
-
-
-def drive(model, data, outputs):
-    return subprocess.run(
-        [sys.executable, "driver.py", str(model), str(data), str(outputs)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+from helpers import run_driver as drive
 
 
 def read_output(path):

@@ -15,7 +15,7 @@ from ecgnet import inference, reading
 from ecgnet.folders import list_records
 from ecgnet.runner import run_folder
 
-from helpers import RECORDS, ROOT
+from helpers import RECORDS, ROOT, run_driver
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the head start forks on Linux only")
 
@@ -77,13 +77,7 @@ def run_script(tiny_model, out, chunks, kill=""):
 
 
 def test_the_driver_reads_ahead_while_it_loads_and_writes_the_same_outputs(tiny_model, reference, tmp_path):
-    result = subprocess.run(
-        [sys.executable, "driver.py", tiny_model[0], str(RECORDS), str(tmp_path / "out")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = run_driver(tiny_model[0], RECORDS, tmp_path / "out")
     assert result.returncode == 0, result.stderr
     ahead = re.search(r"driver: (\d+) records read and measured while the model loaded", result.stderr)
     assert ahead and int(ahead.group(1)) > 0, result.stderr
