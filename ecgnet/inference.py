@@ -47,11 +47,13 @@ Batch = tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor] | No
 WIDTH_STEP = 32
 
 
-# oneDNN compiles a kernel for every convolution shape it meets (for int8, also every layer's
-# scales) and by default keeps 1024 of them: 70 to 90 MiB of the driver's peak on the sample
-# records. Compiling again costs about 0.4 ms a call, and the driver's time did not change
-# measurably without the cache (docs/speed.md), so it is off unless the user sets it.
-KERNEL_CACHE_CAPACITY = 0
+# oneDNN compiles a kernel for every convolution shape it meets and by default keeps 1024 of
+# them: 70 to 90 MiB of the driver's peak on the sample records, growing with the batch shapes a
+# run meets. Without the cache every convolution call compiles its kernel again: 5 to 10% of the
+# driver's time (docs/speed.md). A batch shape needs 14 kernels, which the five fold models
+# share (their scales are arguments, not part of a kernel): 16 kept serve 80% of the calls on
+# the sample records, for about 15 MiB.
+KERNEL_CACHE_CAPACITY = 16
 
 
 def bound_kernel_cache() -> None:

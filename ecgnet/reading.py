@@ -189,6 +189,24 @@ class HeadStart:
     def __init__(self, process: multiprocessing.process.BaseProcess, results: Connection) -> None:
         self.process, self._results = process, results  # the forked process; the pipe it sends on
         self.names: set[str] = set()  # the records of the chunks taken so far
+        # Once the run takes chunks (`chunks`), a thread takes every message off the pipe as it
+        # comes, so that the process ends, and its memory goes, as soon as it has sent them
+        # instead of when the run gets to its last chunk. Not sooner: while torch is imported,
+        # a thread receiving 64 KiB at a time would fight the import for the interpreter.
+        self._received: queue.SimpleQueue = queue.SimpleQueue()
+        self._receiver = threading.Thread(target=self._receive, name="ecgnet-head-start-receiver", daemon=True)
+
+    def _receive(self) -> None:
+        while True:
+            try:
+                message = self._results.recv()
+            except (EOFError, OSError):
+                message = ("stopped", None)
+            except Exception as e:  # noqa: BLE001 - reported by the run, which reads on
+                message = ("error", f"{type(e).__name__}: {e}")
+            self._received.put(message)
+            if message[0] != "chunk":
+                return
 
     @classmethod
     def start(cls, config: Config, selection: Selection, chunks: int = HEAD_START_CHUNKS) -> "HeadStart | None":
@@ -208,11 +226,11 @@ class HeadStart:
 
     def chunks(self) -> Iterator[Chunk]:
         """The chunks the process made, in order, until it ends; its failure ends them early."""
+        self._receiver.start()
         try:
             while True:
-                try:
-                    kind, payload = self._results.recv()
-                except (EOFError, OSError):
+                kind, payload = self._received.get()
+                if kind == "stopped":
                     self.process.join()
                     log.warning(f"driver: the head start stopped (exit code {self.process.exitcode}); reading on")
                     return
@@ -232,6 +250,8 @@ class HeadStart:
         if self.process.is_alive():
             self.process.terminate()
         self.process.join()
+        if self._receiver.is_alive():
+            self._receiver.join()  # the pipe's only writer has ended: the receiver sees its end
         self._results.close()
 
 

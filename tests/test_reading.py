@@ -98,5 +98,35 @@ def test_a_head_start_that_is_killed_costs_no_record(tiny_model, reference, tmp_
     assert_same_outputs(tmp_path / "out", reference)
 
 
+ENDS_EARLY = """
+import sys
+from ecgnet.modelstore import read_config
+from ecgnet.reading import HeadStart, Selection
+model, data, out = sys.argv[1:]
+head = HeadStart.start(read_config(model), Selection(data, out), chunks=3)
+taken = head.chunks()
+first = next(taken)
+head.process.join(timeout=60)
+ended = head.process.exitcode
+print(ended, len(first[0]) + sum(len(records) for records, _, _ in taken))
+"""
+
+
+def test_the_head_start_ends_once_the_run_takes_its_first_chunk(tiny_model, tmp_path):
+    """Its chunks are taken off the pipe as they come, so that its memory goes while the run is
+    still on its first chunk; every record still reaches the run."""
+    result = subprocess.run(
+        [sys.executable, "-c", ENDS_EARLY, tiny_model[0], str(RECORDS), str(tmp_path / "out")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    ended, records = result.stdout.split()
+    assert ended == "0", f"the head start had not ended a minute after (exit code {ended})"
+    assert int(records) == len(list_records(RECORDS))
+
+
 def test_a_cpu_chunk_is_what_the_run_reads_on_a_cpu():
     assert reading.CPU_CHUNK_SAMPLES == reading.CHUNK_BATCHES * inference.default_batch_samples("cpu")
