@@ -49,10 +49,10 @@ WIDTH_STEP = 32
 
 # oneDNN compiles a kernel for every convolution shape it meets and by default keeps 1024 of
 # them: 70 to 90 MiB of the driver's peak on the sample records, growing with the batch shapes a
-# run meets. Without the cache every convolution call compiles its kernel again: 5 to 10% of the
-# driver's time (docs/speed.md). A batch shape needs 14 kernels, which the five fold models
-# share (their scales are arguments, not part of a kernel): 16 kept serve 80% of the calls on
-# the sample records, for about 15 MiB.
+# run meets. Without the cache every convolution call compiles its kernel again: about 5% of the
+# driver's time in int8, 12% in float32 (docs/speed.md). A batch shape needs 14 kernels, which
+# the five fold models share (their scales are arguments, not part of a kernel): 16 kept serve
+# 80% of the calls on the sample records, for 20 to 30 MiB of the driver's peak.
 KERNEL_CACHE_CAPACITY = 16
 
 
