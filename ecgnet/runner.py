@@ -119,11 +119,12 @@ def classify_selection(
         for files in iter_records(selection.data_folder, selection.recursive):
             if not selection.chosen(files.name):
                 continue
+            # Before `done`: the head start's records have their output files by now.
+            if head_start is not None and files.name in head_start.names:
+                continue  # read by the head start
             if selection.done(files.name):
                 run.report.existing += 1
                 continue
-            if head_start is not None and files.name in head_start.names:
-                continue  # read by the head start
             yield files
 
     def chunks() -> Iterator[Chunk]:

@@ -94,10 +94,10 @@ def sample_names(prefixes=("A", "E", "HR", "JS", "Q"), per_prefix=None, folder=N
     return chosen
 
 
-def run_driver(model, data, outputs):
+def run_driver(model, data, outputs, *options):
     """The project's driver.py as a user runs it, in a fresh process from the repository root."""
     return subprocess.run(
-        [sys.executable, "driver.py", str(model), str(data), str(outputs)],
+        [sys.executable, "driver.py", str(model), str(data), str(outputs), *options],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -91,6 +91,17 @@ def test_a_head_start_of_some_records_leaves_the_rest_to_the_run(tiny_model, ref
     assert_same_outputs(tmp_path / "out", reference)
 
 
+def test_skip_existing_counts_no_record_of_the_head_start_as_existing(tiny_model, tmp_path):
+    """The run lists the folder after classifying the head start's chunks, when their output
+    files exist: they are the head start's, not ones that were there before."""
+    result = run_driver(tiny_model[0], RECORDS, tmp_path / "out", "--skip-existing")
+    assert result.returncode == 0, result.stderr
+    assert "records read and measured while the model loaded" in result.stderr
+    count = len(list_records(RECORDS))
+    assert f"wrote {count} output files for {count} recordings in" in result.stderr
+    assert ", 0 already had one;" in result.stderr, result.stderr
+
+
 def test_a_head_start_that_is_killed_costs_no_record(tiny_model, reference, tmp_path):
     (written, failed, _), stderr = run_script(tiny_model, tmp_path / "out", chunks=2, kill="kill")
     assert (written, failed) == (len(list_records(RECORDS)), 0)
